@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install the Debian tools sciclip shells out to, only when missing: poppler-utils (pdftoppm, pdfinfo)
+# and ghostscript (gs). Needs root or passwordless sudo when something is missing.
+set -euo pipefail
+missing=()
+command -v pdftoppm >/dev/null && command -v pdfinfo >/dev/null || missing+=(poppler-utils)
+command -v gs >/dev/null || missing+=(ghostscript)
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "error: need root (or sudo) to apt-get install ${missing[*]}"; exit 1; }
+  SUDO="sudo"
+fi
+echo "installing ${missing[*]} ..."
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq "${missing[@]}" >/dev/null

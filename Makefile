@@ -1,0 +1,42 @@
+# Two entry points: `make demo` (run the workflow on the embedded sample) and `make test` (the whole suite).
+# Both set up everything they need: Debian tools, a .venv with pinned packages, the sciclip package.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: demo test test-fast sysdeps venv clean lint bench
+
+sysdeps:
+	@bash .ci/sysdeps.sh
+
+$(BIN)/.installed: requirements.txt requirements-test.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+venv: $(BIN)/.installed
+
+demo: sysdeps venv
+	$(BIN)/snakemake --cores $(CORES)
+	@$(BIN)/sciclip demo-summary results
+
+test: sysdeps venv
+	$(BIN)/python -m pytest -n $(CORES) --timeout 1800
+
+test-fast: sysdeps venv
+	$(BIN)/python -m pytest -n $(CORES) -m "not slow"
+
+bench: sysdeps venv
+	$(BIN)/python bench/extract_throughput.py
+
+lint: venv
+	$(BIN)/snakemake --lint
+
+clean:
+	rm -rf results .snakemake resources/sample

@@ -1,0 +1,3 @@
+from sciclip.cli import main
+
+raise SystemExit(main())

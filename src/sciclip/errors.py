@@ -1,0 +1,17 @@
+"""Exceptions that carry a one-line, user-facing reason.
+
+The CLI prints ``str(error)`` and exits non-zero; anything else is a bug and keeps its traceback.
+"""
+
+
+class SciclipError(Exception):
+    """A failure the user can act on: the message names the file and the problem."""
+
+
+class Skip(Exception):
+    """One paper, figure or member is unusable; ``reason`` is the stats counter it lands in."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
