@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from sciclip.errors import Skip
 
@@ -162,7 +162,8 @@ def _decode_raster(data: bytes, opts: ImageOptions) -> tuple[Image.Image, tuple[
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise Skip("pixel_limit", str(e)) from None
     except Exception as e:  # Pillow raises many types on corrupt data; all mean the same here
-        raise Skip("image_decode_error", f"{type(e).__name__}: {e}") from None
+        detail = "not a readable image" if isinstance(e, UnidentifiedImageError) else f"{type(e).__name__}: {e}"
+        raise Skip("image_decode_error", detail) from None
     return img, (w, h)
 
 

@@ -72,10 +72,31 @@ def _converter() -> tuple[LatexNodes2Text, object]:
 _L2T, _WDB = _converter()
 
 
+# Math macros that take an argument: the space after them is not a separator to keep.
+_MATH_ARG_MACROS = {"frac", "dfrac", "tfrac", "sqrt", "mathbf", "mathrm", "mathit", "mathcal", "mathbb", "mathsf",
+                    "mathtt", "mathfrak", "mathscr", "boldsymbol", "bm", "hat", "widehat", "bar", "vec", "tilde",
+                    "widetilde", "dot", "ddot", "overline", "underline", "text", "textrm", "mbox", "operatorname",
+                    "left", "right", "big", "Big", "bigg", "Bigg", "begin", "end", "label", "ref", "cite"}
+_MATH_RE = re.compile(r"(?<!\\)(\$\$?)(.+?)(?<!\\)\1", re.S)
+_SPACED_MACRO_RE = re.compile(r"\\([A-Za-z]+)(\s+)(?=[^\s{\[])")
+
+
+def _keep_math_spaces(latex: str) -> str:
+    """pylatexenc drops the space after a math macro ($\\beta \\leq 1$ -> "β≤ 1"); an empty group after
+    an argument-less control word keeps it ("β ≤ 1")."""
+    def fix(m: re.Match) -> str:
+        body = _SPACED_MACRO_RE.sub(
+            lambda g: g.group(0) if g.group(1) in _MATH_ARG_MACROS else f"\\{g.group(1)}{{}}\\ ",
+            m.group(2))
+        return m.group(1) + body + m.group(1)
+    return _MATH_RE.sub(fix, latex)
+
+
 def latex_to_text(latex: str, macros: dict[str, Macro] | None = None) -> str:
     """Plain text of a LaTeX fragment (a caption), the paper's ``macros`` expanded first."""
     if macros:
         latex = expand_macros(latex, macros)
+    latex = _keep_math_spaces(latex)
     try:
         nodes, _, _ = LatexWalker(latex, latex_context=_WDB, tolerant_parsing=True).get_latex_nodes(pos=0)
         text = _L2T.nodelist_to_text(nodes)

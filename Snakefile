@@ -1,0 +1,24 @@
+# sciclip: scientific papers -> clean image-text shards for CLIP training.
+# Run: `snakemake --cores N` (demo config), `snakemake -n` to inspect, `snakemake --rulegraph | dot -Tsvg`.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/sample.smk"
+include: "workflow/rules/arxiv.smk"
+include: "workflow/rules/stats.smk"
+include: "workflow/rules/heal.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        get_final_targets(),

@@ -1,0 +1,313 @@
+"""One arXiv bulk tarball in, WebDataset shards and a stats file out.
+
+Every paper is handled on its own (optionally in worker processes): whatever goes wrong with one
+paper or figure is counted under a reason and logged, and the rest of the tarball still lands. Papers
+are unpacked into a private scratch directory that is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tarfile
+import tempfile
+import time
+import traceback
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+
+from sciclip.arxiv_ids import paper_id_from_member
+from sciclip.errors import SciclipError, Skip
+from sciclip.graphics_paths import resolve_graphic
+from sciclip.image_pipeline import ImageOptions, convert_image
+from sciclip.latex_captions import compose_caption, latex_to_text
+from sciclip.latex_figures import FigureCandidate, paper_figures
+from sciclip.ordered_pool import ordered_map
+from sciclip.progress import progress
+from sciclip.safe_archive import ArchiveDamaged, extract_tar_bytes, gunzip_capped, iter_tar_members
+from sciclip.shard_writer import ShardWriter, atomic_write_bytes
+from sciclip.tex_source import SourceTree
+from sciclip.uids import sample_uid
+
+log = logging.getLogger(__name__)
+
+SUBFIGURE_MODES = ("combine", "sub", "main")
+MULTI_IMAGE_MODES = ("main", "skip")
+STATS_NAME = "stats.json"
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    image: ImageOptions = ImageOptions()
+    subfigure_caption: str = "combine"
+    multi_image: str = "main"
+    min_caption_chars: int = 10
+    max_paper_bytes: int = 512 << 20
+    max_member_bytes: int = 1 << 30
+    samples_per_shard: int = 10_000
+
+    def __post_init__(self) -> None:
+        if self.subfigure_caption not in SUBFIGURE_MODES:
+            raise ValueError(f"subfigure_caption must be one of {SUBFIGURE_MODES}, not {self.subfigure_caption!r}")
+        if self.multi_image not in MULTI_IMAGE_MODES:
+            raise ValueError(f"multi_image must be one of {MULTI_IMAGE_MODES}, not {self.multi_image!r}")
+
+
+@dataclass
+class Sample:
+    key: str
+    jpg: bytes
+    caption: str
+    meta: dict
+
+    def members(self) -> dict[str, bytes]:
+        return {
+            "jpg": self.jpg,
+            "txt": self.caption.encode("utf-8"),
+            "json": json.dumps(self.meta, sort_keys=True, ensure_ascii=False).encode("utf-8"),
+        }
+
+
+@dataclass
+class PaperResult:
+    paper_id: str
+    samples: list[Sample] = field(default_factory=list)
+    figures_found: int = 0
+    paper_skip: str | None = None
+    input_bytes: int = 0
+    figure_skips: Counter = field(default_factory=Counter)
+    refused_members: Counter = field(default_factory=Counter)
+    messages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class JobStats:
+    source: str
+    input: str
+    papers_seen: int = 0
+    papers_with_figures: int = 0
+    papers_with_samples: int = 0
+    figures_found: int = 0
+    samples_written: int = 0
+    skipped_papers: dict = field(default_factory=dict)
+    skipped_figures: dict = field(default_factory=dict)
+    refused_members: dict = field(default_factory=dict)
+    archive_damaged: str | None = None
+    shards: list = field(default_factory=list)
+    duration_s: float = 0.0
+
+    def add(self, r: PaperResult) -> None:
+        self.papers_seen += 1
+        self.figures_found += r.figures_found
+        if r.figures_found:
+            self.papers_with_figures += 1
+        if r.samples:
+            self.papers_with_samples += 1
+        if r.paper_skip:
+            _bump(self.skipped_papers, r.paper_skip)
+        for k, v in r.figure_skips.items():
+            _bump(self.skipped_figures, k, v)
+        for k, v in r.refused_members.items():
+            _bump(self.refused_members, k, v)
+
+
+def _bump(d: dict, key: str, n: int = 1) -> None:
+    d[key] = d.get(key, 0) + n
+
+
+def _looks_like_tar(data: bytes) -> bool:
+    """ustar magic, or a valid header checksum for pre-POSIX (v7) tars, which old submissions use."""
+    return len(data) >= 512 and (data[257:262] == b"ustar" or _tar_checksum_ok(data))
+
+
+def _tar_checksum_ok(data: bytes) -> bool:
+    try:
+        tarfile.TarInfo.frombuf(data[:512], "utf-8", "surrogateescape")
+        return True
+    except tarfile.TarError:
+        return False
+
+
+def load_paper(member: str, data: bytes, scratch: Path, opts: ExtractOptions, result: PaperResult) -> SourceTree:
+    """Unpack one tarball member into ``scratch``: a gzipped tar, or a gzipped single source file."""
+    if member.lower().endswith(".pdf") or data[:5] == b"%PDF-":
+        raise Skip("pdf_only")
+    raw = gunzip_capped(data, opts.max_paper_bytes) if data[:2] == b"\x1f\x8b" else data
+    if _looks_like_tar(raw):
+        report = extract_tar_bytes(raw, scratch, opts.max_paper_bytes)
+        result.refused_members.update(report.refused)
+        if report.refused:
+            result.messages.append(f"refused members: {dict(report.refused)}")
+        if report.damaged:
+            result.messages.append(f"paper archive damaged, kept {len(report.files)} files: {report.damaged}")
+        return SourceTree(scratch, report.files)
+    head = raw[:1024].lstrip()
+    if head.startswith(b"%PDF"):
+        raise Skip("pdf_only")
+    if head.startswith(b"%!"):
+        raise Skip("postscript_only")
+    if head[:15].lower().startswith((b"<html", b"<!doctype html", b"<?xml")):
+        raise Skip("html_only")
+    (scratch / "main.tex").write_bytes(raw)
+    return SourceTree(scratch, [PurePosixPath("main.tex")])
+
+
+def process_paper(member: str, data: bytes, tarball: str, opts: ExtractOptions, scratch_root: str) -> PaperResult:
+    """All samples of one paper; never raises for bad input (the reason lands in the result)."""
+    paper_id, yymm = paper_id_from_member(member)
+    result = PaperResult(paper_id, input_bytes=len(data))
+    scratch = Path(tempfile.mkdtemp(prefix="paper-", dir=scratch_root))
+    try:
+        tree = load_paper(member, data, scratch, opts, result)
+        _paper_samples(tree, paper_id, yymm, tarball, opts, result, scratch)
+    except Skip as s:
+        result.paper_skip = s.reason
+        result.messages.append(f"paper skipped ({s})")
+    except RecursionError:
+        result.paper_skip = "latex_parse_error"
+        result.messages.append("paper skipped (LaTeX nesting too deep)")
+    except Exception as e:  # a bug or an input we did not foresee: lose this paper, not the tarball
+        result.paper_skip = "paper_error"
+        result.samples.clear()
+        result.messages.append(f"paper skipped ({type(e).__name__}: {e})\n{traceback.format_exc(limit=4)}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return result
+
+
+def _paper_samples(tree: SourceTree, paper_id: str, yymm: str, tarball: str, opts: ExtractOptions,
+                   result: PaperResult, scratch: Path) -> None:
+    if not tree.tex_files():
+        raise Skip("no_tex_source")
+    docs, mains = paper_figures(tree)
+    if not mains:
+        raise Skip("no_main_tex")
+    seen: set[tuple] = set()
+    for main, doc in docs:
+        for k, v in doc.counts.items():
+            result.figure_skips[k] += v
+        multi = Counter((c.figure_index) for c in doc.candidates if c.subcaption_latex is None)
+        for cand in doc.candidates:
+            resolved = resolve_graphic(tree, cand.image_ref, main.parent, cand.graphicspath)
+            ident = (str(resolved or cand.image_ref), cand.caption_latex, cand.subcaption_latex)
+            if ident in seen:  # the same figure reached from two main files
+                continue
+            seen.add(ident)
+            result.figures_found += 1
+            try:
+                sample = _make_sample(tree, cand, resolved, doc.macros, paper_id, yymm, tarball, opts,
+                                      multi[cand.figure_index], scratch)
+            except Skip as s:
+                result.figure_skips[s.reason] += 1
+                result.messages.append(f"figure {cand.figure_index} {cand.image_ref!r} skipped ({s})")
+                continue
+            result.samples.append(sample)
+
+
+def _make_sample(tree: SourceTree, cand: FigureCandidate, resolved: PurePosixPath | None, macros: dict,
+                 paper_id: str, yymm: str, tarball: str, opts: ExtractOptions, n_plain: int,
+                 scratch: Path) -> Sample:
+    if cand.caption_latex is None and cand.subcaption_latex is None:
+        raise Skip("no_caption")
+    if opts.multi_image == "skip" and cand.subcaption_latex is None and n_plain > 1:
+        raise Skip("multi_image_no_subcaption")
+    main_text = latex_to_text(cand.caption_latex, macros) if cand.caption_latex is not None else None
+    sub_text = latex_to_text(cand.subcaption_latex, macros) if cand.subcaption_latex is not None else None
+    caption = compose_caption(main_text, sub_text, cand.sublabel, opts.subfigure_caption)
+    if len(caption) < opts.min_caption_chars:
+        raise Skip("caption_too_short", f"{len(caption)} < {opts.min_caption_chars} characters")
+    if resolved is None:
+        raise Skip("graphic_not_found", cand.image_ref)
+    data = tree.read_bytes(resolved)
+    image = convert_image(data, opts.image, path=tree.path(resolved), scratch=scratch)
+    sha = hashlib.sha256(data).hexdigest()
+    uid = sample_uid("arxiv", paper_id, cand.main_tex, str(cand.figure_index), str(cand.graphic_index),
+                     str(resolved), sha, caption)
+    meta = {
+        "uid": uid,
+        "key": uid,
+        "source": "arxiv",
+        "paper_id": paper_id,
+        "yymm": yymm,
+        "tarball": tarball,
+        "main_tex": cand.main_tex,
+        "figure_index": cand.figure_index,
+        "figure_label": cand.figure_label,
+        "figure_env": cand.env,
+        "source_path": str(resolved),
+        "image_format": image.source_format,
+        "original_width": image.original_width,
+        "original_height": image.original_height,
+        "width": image.width,
+        "height": image.height,
+        "sha256": sha,
+        "caption": caption,
+        "caption_latex": cand.caption_latex,
+        "subcaption_latex": cand.subcaption_latex,
+    }
+    return Sample(uid, image.jpeg, caption, meta)
+
+
+def _work(args: tuple) -> PaperResult:
+    return process_paper(*args)
+
+
+def extract_tarball(tarball: str | os.PathLike, outdir: str | os.PathLike, opts: ExtractOptions = ExtractOptions(),
+                    workers: int = 1, scratch_root: str | None = None) -> JobStats:
+    """Extract every paper of ``tarball`` into shards ``outdir/{00000..}.tar`` plus ``outdir/stats.json``."""
+    tarball = Path(tarball)
+    outdir = Path(outdir)
+    if not tarball.is_file():
+        raise SciclipError(f"{tarball}: no such file")
+    outdir.mkdir(parents=True, exist_ok=True)
+    for old in outdir.glob("*.tar"):  # a rerun replaces the previous output, never mixes with it
+        old.unlink()
+    (outdir / STATS_NAME).unlink(missing_ok=True)
+    started = time.monotonic()
+    stats = JobStats("arxiv", tarball.name)
+    name = tarball.name.removesuffix(".tar")
+    scratch = tempfile.mkdtemp(prefix=f"sciclip-{name}-", dir=scratch_root)
+    keys: set[str] = set()
+    total = tarball.stat().st_size
+
+    def refused(member: str, why: str) -> None:
+        _bump(stats.refused_members, why)
+        log.warning("%s: member %r refused (%s)", tarball.name, member, why)
+
+    members = iter_tar_members(tarball, opts.max_member_bytes, on_refused=refused)
+    jobs = ((m.name, m.data, tarball.name, opts, scratch) for m in members)
+    try:
+        with ShardWriter(outdir, opts.samples_per_shard) as writer, \
+                progress(total=total, unit="B", unit_scale=True, desc=tarball.name) as bar:
+            try:
+                for result in ordered_map(_work, jobs, workers):
+                    bar.update(result.input_bytes)
+                    for msg in result.messages:
+                        log.info("%s %s: %s", tarball.name, result.paper_id, msg)
+                    for sample in result.samples:
+                        if sample.key in keys:
+                            result.figure_skips["duplicate_key"] += 1
+                            continue
+                        keys.add(sample.key)
+                        writer.write(sample.key, sample.members())
+                        stats.samples_written += 1
+                    stats.add(result)
+            except ArchiveDamaged as e:
+                stats.archive_damaged = str(e)
+                log.error("%s; kept the %d samples of the %d papers before the damage",
+                          e, stats.samples_written, stats.papers_seen)
+            bar.update(max(0, total - bar.n))
+        stats.shards = [{"name": p.name, "samples": n} for p, n in zip(writer.shards, writer.counts)]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    stats.duration_s = round(time.monotonic() - started, 3)
+    atomic_write_bytes(outdir / STATS_NAME, (json.dumps(asdict(stats), indent=2, sort_keys=True) + "\n").encode())
+    log.info("%s: %d papers, %d figures found, %d samples written, skipped papers %s, skipped figures %s",
+             tarball.name, stats.papers_seen, stats.figures_found, stats.samples_written,
+             stats.skipped_papers, stats.skipped_figures)
+    return stats

@@ -1,0 +1,269 @@
+"""The ``sciclip`` command: one subcommand per workflow stage, usable on its own on one input.
+
+Snakemake rules call these same commands, so what a rule does can always be reproduced by hand.
+Failures print one line (``sciclip: error: <file>: <problem>``) and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+from sciclip import __version__
+from sciclip.errors import SciclipError
+
+log = logging.getLogger("sciclip")
+
+
+def _positive_int(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
+
+
+def add_source_args(p: argparse.ArgumentParser, default_requester_pays: bool) -> None:
+    p.add_argument("--source", required=True,
+                   help="s3://bucket[/prefix], http(s)://..., file:///dir or a local directory (a mirror)")
+    p.add_argument("--endpoint-url", default=None, help="S3 endpoint (default: AWS, or $AWS_ENDPOINT_URL)")
+    rp = p.add_mutually_exclusive_group()
+    rp.add_argument("--requester-pays", dest="requester_pays", action="store_true", default=default_requester_pays,
+                    help="send RequestPayer=requester (the arxiv bucket needs it)%s" %
+                    (" [default]" if default_requester_pays else ""))
+    rp.add_argument("--no-requester-pays", dest="requester_pays", action="store_false")
+    p.add_argument("--retries", type=int, default=4, help="retries on transient errors (default 4)")
+    p.add_argument("--backoff", type=float, default=2.0, help="first retry delay in seconds, doubling (default 2)")
+    p.add_argument("--timeout", type=float, default=60.0, help="network timeout in seconds (default 60)")
+
+
+def _spec(args):
+    from sciclip.remote_files import SourceSpec
+
+    return SourceSpec(args.source, requester_pays=args.requester_pays, endpoint_url=args.endpoint_url,
+                      timeout_s=args.timeout)
+
+
+def add_extract_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("images")
+    g.add_argument("--max-size", type=_positive_int, default=512, help="longer side in px, never upscaled (512)")
+    g.add_argument("--no-resize", dest="resize", action="store_false", help="keep raster sizes as they are")
+    g.add_argument("--jpeg-quality", type=int, default=95, help="JPEG quality of the output (95)")
+    g.add_argument("--min-size", type=int, default=32, help="drop images whose shorter side is below this (32)")
+    g.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse images above this many pixels")
+    g.add_argument("--raster-timeout", type=float, default=60.0, help="seconds per PDF/EPS rasterisation (60)")
+    g.add_argument("--vector-dpi", type=float, default=150.0, help="PDF/EPS resolution with --no-resize (150)")
+    g = p.add_argument_group("captions")
+    g.add_argument("--subfigure-caption", choices=("combine", "sub", "main"), default="combine",
+                   help="caption of a subfigure: its subcaption + the figure's caption (combine), or one of them")
+    g.add_argument("--multi-image", choices=("main", "skip"), default="main",
+                   help="several images sharing one caption: each gets it (main) or they are skipped")
+    g.add_argument("--min-caption-chars", type=int, default=10, help="drop captions shorter than this (10)")
+    g = p.add_argument_group("limits and output")
+    g.add_argument("--max-paper-mb", type=int, default=512, help="cap on a paper's inflated size (512 MiB)")
+    g.add_argument("--samples-per-shard", type=_positive_int, default=10_000, help="samples per output shard")
+    g.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default 1)")
+    g.add_argument("--scratch-dir", default=None, help="where papers are unpacked (default: $TMPDIR)")
+
+
+def _extract_options(args):
+    from sciclip.arxiv_extract import ExtractOptions
+    from sciclip.image_pipeline import ImageOptions
+
+    image = ImageOptions(max_size=args.max_size, resize=args.resize, jpeg_quality=args.jpeg_quality,
+                         min_size=args.min_size, max_pixels=args.max_pixels, timeout_s=args.raster_timeout,
+                         vector_dpi=args.vector_dpi)
+    return ExtractOptions(image=image, subfigure_caption=args.subfigure_caption, multi_image=args.multi_image,
+                          min_caption_chars=args.min_caption_chars, max_paper_bytes=args.max_paper_mb << 20,
+                          samples_per_shard=args.samples_per_shard)
+
+
+def cmd_arxiv_manifest(args) -> int:
+    from sciclip.arxiv_manifest import parse_manifest
+    from sciclip.remote_files import fetch
+
+    spec = _spec(args)
+    out = Path(args.out)
+    fetch(spec, args.key, out, retries=args.retries, backoff_s=args.backoff)
+    entries = parse_manifest(out.read_bytes(), str(out))
+    log.info("manifest %s: %d tarballs, %.1f GiB", out, len(entries), sum(e.size for e in entries) / 2**30)
+    return 0
+
+
+def cmd_arxiv_select(args) -> int:
+    from sciclip.arxiv_manifest import parse_manifest, select_tarballs, write_selection
+
+    entries = parse_manifest(Path(args.manifest).read_bytes(), args.manifest)
+    tarballs = [t for t in (args.tarballs or "").split(",") if t.strip()] or None
+    budget = None if args.max_size_gb is not None and args.max_size_gb <= 0 else args.max_size_gb
+    chosen = select_tarballs(entries, max_size_gb=budget, start=args.start, end=args.end, tarballs=tarballs)
+    write_selection(chosen, args.out)
+    size = sum(e.size for e in chosen)
+    print(f"selected {len(chosen)} of {len(entries)} tarballs ({size / 2**30:.2f} GiB) -> {args.out}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_arxiv_download(args) -> int:
+    from sciclip.arxiv_manifest import read_selection
+    from sciclip.remote_files import fetch
+
+    key, md5 = args.key, args.md5
+    if args.selection:
+        if not args.tarball:
+            raise SciclipError("--selection needs --tarball NAME")
+        entries = {e.name: e for e in read_selection(args.selection)}
+        name = args.tarball.rsplit("/", 1)[-1].removesuffix(".tar")
+        if name not in entries:
+            raise SciclipError(f"{args.selection}: tarball {name} is not selected")
+        key, md5 = entries[name].filename, md5 or entries[name].md5sum
+    if not key:
+        raise SciclipError("give --key KEY (and --md5), or --selection TSV --tarball NAME")
+    fetch(_spec(args), key, args.out, md5=md5, retries=args.retries, backoff_s=args.backoff)
+    log.info("%s -> %s (md5 %s)", key, args.out, "verified" if md5 else "not checked")
+    return 0
+
+
+def cmd_arxiv_extract(args) -> int:
+    from sciclip.arxiv_extract import extract_tarball
+
+    stats = extract_tarball(args.tarball, args.outdir, _extract_options(args), workers=args.workers,
+                            scratch_root=args.scratch_dir)
+    print(f"{args.tarball}: {stats.papers_seen} papers, {stats.figures_found} figures, "
+          f"{stats.samples_written} samples -> {args.outdir}", file=sys.stderr)
+    return 0
+
+
+def cmd_heal(args) -> int:
+    from sciclip.heal import heal_directory
+
+    report = heal_directory(args.dir, args.out, pattern=args.pattern)
+    t = report.totals()
+    print(f"healed {t['shards_in']} shards -> {t['shards_out']}: kept {t['samples_kept']} samples; dropped "
+          f"{t['incomplete']} incomplete, {t['duplicate_keys']} duplicate keys, {t['dropped_partial']} cut by "
+          f"truncation ({t['truncated_shards']} truncated shards)", file=sys.stderr)
+    return 0
+
+
+def cmd_stats(args) -> int:
+    from sciclip.shard_writer import atomic_write_bytes
+    from sciclip.stats import dataset_stats, format_summary
+
+    stats = dataset_stats(args.dir, source=args.source)
+    text = json.dumps(stats, indent=2, sort_keys=True) + "\n"
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(args.out, text.encode())
+    if args.json:
+        sys.stdout.write(text)
+    else:
+        print(format_summary(stats))
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from sciclip.sample_corpus import write_sample
+
+    written = write_sample(args.outdir)
+    print(f"wrote {len(written)} files of the sample mirror under {args.outdir}", file=sys.stderr)
+    return 0
+
+
+def cmd_demo_summary(args) -> int:
+    from sciclip.stats import format_summary
+
+    results = Path(args.results)
+    files = sorted((results / "stats").glob("*.json"))
+    if not files:
+        raise SciclipError(f"{results}/stats: no stats yet (did the workflow run?)")
+    print("\nsciclip demo finished.")
+    for f in files:
+        stats = json.loads(f.read_text())
+        print(f"\nshards: {stats['directory']}  (stats: {f})")
+        print(format_summary(stats))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sciclip", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"sciclip {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    arxiv = sub.add_parser("arxiv", help="the arXiv bulk-source path").add_subparsers(
+        dest="arxiv_command", metavar="STAGE", required=True)
+    p = arxiv.add_parser("manifest", help="fetch the bucket manifest (src/arXiv_src_manifest.xml)")
+    add_source_args(p, True)
+    p.add_argument("--key", default="src/arXiv_src_manifest.xml", help="manifest key in the source")
+    p.add_argument("--out", required=True, help="where to write the manifest")
+    p.set_defaults(func=cmd_arxiv_manifest)
+
+    p = arxiv.add_parser("select", help="choose tarballs from a manifest (range, list, size budget)")
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--out", required=True, help="selection TSV to write")
+    p.add_argument("--max-size-gb", type=float, default=100.0, help="budget in GiB over the selection (100; 0: none)")
+    p.add_argument("--start", default=None, help="first month (YYMM) or arXiv id, inclusive")
+    p.add_argument("--end", default=None, help="last month (YYMM) or arXiv id, inclusive")
+    p.add_argument("--tarballs", default=None, help="comma-separated tarball names instead of a range")
+    p.set_defaults(func=cmd_arxiv_select)
+
+    p = arxiv.add_parser("download", help="download one tarball, md5-verified, atomically")
+    add_source_args(p, True)
+    p.add_argument("--selection", help="selection TSV (gives the key and md5 of --tarball)")
+    p.add_argument("--tarball", help="tarball name, e.g. arXiv_src_2001_001")
+    p.add_argument("--key", help="object key, e.g. src/arXiv_src_2001_001.tar (instead of --selection)")
+    p.add_argument("--md5", help="expected md5 (instead of --selection)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_arxiv_download)
+
+    p = arxiv.add_parser("extract", help="extract figures and captions of one tarball into shards")
+    p.add_argument("tarball")
+    p.add_argument("outdir")
+    add_extract_args(p)
+    p.set_defaults(func=cmd_arxiv_extract)
+
+    p = sub.add_parser("heal", help="repair WebDataset shards: keep whole samples, drop incomplete/duplicates")
+    p.add_argument("dir")
+    p.add_argument("--out", default=None, help="output directory (default: heal in place)")
+    p.add_argument("--pattern", default="*.tar", help="which files are shards (default *.tar)")
+    p.set_defaults(func=cmd_heal)
+
+    p = sub.add_parser("stats", help="statistics of WebDataset directories (and our job stats in them)")
+    p.add_argument("dir", nargs="+", help="one or more directories holding *.tar shards")
+    p.add_argument("--source", default=None, help="name to report (default: the directory name)")
+    p.add_argument("--out", default=None, help="also write the JSON here")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("sample", help="write the embedded sample corpus (an arXiv bucket mirror)")
+    p.add_argument("outdir")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("demo-summary", help="print where the demo's shards are and their stats")
+    p.add_argument("results", nargs="?", default="results")
+    p.set_defaults(func=cmd_demo_summary)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING if args.quiet else (logging.INFO if args.verbose < 2 else logging.DEBUG)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except SciclipError as e:
+        print(f"sciclip: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("sciclip: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug: still one line, the traceback only when asked for
+        print(f"sciclip: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        if args.verbose:
+            traceback.print_exc()
+        return 2

@@ -1,0 +1,143 @@
+"""Repairing WebDataset shards written by tools less careful than ours.
+
+A shard cut off mid-write still holds whole samples before the break; a sample missing its image or
+caption, or repeating a key already seen, breaks training loaders. Healing keeps exactly the whole,
+complete, first-seen samples, writes them atomically under deterministic names ``{00000..NNNNN}.tar``
+(input shards in name order) and reports what it did.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tarfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sciclip.errors import SciclipError
+from sciclip.progress import progress
+from sciclip.shard_writer import SHARD_NAME, ShardWriter, atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
+CAPTION_EXTS = ("txt",)
+REPORT_NAME = "heal_report.json"
+
+
+def split_key(name: str) -> tuple[str, str]:
+    """WebDataset's split: the key is everything up to the first dot of the file name."""
+    dirname, _, base = name.rpartition("/")
+    stem, dot, ext = base.partition(".")
+    key = f"{dirname}/{stem}" if dirname else stem
+    return key, ext.lower() if dot else ""
+
+
+@dataclass
+class ShardReport:
+    input: str
+    output: str | None = None
+    samples_kept: int = 0
+    incomplete: int = 0  # missing an image or a caption
+    duplicate_keys: int = 0
+    truncated: str | None = None  # where the tar broke off
+    dropped_partial: int = 0  # the sample cut by the break
+
+
+@dataclass
+class HealReport:
+    shards: list[ShardReport] = field(default_factory=list)
+
+    def totals(self) -> dict[str, int]:
+        keys = ("samples_kept", "incomplete", "duplicate_keys", "dropped_partial")
+        t = {k: sum(getattr(s, k) for s in self.shards) for k in keys}
+        t["truncated_shards"] = sum(1 for s in self.shards if s.truncated)
+        t["shards_in"] = len(self.shards)
+        t["shards_out"] = sum(1 for s in self.shards if s.output)
+        return t
+
+
+def read_samples(path: Path, report: ShardReport) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """Whole samples of one tar, in order; a truncated tar ends the stream after the last whole one."""
+    current_key: str | None = None
+    current: dict[str, bytes] = {}
+    try:
+        with tarfile.open(path, mode="r|*") as tar:
+            for member in tar:
+                if not member.isreg():
+                    continue
+                key, ext = split_key(member.name)
+                f = tar.extractfile(member)
+                data = f.read() if f else b""
+                if len(data) != member.size:
+                    raise EOFError(f"member {member.name} is cut short")
+                if key != current_key:
+                    if current_key is not None:
+                        yield current_key, current
+                    current_key, current = key, {}
+                current[ext] = data
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+        report.truncated = f"{type(e).__name__}: {e}"
+        if current_key is not None:
+            report.dropped_partial += 1  # the sample the break ran through may have lost members
+        return
+    if current_key is not None:
+        yield current_key, current
+
+
+def heal_directory(indir: str | os.PathLike, outdir: str | os.PathLike | None = None,
+                   pattern: str = "*.tar") -> HealReport:
+    """Heal every shard matching ``pattern`` in ``indir`` into ``outdir`` (default: in place)."""
+    indir = Path(indir)
+    if not indir.is_dir():
+        raise SciclipError(f"{indir}: not a directory")
+    inputs = sorted(p for p in indir.glob(pattern) if p.is_file() and not p.name.startswith("."))
+    if not inputs:
+        raise SciclipError(f"{indir}: no shards matching {pattern}")
+    in_place = outdir is None or Path(outdir).resolve() == indir.resolve()
+    final = indir if in_place else Path(outdir)  # type: ignore[arg-type]
+    work = indir / ".heal-tmp" if in_place else final
+    if in_place:
+        shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    report = HealReport()
+    seen: set[str] = set()
+    index = 0
+    for path in progress(iterable=inputs, desc="heal", unit="shard"):
+        sr = ShardReport(path.name)
+        writer = ShardWriter(work, samples_per_shard=1 << 62, first_shard=index)
+        for key, members in read_samples(path, sr):
+            if key in seen:
+                sr.duplicate_keys += 1
+                continue
+            if not any(e in members for e in IMAGE_EXTS) or not any(e in members for e in CAPTION_EXTS):
+                sr.incomplete += 1
+                continue
+            seen.add(key)
+            writer.write(key.replace("/", "_"), members)
+            sr.samples_kept += 1
+        shards = writer.close()
+        if shards:
+            sr.output = shards[0].name
+            index += 1
+        if sr.truncated:
+            log.warning("%s: truncated (%s); kept %d whole samples before the break", path, sr.truncated,
+                        sr.samples_kept)
+        report.shards.append(sr)
+    if in_place:
+        for path in inputs:
+            path.unlink()
+        for produced in sorted(work.glob("*.tar")):
+            os.replace(produced, indir / produced.name)
+        shutil.rmtree(work, ignore_errors=True)
+    payload = {"totals": report.totals(), "shards": [asdict(s) for s in report.shards]}
+    atomic_write_bytes(final / REPORT_NAME, (json.dumps(payload, indent=2) + "\n").encode())
+    return report
+
+
+def output_names(n: int) -> list[str]:
+    return [SHARD_NAME.format(i) for i in range(n)]

@@ -1,0 +1,158 @@
+"""Fetching one file from where the corpus lives: S3 (requester pays or unsigned), HTTP(S), or a local mirror.
+
+Every fetch lands under a temporary name, is checked against the expected md5 when one is known, and
+only then is renamed into place: a failed or interrupted download leaves no output behind. Transient
+failures are retried with exponential backoff; access errors fail at once with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from sciclip.errors import SciclipError
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where the files are: ``s3://bucket[/prefix]``, ``http(s)://host/path``, ``file:///dir`` or a path."""
+
+    uri: str
+    requester_pays: bool = False
+    unsigned: bool = False
+    endpoint_url: str | None = None
+    timeout_s: float = 60.0
+
+    @property
+    def scheme(self) -> str:
+        p = urlparse(self.uri)
+        return p.scheme if p.scheme in ("s3", "http", "https", "file") else "local"
+
+
+class TransientError(Exception):
+    """Worth retrying (network trouble, throttling, server errors, a corrupt transfer)."""
+
+
+def s3_client(spec: SourceSpec):
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    cfg = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=spec.timeout_s,
+                 read_timeout=spec.timeout_s, signature_version=UNSIGNED if spec.unsigned else None)
+    return boto3.client("s3", endpoint_url=spec.endpoint_url or None, config=cfg)
+
+
+def _s3_location(spec: SourceSpec, key: str) -> tuple[str, str]:
+    p = urlparse(spec.uri)
+    prefix = p.path.strip("/")
+    return p.netloc, f"{prefix}/{key}" if prefix else key
+
+
+def local_root(spec: SourceSpec) -> Path:
+    p = urlparse(spec.uri)
+    return Path(p.path) if spec.scheme == "file" else Path(spec.uri)
+
+
+def _fetch_once(spec: SourceSpec, key: str, tmp: Path) -> None:
+    scheme = spec.scheme
+    if scheme == "s3":
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        bucket, s3key = _s3_location(spec, key)
+        extra = {"RequestPayer": "requester"} if spec.requester_pays else {}
+        try:
+            s3_client(spec).download_file(bucket, s3key, str(tmp), ExtraArgs=extra or None)
+        except ClientError as e:
+            err = e.response.get("Error", {})
+            code = str(err.get("Code", ""))
+            status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code in ("403", "AccessDenied", "404", "NoSuchKey", "NoSuchBucket", "InvalidAccessKeyId",
+                        "SignatureDoesNotMatch") or status in (403, 404):
+                hint = (" (the bucket is requester-pays: configure AWS credentials; requests carry "
+                        "RequestPayer=requester)" if spec.requester_pays and status == 403 else "")
+                raise SciclipError(f"s3://{bucket}/{s3key}: {code or status} {err.get('Message', '')}{hint}") from None
+            raise TransientError(f"s3://{bucket}/{s3key}: {code or status}") from None
+        except BotoCoreError as e:
+            if "credentials" in str(e).lower():
+                raise SciclipError(f"s3://{bucket}/{s3key}: {e}") from None
+            raise TransientError(f"s3://{bucket}/{s3key}: {e}") from None
+    elif scheme in ("http", "https"):
+        url = spec.uri.rstrip("/") + "/" + key.lstrip("/")
+        try:
+            req = urllib.request.Request(url, headers={"User-Agent": "sciclip"})
+            with urllib.request.urlopen(req, timeout=spec.timeout_s) as resp, open(tmp, "wb") as out:
+                shutil.copyfileobj(resp, out, CHUNK)
+        except urllib.error.HTTPError as e:
+            if e.code in (401, 403, 404, 410):
+                raise SciclipError(f"{url}: HTTP {e.code} {e.reason}") from None
+            raise TransientError(f"{url}: HTTP {e.code}") from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
+            raise TransientError(f"{url}: {e}") from None
+    else:
+        src = local_root(spec) / key
+        if not src.is_file():
+            raise SciclipError(f"{src}: no such file in the local mirror")
+        try:
+            os.link(src, tmp)  # a mirror on the same disk: no copy of a 500 MB tarball
+        except OSError:
+            shutil.copyfile(src, tmp)
+
+
+def md5_of(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fetch(spec: SourceSpec, key: str, dest: str | os.PathLike, md5: str | None = None, retries: int = 4,
+          backoff_s: float = 2.0, max_backoff_s: float = 120.0) -> Path:
+    """Fetch ``key`` from ``spec`` to ``dest`` atomically, verifying ``md5`` when given."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.part-{os.getpid()}")
+    last = ""
+    for attempt in range(retries + 1):
+        tmp.unlink(missing_ok=True)
+        try:
+            _fetch_once(spec, key, tmp)
+            if md5:
+                got = md5_of(tmp)
+                if got != md5.lower():
+                    raise TransientError(f"md5 mismatch for {key}: the manifest says {md5}, the download has {got}")
+            os.replace(tmp, dest)
+            return dest
+        except TransientError as e:
+            last = str(e)
+            tmp.unlink(missing_ok=True)
+            if attempt < retries:
+                wait = min(max_backoff_s, backoff_s * 2 ** attempt)
+                log.warning("%s (attempt %d of %d); retrying in %.1fs", e, attempt + 1, retries + 1, wait)
+                time.sleep(wait)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    raise SciclipError(f"{last} (after {retries + 1} attempts; no output written)")
+
+
+def read_bytes(spec: SourceSpec, key: str, retries: int = 4, backoff_s: float = 2.0) -> bytes:
+    """A small file (a manifest, a file list) fetched into memory, with the same retries."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        path = fetch(spec, key, Path(d) / "file", retries=retries, backoff_s=backoff_s)
+        return path.read_bytes()

@@ -1,0 +1,70 @@
+# arXiv bulk sources: manifest -> selection (one checkpoint) -> one download and one extraction job per tarball.
+
+
+rule arxiv_manifest:
+    input:
+        get_arxiv_manifest_input,
+    output:
+        f"{RESULTS}/arxiv/manifest.xml",
+    log:
+        f"{RESULTS}/logs/arxiv/manifest.log",
+    conda:
+        "../envs/download.yaml"
+    params:
+        source=get_source_flags(ARXIV),
+        key=ARXIV["manifest_key"],
+    shell:
+        "python -m sciclip arxiv manifest {params.source} --key {params.key:q} --out {output:q} 2> {log:q}"
+
+
+checkpoint arxiv_select:
+    input:
+        f"{RESULTS}/arxiv/manifest.xml",
+    output:
+        f"{RESULTS}/arxiv/selected.tsv",
+    log:
+        f"{RESULTS}/logs/arxiv/select.log",
+    conda:
+        "../envs/download.yaml"
+    params:
+        flags=get_select_flags(),
+    shell:
+        "python -m sciclip arxiv select --manifest {input:q} --out {output:q} {params.flags} 2> {log:q}"
+
+
+rule arxiv_download:
+    output:
+        arxiv_tarball_output(),
+    log:
+        f"{RESULTS}/logs/arxiv/download/{{tarball}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/arxiv/download/{{tarball}}.tsv"
+    conda:
+        "../envs/download.yaml"
+    params:
+        source=get_source_flags(ARXIV),
+        key=get_arxiv_key,
+        md5=get_arxiv_md5,
+    resources:
+        downloads=1,
+    shell:
+        "python -m sciclip arxiv download {params.source} --key {params.key:q} --md5 {params.md5:q} "
+        "--out {output:q} 2> {log:q}"
+
+
+rule arxiv_extract:
+    input:
+        f"{RESULTS}/arxiv/tarballs/{{tarball}}.tar",
+    output:
+        directory(f"{RESULTS}/arxiv/shards/{{tarball}}"),
+    log:
+        f"{RESULTS}/logs/arxiv/extract/{{tarball}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/arxiv/extract/{{tarball}}.tsv"
+    conda:
+        "../envs/extract.yaml"
+    threads: EXTRACT["threads"]
+    params:
+        flags=get_extract_flags(),
+    shell:
+        "python -m sciclip arxiv extract {input:q} {output:q} {params.flags} --workers {threads} 2> {log:q}"
