@@ -8,6 +8,7 @@ pathological file costs at most that long and can never take the job down.
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -172,9 +173,9 @@ def _target_size(w: int, h: int, max_size: int) -> tuple[int, int]:
     return max(1, round(w * scale)), max(1, round(h * scale))
 
 
-def _run(cmd: list[str], timeout_s: float, what: str) -> bytes:
+def _run(cmd: list[str], timeout_s: float, what: str, env: dict | None = None) -> bytes:
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, stdin=subprocess.DEVNULL, env=env)
     except subprocess.TimeoutExpired:
         raise Skip("rasterize_timeout", f"{what} took longer than {timeout_s:g}s") from None
     except FileNotFoundError:
@@ -292,12 +293,16 @@ def _rasterise_eps(data: bytes, opts: ImageOptions, scratch: Path | None) -> tup
     # Ghostscript's -dEPSCrop reads only the header's box and misses "(atend)": we size the page to the
     # box we resolved and move the drawing to the origin ourselves.
     prologue = b"%f %f translate\n" % (-box[0], -box[1])
-    with _on_disk(prologue + ps, None, scratch, ".ps") as eps:
+    # -dSAFER still lets PostScript read and write Ghostscript's temp directory ($TMPDIR, where every
+    # paper's scratch lives): give each run a private, empty one.
+    with _on_disk(prologue + ps, None, scratch, ".ps") as eps, \
+            tempfile.TemporaryDirectory(prefix="gs-", dir=scratch) as gs_tmp:
+        env = {**os.environ, "TMPDIR": gs_tmp, "TEMP": gs_tmp, "TMP": gs_tmp}
         cmd = ["gs", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-dQUIET", "-dNOPROMPT", "-dFirstPage=1", "-dLastPage=1",
                "-sDEVICE=ppmraw", f"-r{dpi:.4f}", "-dTextAlphaBits=4", "-dGraphicsAlphaBits=4",
                f"-dDEVICEWIDTHPOINTS={bw:.3f}", f"-dDEVICEHEIGHTPOINTS={bh:.3f}", "-dFIXEDMEDIA",
                "-sOutputFile=-", "-f", str(eps)]
-        out = _run(cmd, opts.timeout_s, "ghostscript")
+        out = _run(cmd, opts.timeout_s, "ghostscript", env=env)
     # Ghostscript may emit one image per page; Pillow reads the first.
     return _open_pnm(out, "ghostscript"), orig
 

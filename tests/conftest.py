@@ -1,0 +1,83 @@
+"""Shared fixtures: the sample corpus written once per session, and readers for shards."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+REALDATA = ROOT.parent / "shared" / "realdata"
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory) -> Path:
+    from sciclip.sample_corpus import write_sample
+
+    out = tmp_path_factory.mktemp("sample")
+    write_sample(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def sample_tarballs(sample_dir) -> list[Path]:
+    return sorted((sample_dir / "arxiv" / "src").glob("*.tar"))
+
+
+@pytest.fixture(scope="session")
+def sample_extracted(sample_tarballs, tmp_path_factory) -> tuple[Path, dict]:
+    """Every sample tarball extracted with default options: (output root, {tarball: JobStats})."""
+    from sciclip.arxiv_extract import extract_tarball
+
+    root = tmp_path_factory.mktemp("extracted")
+    stats = {t.stem: extract_tarball(t, root / t.stem) for t in sample_tarballs}
+    return root, stats
+
+
+def read_shard(path: Path) -> list[dict]:
+    """Samples of a shard as {key, jpg, txt, json} dicts, in order (plain tarfile, no webdataset)."""
+    out: list[dict] = []
+    with tarfile.open(path) as tar:
+        for m in tar:
+            key, _, ext = m.name.partition(".")
+            data = tar.extractfile(m).read()
+            if not out or out[-1]["key"] != key:
+                out.append({"key": key})
+            out[-1][ext] = data
+    for s in out:
+        if "json" in s:
+            s["meta"] = json.loads(s["json"])
+        if "txt" in s:
+            s["caption"] = s["txt"].decode("utf-8")
+    return out
+
+
+def read_dir(directory: Path) -> list[dict]:
+    return [s for shard in sorted(directory.rglob("*.tar")) for s in read_shard(shard)]
+
+
+def expected_pairs() -> dict[tuple[str, str], str]:
+    rows = {}
+    with open(FIXTURES / "sample_expected.tsv", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            paper, path, caption = line.rstrip("\n").split("\t")
+            rows[(paper, path)] = caption
+    return rows
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None):
+    import subprocess
+
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "sciclip", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True)
