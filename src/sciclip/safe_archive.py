@@ -122,6 +122,8 @@ def _refusal(member: tarfile.TarInfo) -> str:
         return "symlink"
     if member.islnk():
         return "hardlink"
+    if member.isfifo():
+        return "fifo"
     if member.isdev():
         return "device"
     if not member.isreg():
