@@ -71,14 +71,15 @@ def read_samples(path: Path, report: ShardReport) -> Iterator[tuple[str, dict[st
                 if not member.isreg():
                     continue
                 key, ext = split_key(member.name)
+                if key != current_key:
+                    # a new key's header arrived intact: the previous sample is complete
+                    if current_key is not None:
+                        yield current_key, current
+                    current_key, current = key, {}
                 f = tar.extractfile(member)
                 data = f.read() if f else b""
                 if len(data) != member.size:
                     raise EOFError(f"member {member.name} is cut short")
-                if key != current_key:
-                    if current_key is not None:
-                        yield current_key, current
-                    current_key, current = key, {}
                 current[ext] = data
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
         report.truncated = f"{type(e).__name__}: {e}"

@@ -37,15 +37,21 @@ def shard_captions(path: Path) -> tuple[int, list[str], str | None]:
     damage = None
     try:
         with tarfile.open(path, mode="r|*") as tar:
+            pending: str | None = None  # an image counts once the next header shows its data was whole
             for m in tar:
+                if pending:
+                    images.add(pending)
+                    pending = None
                 if not m.isreg():
                     continue
                 key, ext = split_key(m.name)
                 if ext in IMAGE_EXTS:
-                    images.add(key)
+                    pending = key
                 elif ext == "txt":
                     f = tar.extractfile(m)
                     captions[key] = f.read().decode("utf-8", "replace") if f else ""
+            if pending:
+                images.add(pending)
     except (tarfile.TarError, EOFError, OSError) as e:
         damage = f"{type(e).__name__}: {e}"
     return len(images), [c for k, c in captions.items() if k in images], damage
