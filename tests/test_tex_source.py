@@ -136,7 +136,7 @@ def test_self_recursive_macro_is_bounded():
 
 @pytest.mark.parametrize("latex,text", [
     (r"with $\alpha = 0.5$ and $\beta \leq 1$", "with α = 0.5 and β ≤ 1"),
-    (r"see Fig.~\ref{a}, Eq.~\eqref{b} and \cite{c,d} or \citep[p.~3]{e}", "see Fig. <ref>, Eq. <ref> and <cit.> or <cit.>"),
+    (r"see Fig.~\ref{a}, Eq.~\eqref{b} and \cite{c,d} or \citep[p.~3]{e}", "see Fig. <ref>, Eq. (<ref>) and <cit.> or <cit.>"),
     (r"at \url{https://x.org/a_b} and \href{https://y.org}{the site}", "at https://x.org/a_b and the site"),
     (r"12\% --- a ``quoted'' \emph{word}", "12% — a “quoted” word"),
     (r"{Nested {braces}} \label{fig:x}\footnote{dropped}", "Nested braces"),

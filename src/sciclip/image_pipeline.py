@@ -88,7 +88,12 @@ def convert_image(data: bytes, opts: ImageOptions, path: Path | None = None,
         img, orig = _rasterise_eps(data, opts, scratch)
     else:
         img, orig = _decode_raster(data, opts)
-    if min(orig) < opts.min_size:
+    if fmt in VECTOR_FORMATS:
+        # Vector art has no pixel size: a 130x23 pt block diagram is a real figure once rendered.
+        # Judge the rendering, and drop only icons whose longer side is tiny on the page.
+        if min(img.size) < opts.min_size:
+            raise Skip("image_too_small", f"rendered {img.size[0]}x{img.size[1]} < {opts.min_size}px")
+    elif min(orig) < opts.min_size:
         raise Skip("image_too_small", f"{orig[0]}x{orig[1]} < {opts.min_size}px")
     img = to_rgb(img)
     img = _fit(img, opts)
@@ -231,8 +236,8 @@ def _rasterise_pdf(data: bytes, opts: ImageOptions, path: Path | None,
                    scratch: Path | None) -> tuple[Image.Image, tuple[int, int]]:
     with _on_disk(data, path, scratch, ".pdf") as pdf:
         orig = pdf_page_size(data, pdf, opts.timeout_s)
-        if min(orig) < opts.min_size:
-            raise Skip("image_too_small", f"{orig[0]}x{orig[1]}pt < {opts.min_size}")
+        if max(orig) < opts.min_size:
+            raise Skip("image_too_small", f"{orig[0]}x{orig[1]}pt, longer side < {opts.min_size}")
         cmd = ["pdftoppm", "-f", "1", "-l", "1", "-singlefile", "-cropbox", "-aa", "yes", "-aaVector", "yes"]
         if opts.resize:
             cmd += ["-scale-to", str(opts.max_size)]  # straight to the target size: no full-size render
@@ -284,8 +289,8 @@ def _rasterise_eps(data: bytes, opts: ImageOptions, scratch: Path | None) -> tup
         raise Skip("rasterize_error", "PostScript without a usable %%BoundingBox")
     bw, bh = box[2] - box[0], box[3] - box[1]
     orig = (max(1, round(bw)), max(1, round(bh)))
-    if min(orig) < opts.min_size:
-        raise Skip("image_too_small", f"{orig[0]}x{orig[1]}pt < {opts.min_size}")
+    if max(orig) < opts.min_size:
+        raise Skip("image_too_small", f"{orig[0]}x{orig[1]}pt, longer side < {opts.min_size}")
     dpi = opts.max_size * 72.0 / max(bw, bh) if opts.resize else opts.vector_dpi
     dpi = min(max(dpi, 4.0), 2400.0)
     if bw * bh * (dpi / 72) ** 2 > opts.max_pixels:

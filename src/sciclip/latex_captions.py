@@ -16,7 +16,7 @@ from pylatexenc.macrospec import std_macro
 from sciclip.latex_figures import _context_db
 from sciclip.latex_macros import Macro, expand_macros
 
-REF_MACROS = ["ref", "eqref", "cref", "Cref", "autoref", "pageref", "vref", "nameref", "subref", "Vref",
+REF_MACROS = ["ref", "cref", "Cref", "autoref", "pageref", "vref", "nameref", "subref", "Vref",
               "cpageref", "crefrange", "Crefrange"]
 CITE_MACROS = ["cite", "citep", "citet", "citealp", "citealt", "citeauthor", "citeyear", "citeyearpar", "Cite",
                "Citep", "Citet", "parencite", "textcite", "autocite", "footcite", "citenum", "nocite",
@@ -41,7 +41,7 @@ def _converter() -> tuple[LatexNodes2Text, object]:
     walker_db = _context_db()
     walker_db.add_context_category("sciclip-captions", prepend=True, macros=[
         std_macro(n, "*[[{") for n in CITE_MACROS] + [
-        std_macro(n, "*{") for n in REF_MACROS] + [
+        std_macro(n, "*{") for n in REF_MACROS + ["eqref"]] + [
         std_macro("href", "[{{"), std_macro("url", "{"), std_macro("num", "[{"), std_macro("SI", "[{[{"),
         std_macro("si", "[{"), std_macro("qty", "[{{"), std_macro("unit", "[{"), std_macro("ang", "[{"),
         std_macro("footnote", "[{"), std_macro("textsuperscript", "{"), std_macro("textsubscript", "{"),
@@ -55,6 +55,7 @@ def _converter() -> tuple[LatexNodes2Text, object]:
     ])
     l2t_db = _l2t_db()
     specs = ([MacroTextSpec(n, simplify_repl="<ref>") for n in REF_MACROS]
+             + [MacroTextSpec("eqref", simplify_repl="(<ref>)")]  # LaTeX prints \eqref as "(n)"
              + [MacroTextSpec(n, simplify_repl="<cit.>") for n in CITE_MACROS]
              + [MacroTextSpec(n, simplify_repl="") for n in DROP_MACROS]
              + [MacroTextSpec(n, simplify_repl=_last_arg_text) for n in
