@@ -142,3 +142,27 @@ def test_workflow_against_s3(tmp_path, sample_dir, monkeypatch):
         assert len(gets) >= 3 and all(p == "requester" for _, _, p in gets)
     finally:
         server.stop()
+
+
+def test_heal_rule_on_foreign_shards(tmp_path):
+    """The heal rule takes any directory of shards named in config and writes healed ones."""
+    import io
+    import tarfile
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in (("k1.jpg", b"img"), ("k1.txt", b"caption one"), ("k2.jpg", b"img"),
+                           ("k3.jpg", b"x" * 4000), ("k3.txt", b"cut")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    data = buf.getvalue()
+    (foreign / "part-a.tar").write_bytes(data[: data.index(b"x" * 4000) + 100])
+    wd = make_checkout(tmp_path / "wf7")
+    snakemake(wd, "--cores", "1", "results/healed/mine", "--config", f"heal={{'inputs': {{'mine': '{foreign}'}}}}")
+    healed = wd / "results" / "healed" / "mine"
+    report = json.loads((healed / "heal_report.json").read_text())
+    assert sorted(p.name for p in healed.glob("*.tar")) == ["00000.tar"]
+    assert report["totals"]["samples_kept"] == 1 and report["totals"]["incomplete"] == 1
+    assert (wd / "results" / "logs" / "heal" / "mine.log").is_file()

@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from sciclip.errors import SciclipError
+from sciclip.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ def _fetch_once(spec: SourceSpec, key: str, tmp: Path) -> None:
         bucket, s3key = _s3_location(spec, key)
         extra = {"RequestPayer": "requester"} if spec.requester_pays else {}
         try:
-            s3_client(spec).download_file(bucket, s3key, str(tmp), ExtraArgs=extra or None)
+            with progress(unit="B", unit_scale=True, desc=key.rsplit("/", 1)[-1]) as bar:
+                s3_client(spec).download_file(bucket, s3key, str(tmp), ExtraArgs=extra or None, Callback=bar.update)
         except ClientError as e:
             err = e.response.get("Error", {})
             code = str(err.get("Code", ""))
@@ -93,8 +95,12 @@ def _fetch_once(spec: SourceSpec, key: str, tmp: Path) -> None:
         url = spec.uri.rstrip("/") + "/" + key.lstrip("/")
         try:
             req = urllib.request.Request(url, headers={"User-Agent": "sciclip"})
-            with urllib.request.urlopen(req, timeout=spec.timeout_s) as resp, open(tmp, "wb") as out:
-                shutil.copyfileobj(resp, out, CHUNK)
+            with urllib.request.urlopen(req, timeout=spec.timeout_s) as resp, open(tmp, "wb") as out, \
+                    progress(total=int(resp.headers.get("Content-Length") or 0) or None, unit="B", unit_scale=True,
+                             desc=key.rsplit("/", 1)[-1]) as bar:
+                while chunk := resp.read(CHUNK):
+                    out.write(chunk)
+                    bar.update(len(chunk))
         except urllib.error.HTTPError as e:
             if e.code in (401, 403, 404, 410):
                 raise SciclipError(f"{url}: HTTP {e.code} {e.reason}") from None
