@@ -8,7 +8,6 @@ are unpacked into a private scratch directory that is removed afterwards.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -17,107 +16,20 @@ import tempfile
 import time
 import traceback
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
 from sciclip.arxiv_ids import paper_id_from_member
 from sciclip.errors import SciclipError, Skip
+from sciclip.extract_job import ExtractOptions, JobStats, PaperResult, Sample, _bump, prepare_outdir, run_job
 from sciclip.graphics_paths import resolve_graphic
-from sciclip.image_pipeline import ImageOptions, convert_image
+from sciclip.image_pipeline import convert_image
 from sciclip.latex_captions import compose_caption, latex_to_text
 from sciclip.latex_figures import FigureCandidate, paper_figures
-from sciclip.ordered_pool import ordered_map
-from sciclip.progress import progress
 from sciclip.safe_archive import ArchiveDamaged, extract_tar_bytes, gunzip_capped, iter_tar_members
-from sciclip.shard_writer import ShardWriter, atomic_write_bytes
 from sciclip.tex_source import SourceTree
 from sciclip.uids import sample_uid
 
 log = logging.getLogger(__name__)
-
-SUBFIGURE_MODES = ("combine", "sub", "main")
-MULTI_IMAGE_MODES = ("main", "skip")
-STATS_NAME = "stats.json"
-
-
-@dataclass(frozen=True)
-class ExtractOptions:
-    image: ImageOptions = ImageOptions()
-    subfigure_caption: str = "combine"
-    multi_image: str = "main"
-    min_caption_chars: int = 10
-    max_paper_bytes: int = 512 << 20
-    max_member_bytes: int = 1 << 30
-    samples_per_shard: int = 10_000
-
-    def __post_init__(self) -> None:
-        if self.subfigure_caption not in SUBFIGURE_MODES:
-            raise ValueError(f"subfigure_caption must be one of {SUBFIGURE_MODES}, not {self.subfigure_caption!r}")
-        if self.multi_image not in MULTI_IMAGE_MODES:
-            raise ValueError(f"multi_image must be one of {MULTI_IMAGE_MODES}, not {self.multi_image!r}")
-
-
-@dataclass
-class Sample:
-    key: str
-    jpg: bytes
-    caption: str
-    meta: dict
-
-    def members(self) -> dict[str, bytes]:
-        return {
-            "jpg": self.jpg,
-            "txt": self.caption.encode("utf-8"),
-            "json": json.dumps(self.meta, sort_keys=True, ensure_ascii=False).encode("utf-8"),
-        }
-
-
-@dataclass
-class PaperResult:
-    paper_id: str
-    samples: list[Sample] = field(default_factory=list)
-    figures_found: int = 0
-    paper_skip: str | None = None
-    input_bytes: int = 0
-    figure_skips: Counter = field(default_factory=Counter)
-    refused_members: Counter = field(default_factory=Counter)
-    messages: list[str] = field(default_factory=list)
-
-
-@dataclass
-class JobStats:
-    source: str
-    input: str
-    papers_seen: int = 0
-    papers_with_figures: int = 0
-    papers_with_samples: int = 0
-    figures_found: int = 0
-    samples_written: int = 0
-    skipped_papers: dict = field(default_factory=dict)
-    skipped_figures: dict = field(default_factory=dict)
-    refused_members: dict = field(default_factory=dict)
-    archive_damaged: str | None = None
-    shards: list = field(default_factory=list)
-    duration_s: float = 0.0
-
-    def add(self, r: PaperResult) -> None:
-        self.papers_seen += 1
-        self.figures_found += r.figures_found
-        if r.figures_found:
-            self.papers_with_figures += 1
-        if r.samples:
-            self.papers_with_samples += 1
-        if r.paper_skip:
-            _bump(self.skipped_papers, r.paper_skip)
-        for k, v in r.figure_skips.items():
-            _bump(self.skipped_figures, k, v)
-        for k, v in r.refused_members.items():
-            _bump(self.refused_members, k, v)
-
-
-def _bump(d: dict, key: str, n: int = 1) -> None:
-    d[key] = d.get(key, 0) + n
 
 
 def _looks_like_tar(data: bytes) -> bool:
@@ -264,50 +176,18 @@ def extract_tarball(tarball: str | os.PathLike, outdir: str | os.PathLike, opts:
     outdir = Path(outdir)
     if not tarball.is_file():
         raise SciclipError(f"{tarball}: no such file")
-    outdir.mkdir(parents=True, exist_ok=True)
-    for old in outdir.glob("*.tar"):  # a rerun replaces the previous output, never mixes with it
-        old.unlink()
-    (outdir / STATS_NAME).unlink(missing_ok=True)
+    prepare_outdir(outdir)
     started = time.monotonic()
     stats = JobStats("arxiv", tarball.name)
-    name = tarball.name.removesuffix(".tar")
-    scratch = tempfile.mkdtemp(prefix=f"sciclip-{name}-", dir=scratch_root)
-    keys: set[str] = set()
     total = tarball.stat().st_size
 
     def refused(member: str, why: str) -> None:
         _bump(stats.refused_members, why)
         log.warning("%s: member %r refused (%s)", tarball.name, member, why)
 
-    members = iter_tar_members(tarball, opts.max_member_bytes, on_refused=refused)
-    jobs = ((m.name, m.data, tarball.name, opts, scratch) for m in members)
-    try:
-        with ShardWriter(outdir, opts.samples_per_shard) as writer, \
-                progress(total=total, unit="B", unit_scale=True, desc=tarball.name) as bar:
-            try:
-                for result in ordered_map(_work, jobs, workers):
-                    bar.update(result.input_bytes)
-                    for msg in result.messages:
-                        log.info("%s %s: %s", tarball.name, result.paper_id, msg)
-                    for sample in result.samples:
-                        if sample.key in keys:
-                            result.figure_skips["duplicate_key"] += 1
-                            continue
-                        keys.add(sample.key)
-                        writer.write(sample.key, sample.members())
-                        stats.samples_written += 1
-                    stats.add(result)
-            except ArchiveDamaged as e:
-                stats.archive_damaged = str(e)
-                log.error("%s; kept the %d samples of the %d papers before the damage",
-                          e, stats.samples_written, stats.papers_seen)
-            bar.update(max(0, total - bar.n))
-        stats.shards = [{"name": p.name, "samples": n} for p, n in zip(writer.shards, writer.counts)]
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    stats.duration_s = round(time.monotonic() - started, 3)
-    atomic_write_bytes(outdir / STATS_NAME, (json.dumps(asdict(stats), indent=2, sort_keys=True) + "\n").encode())
-    log.info("%s: %d papers, %d figures found, %d samples written, skipped papers %s, skipped figures %s",
-             tarball.name, stats.papers_seen, stats.figures_found, stats.samples_written,
-             stats.skipped_papers, stats.skipped_figures)
-    return stats
+    def jobs(scratch: str):
+        for m in iter_tar_members(tarball, opts.max_member_bytes, on_refused=refused):
+            yield (m.name, m.data, tarball.name, opts, scratch)
+
+    return run_job(stats, jobs, _work, outdir, opts.samples_per_shard, workers, scratch_root, total,
+                   damage_errors=(ArchiveDamaged,), started=started)

@@ -24,7 +24,7 @@ from pathlib import PurePosixPath
 
 from pylatexenc.latexwalker import (LatexEnvironmentNode, LatexGroupNode, LatexMacroNode, LatexMathNode,
                                     LatexWalker, LatexWalkerError, get_default_latex_context_db)
-from pylatexenc.macrospec import EnvironmentSpec, MacroSpec, VerbatimArgsParser, std_environment, std_macro
+from pylatexenc.macrospec import EnvironmentSpec, VerbatimArgsParser, std_environment, std_macro
 
 from sciclip.graphics_paths import parse_graphicspath
 from sciclip.latex_macros import Macro, collect_macros, expand_macros, read_group
