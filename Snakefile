@@ -14,6 +14,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/arxiv.smk"
+include: "workflow/rules/pmc.smk"
 include: "workflow/rules/stats.smk"
 include: "workflow/rules/heal.smk"
 

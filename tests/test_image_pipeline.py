@@ -183,3 +183,15 @@ def test_dos_eps_binary_header():
 def test_conversion_is_deterministic():
     data = media.pdf_multipage("t/det", (300, 200))
     assert convert_image(data, OPTS).jpeg == convert_image(data, OPTS).jpeg
+
+
+def test_tiff_variants_first_page_lzw_cmyk():
+    pages = [Image.new("RGB", (120, 80), c) for c in ((250, 20, 20), (20, 20, 250))]
+    buf = io.BytesIO()
+    pages[0].save(buf, "TIFF", compression="tiff_lzw", save_all=True, append_images=pages[1:])
+    img = decode(convert_image(buf.getvalue(), OPTS).jpeg)
+    r, g, b = img.getpixel((60, 40))
+    assert r > 200 and b < 60  # the first page, not the second
+    cmyk = _save(Image.new("RGB", (90, 90), (20, 160, 20)).convert("CMYK"), "TIFF", compression="tiff_lzw")
+    r, g, b = decode(convert_image(cmyk, OPTS).jpeg).getpixel((45, 45))
+    assert g > 120 and r < 80 and b < 80

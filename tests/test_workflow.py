@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.Completed
 
 
 def shard_bytes(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "results" / "arxiv" / "shards").rglob("*.tar"))}
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "results").glob("*/shards/*/*.tar"))}
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,24 @@ def test_demo_run_produces_expected_shards_readable_by_webdataset(first_run):
     assert "corrupt_gzip" in (first_run / "results" / "logs" / "arxiv/extract/arXiv_src_2001_002.log").read_text()
 
 
+def test_pmc_shards_land_beside_arxiv_one_job_per_batch(first_run):
+    import webdataset as wds
+    from tests.test_pmc import expected_pmc
+
+    shards = sorted((first_run / "results" / "pmc" / "shards").glob("*/*.tar"))
+    assert [p.parent.name for p in shards] == ["b00000", "b00001"]  # 6 articles, batch_size 3
+    ds = wds.WebDataset([str(p) for p in shards], shardshuffle=False).to_tuple("txt", "json")
+    got = {(json.loads(m)["pmcid"], json.loads(m)["source_path"]): t.decode() for t, m in ds}
+    assert got == {k: v for k, v in expected_pmc().items() if k[0].startswith("PMC1")}
+    stats = json.loads((first_run / "results" / "stats" / "pmc.json").read_text())
+    assert stats["papers_seen"] == 6 and stats["skipped_papers"] == {"malformed_xml": 2}
+    downloads = first_run / "results" / "pmc" / "downloads"
+    assert not downloads.exists() or not any(downloads.iterdir())  # keep_downloads: false
+    r = snakemake(first_run, "-n", "--forcerun", "pmc_batch", "arxiv_extract", "--cores", "2")
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", r.stdout + r.stderr, re.M))
+    assert counts["pmc_batch"] == "2" and counts["arxiv_extract"] == "3"  # one job per batch / tarball
+
+
 def test_second_run_has_nothing_to_do(first_run):
     r = snakemake(first_run, "--cores", "2", "-n")
     assert "Nothing to be done" in r.stdout + r.stderr
@@ -87,9 +106,9 @@ def test_two_runs_from_scratch_are_byte_identical(first_run, tmp_path):
 def test_dry_run_rulegraph_and_lint(tmp_path):
     wd = make_checkout(tmp_path / "wf3")
     r = snakemake(wd, "-n", "--cores", "2")
-    assert "sample_corpus" in r.stdout and "arxiv_select" in r.stdout
+    assert "sample_corpus" in r.stdout and "arxiv_select" in r.stdout and "pmc_index" in r.stdout
     r = snakemake(wd, "--rulegraph", "--cores", "1")
-    assert "digraph" in r.stdout and "arxiv_manifest" in r.stdout
+    assert "digraph" in r.stdout and "arxiv_manifest" in r.stdout and "pmc_index" in r.stdout
     r = snakemake(wd, "--lint", "--cores", "1")
     assert "Congratulations" in r.stdout + r.stderr
 
@@ -109,7 +128,8 @@ def test_bad_config_names_the_key(tmp_path):
 
 def test_selection_from_config(tmp_path):
     wd = make_checkout(tmp_path / "wf5")
-    snakemake(wd, "--cores", "2", "--config", "arxiv={'tarballs': ['arXiv_src_9901_001']}")
+    (wd / "extra.yaml").write_text("arxiv:\n  tarballs: [arXiv_src_9901_001]\npmc:\n  enabled: false\n")
+    snakemake(wd, "--cores", "2", "--configfile", "config/config.yaml", "extra.yaml")
     dirs = sorted(p.name for p in (wd / "results" / "arxiv" / "shards").iterdir())
     assert dirs == ["arXiv_src_9901_001"]
     stats = json.loads((wd / "results" / "stats" / "arxiv.json").read_text())
@@ -129,7 +149,8 @@ def test_workflow_against_s3(tmp_path, sample_dir, monkeypatch):
         wd = make_checkout(tmp_path / "wf6")
         cfg = (wd / "config" / "config.yaml").read_text()
         cfg = cfg.replace("source: resources/sample/arxiv", "source: s3://arxiv")
-        cfg = cfg.replace("endpoint_url: null", f"endpoint_url: {server.endpoint}")
+        cfg = cfg.replace("endpoint_url: null", f"endpoint_url: {server.endpoint}", 1)
+        cfg = cfg.replace("pmc:\n  enabled: true", "pmc:\n  enabled: false")
         (wd / "config" / "config.yaml").write_text(cfg)
         for k, v in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
                      ("AWS_DEFAULT_REGION", "us-east-1")):

@@ -137,6 +137,100 @@ def cmd_arxiv_extract(args) -> int:
     return 0
 
 
+def _pmc_spec(args):
+    from sciclip.remote_files import SourceSpec
+
+    # the PMC bucket is world-readable: unsigned requests, no credentials needed
+    return SourceSpec(args.source, requester_pays=False, unsigned=args.source.startswith("s3://"),
+                      endpoint_url=args.endpoint_url, timeout_s=args.timeout)
+
+
+def add_pmc_source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", required=True,
+                   help="s3://pmc-oa-opendata (cloud), http(s):// or a local directory (either layout)")
+    p.add_argument("--layout", choices=("cloud", "legacy"), required=True,
+                   help="cloud: PMC<n>.<v>/ prefixes + metadata/; legacy: oa_file_list.csv + oa_package/")
+    p.add_argument("--endpoint-url", default=None, help="S3 endpoint (default: AWS)")
+    p.add_argument("--retries", type=int, default=4, help="retries on transient errors (default 4)")
+    p.add_argument("--backoff", type=float, default=2.0, help="first retry delay in seconds, doubling (default 2)")
+    p.add_argument("--timeout", type=float, default=60.0, help="network timeout in seconds (default 60)")
+    p.add_argument("--threads", type=int, default=8, help="parallel downloads (default 8)")
+
+
+def add_jats_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("JATS figures")
+    g.add_argument("--fig-types", default="", help="comma-separated fig-type values to keep (default: all)")
+    g.add_argument("--languages", default="en",
+                   help="caption languages to keep, comma-separated; untagged captions are kept (default en; "
+                        "empty: all)")
+
+
+def _jats_options(args):
+    from sciclip.pmc_extract import JatsOptions
+
+    return JatsOptions(fig_types=tuple(t.strip() for t in args.fig_types.split(",") if t.strip()),
+                       languages=tuple(x.strip().lower() for x in args.languages.split(",") if x.strip()))
+
+
+def cmd_pmc_list(args) -> int:
+    from sciclip.pmc_index import build_index, write_index
+
+    licence = args.license
+    if licence not in ("commercial", "noncommercial"):
+        licence = [x.strip() for x in licence.split(",") if x.strip()]
+    records, report = build_index(_pmc_spec(args), args.layout, licence, args.start, args.end, args.max_count,
+                                  args.batch_size, args.enumerate, args.threads)
+    write_index(records, args.out)
+    print(f"selected {report['selected']} of {report['candidates']} articles in {report['batches']} batches "
+          f"(excluded: {report['excluded']}) -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def _batch_records(args):
+    from sciclip.pmc_index import read_index
+
+    records = read_index(args.index, args.batch)
+    if not records:
+        raise SciclipError(f"{args.index}: no articles in batch {args.batch}")
+    return records
+
+
+def cmd_pmc_download(args) -> int:
+    from sciclip.pmc_download import download_batch
+
+    rep = download_batch(_pmc_spec(args), _batch_records(args), args.out, args.retries, args.backoff, args.threads)
+    print(f"{args.batch}: {rep.articles} articles, {rep.fetched_files} files fetched, {rep.reused_files} reused, "
+          f"{len(rep.failed_articles)} failed -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_pmc_extract(args) -> int:
+    from sciclip.pmc_extract import extract_articles
+
+    stats = extract_articles(args.input, args.outdir, _extract_options(args), _jats_options(args),
+                             workers=args.workers, scratch_root=args.scratch_dir)
+    print(f"{args.input}: {stats.papers_seen} articles, {stats.figures_found} figures, "
+          f"{stats.samples_written} samples -> {args.outdir}", file=sys.stderr)
+    return 0
+
+
+def cmd_pmc_batch(args) -> int:
+    """One workflow job: download a batch (resumable) and extract it."""
+    import shutil
+
+    from sciclip.pmc_download import download_batch
+    from sciclip.pmc_extract import extract_articles
+
+    download_batch(_pmc_spec(args), _batch_records(args), args.downloads, args.retries, args.backoff, args.threads)
+    stats = extract_articles(args.downloads, args.outdir, _extract_options(args), _jats_options(args),
+                             workers=args.workers, scratch_root=args.scratch_dir, label=args.batch)
+    if not args.keep_downloads:
+        shutil.rmtree(args.downloads, ignore_errors=True)
+    print(f"{args.batch}: {stats.papers_seen} articles, {stats.figures_found} figures, "
+          f"{stats.samples_written} samples -> {args.outdir}", file=sys.stderr)
+    return 0
+
+
 def cmd_heal(args) -> int:
     from sciclip.heal import heal_directory
 
@@ -226,6 +320,46 @@ def build_parser() -> argparse.ArgumentParser:
     add_extract_args(p)
     p.set_defaults(func=cmd_arxiv_extract)
 
+    pmc = sub.add_parser("pmc", help="the PubMed Central Open Access path").add_subparsers(
+        dest="pmc_command", metavar="STAGE", required=True)
+    p = pmc.add_parser("list", help="enumerate and select articles, write the batch index")
+    add_pmc_source_args(p)
+    p.add_argument("--out", required=True, help="index TSV to write")
+    p.add_argument("--license", default="commercial",
+                   help="commercial (CC0, CC BY, CC BY-SA, CC BY-ND), noncommercial (adds -NC) or codes, comma-separated")
+    p.add_argument("--start", default=None, help="first PMCID, inclusive (e.g. PMC1000000)")
+    p.add_argument("--end", default=None, help="last PMCID, inclusive")
+    p.add_argument("--max-count", type=int, default=None, help="at most this many articles")
+    p.add_argument("--batch-size", type=_positive_int, default=1000, help="articles per batch (1000)")
+    p.add_argument("--enumerate", choices=("inventory", "listing"), default="inventory",
+                   help="cloud: read the daily S3 inventory (falls back to listing metadata/)")
+    p.set_defaults(func=cmd_pmc_list)
+
+    p = pmc.add_parser("download", help="download one batch into article folders (resumable)")
+    add_pmc_source_args(p)
+    p.add_argument("--index", required=True)
+    p.add_argument("--batch", required=True, help="batch name, e.g. b00000")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_pmc_download)
+
+    p = pmc.add_parser("extract", help="extract figures of article folders and/or .tar.gz packages into shards")
+    p.add_argument("input", help="directory with PMC<n>.<v>/ folders and/or PMC<n>.tar.gz packages")
+    p.add_argument("outdir")
+    add_extract_args(p)
+    add_jats_args(p)
+    p.set_defaults(func=cmd_pmc_extract)
+
+    p = pmc.add_parser("batch", help="download and extract one batch (the workflow's per-batch job)")
+    add_pmc_source_args(p)
+    p.add_argument("--index", required=True)
+    p.add_argument("--batch", required=True)
+    p.add_argument("--downloads", required=True, help="where the batch's articles are downloaded")
+    p.add_argument("--keep-downloads", action="store_true", help="keep the downloads after extraction")
+    p.add_argument("outdir")
+    add_extract_args(p)
+    add_jats_args(p)
+    p.set_defaults(func=cmd_pmc_batch)
+
     p = sub.add_parser("heal", help="repair WebDataset shards: keep whole samples, drop incomplete/duplicates")
     p.add_argument("dir")
     p.add_argument("--out", default=None, help="output directory (default: heal in place)")
@@ -239,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a summary")
     p.set_defaults(func=cmd_stats)
 
-    p = sub.add_parser("sample", help="write the embedded sample corpus (an arXiv bucket mirror)")
+    p = sub.add_parser("sample", help="write the embedded sample corpus (arXiv and PMC bucket mirrors)")
     p.add_argument("outdir")
     p.set_defaults(func=cmd_sample)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -325,8 +326,22 @@ def manifest_xml(entries: list[dict]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+SAMPLE_MARKER = "sample.json"
+
+
 def write_sample(outdir: str | Path) -> list[Path]:
-    """Write the sample mirror below ``outdir/arxiv`` and return the files written."""
+    """Write the sample mirrors below ``outdir`` (arxiv/, pmc/cloud/, pmc/legacy/) and, last, the marker
+    ``outdir/sample.json`` listing them; returns the files written."""
+    from sciclip.sample_pmc import write_pmc_sample
+
+    written = _write_arxiv(outdir) + write_pmc_sample(Path(outdir))
+    marker = Path(outdir) / SAMPLE_MARKER
+    listing = sorted(str(p.relative_to(outdir)) for p in written)
+    atomic_write_bytes(marker, (json.dumps({"files": listing}, indent=1) + "\n").encode())
+    return written + [marker]
+
+
+def _write_arxiv(outdir: str | Path) -> list[Path]:
     root = Path(outdir) / "arxiv" / "src"
     root.mkdir(parents=True, exist_ok=True)
     written = []

@@ -9,11 +9,14 @@ shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(SRC)}${{{{PYTHO
 RESULTS = "results"
 SAMPLE_DIR = config["sample"]["outdir"]
 ARXIV = config["arxiv"]
+PMC = config["pmc"]
+SAMPLE_MARKER = f"{SAMPLE_DIR}/sample.json"
 EXTRACT = config["extract"]
 
 
 wildcard_constraints:
     tarball=r"arXiv_src_\d{4}_\d{3}",
+    batch=r"b\d{5}",
     name=r"[A-Za-z0-9_\-]+",
 
 
@@ -21,6 +24,8 @@ def get_final_targets():
     targets = []
     if ARXIV["enabled"]:
         targets.append(f"{RESULTS}/stats/arxiv.json")
+    if PMC["enabled"]:
+        targets.append(f"{RESULTS}/stats/pmc.json")
     return targets
 
 
@@ -32,17 +37,25 @@ def _is_under(path, root):
         return False
 
 
-def get_arxiv_manifest_input(wildcards):
-    """The sample mirror is built by the workflow itself when the source points into it (the demo)."""
-    source = str(ARXIV["source"])
+def _sample_input(section):
+    """The sample mirror is built by the workflow itself when a source points into it (the demo)."""
+    source = str(section["source"])
     if "://" not in source and _is_under(source, SAMPLE_DIR):
-        return [f"{SAMPLE_DIR}/arxiv/src/arXiv_src_manifest.xml"]
+        return [SAMPLE_MARKER]
     return []
 
 
+def get_arxiv_manifest_input(wildcards):
+    return _sample_input(ARXIV)
+
+
+def get_pmc_index_input(wildcards):
+    return _sample_input(PMC)
+
+
 def get_sample_outdir(wildcards, output):
-    """The sample root, from the manifest path <root>/arxiv/src/arXiv_src_manifest.xml."""
-    return str(Path(output.manifest).parents[2])
+    """The sample root: the folder of its marker file."""
+    return str(Path(output.marker).parent)
 
 
 def get_source_flags(section):
@@ -54,6 +67,46 @@ def get_source_flags(section):
     dl = section["download"]
     flags += ["--retries", str(dl["retries"]), "--backoff", str(dl["backoff_s"]), "--timeout", str(dl["timeout_s"])]
     return " ".join(shlex.quote(f) for f in flags)
+
+
+def get_pmc_source_flags():
+    flags = ["--source", str(PMC["source"]), "--layout", PMC["layout"]]
+    if PMC.get("endpoint_url"):
+        flags += ["--endpoint-url", str(PMC["endpoint_url"])]
+    dl = PMC["download"]
+    flags += ["--retries", str(dl["retries"]), "--backoff", str(dl["backoff_s"]), "--timeout", str(dl["timeout_s"]),
+              "--threads", str(dl["threads"])]
+    return " ".join(shlex.quote(f) for f in flags)
+
+
+def get_pmc_list_flags():
+    lic = PMC["license"]
+    flags = ["--license", lic if isinstance(lic, str) else ",".join(lic), "--batch-size", str(PMC["batch_size"]),
+             "--enumerate", PMC["enumerate"]]
+    for key in ("start", "end", "max_count"):
+        if PMC.get(key) is not None:
+            flags += [f"--{key.replace('_', '-')}", str(PMC[key])]
+    return " ".join(shlex.quote(f) for f in flags)
+
+
+def get_jats_flags():
+    flags = ["--fig-types", ",".join(PMC["fig_types"]), "--languages", ",".join(PMC["languages"])]
+    if PMC["keep_downloads"]:
+        flags.append("--keep-downloads")
+    return " ".join(shlex.quote(f) for f in flags)
+
+
+def _pmc_batches():
+    """Batch names from the index written by the pmc_index checkpoint."""
+    path = checkpoints.pmc_index.get().output[0]
+    with open(path) as f:
+        header = f.readline().rstrip("\n").split("\t")
+        col = header.index("batch")
+        return sorted({line.rstrip("\n").split("\t")[col] for line in f if line.strip()})
+
+
+def get_pmc_shard_dirs(wildcards):
+    return [f"{RESULTS}/pmc/shards/{b}" for b in _pmc_batches()]
 
 
 def get_select_flags():

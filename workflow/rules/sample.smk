@@ -1,9 +1,9 @@
-# The embedded sample corpus: a small arXiv bucket mirror written by `sciclip sample` (deterministic).
+# The embedded sample corpus: small arXiv and PMC mirrors written by `sciclip sample` (deterministic).
 
 
 rule sample_corpus:
     output:
-        manifest=f"{SAMPLE_DIR}/arxiv/src/arXiv_src_manifest.xml",
+        marker=SAMPLE_MARKER,
     log:
         f"{RESULTS}/logs/sample_corpus.log",
     conda:

@@ -12,3 +12,16 @@ rule arxiv_stats:
         "../envs/core.yaml"
     shell:
         "python -m sciclip stats {input:q} --source arxiv --out {output:q} > {log:q} 2>&1"
+
+
+rule pmc_stats:
+    input:
+        get_pmc_shard_dirs,
+    output:
+        f"{RESULTS}/stats/pmc.json",
+    log:
+        f"{RESULTS}/logs/stats/pmc.log",
+    conda:
+        "../envs/core.yaml"
+    shell:
+        "python -m sciclip stats {input:q} --source pmc --out {output:q} > {log:q} 2>&1"
