@@ -34,6 +34,7 @@ test-fast: sysdeps venv
 
 bench: sysdeps venv
 	$(BIN)/python bench/extract_throughput.py
+	$(BIN)/python bench/pmc_throughput.py
 
 lint: venv
 	$(BIN)/snakemake --lint
