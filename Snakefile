@@ -16,6 +16,8 @@ include: "workflow/rules/sample.smk"
 include: "workflow/rules/arxiv.smk"
 include: "workflow/rules/pmc.smk"
 include: "workflow/rules/stats.smk"
+include: "workflow/rules/decontaminate.smk"
+include: "workflow/rules/reshard.smk"
 include: "workflow/rules/heal.smk"
 
 

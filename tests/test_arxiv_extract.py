@@ -92,7 +92,7 @@ def test_member_kinds_in_the_sample(sample_tarballs):
             for m in tar:
                 assert re.fullmatch(r"\d{4}/[A-Za-z\-]*\d{4}\.?\d{3,5}\.(gz|pdf)", m.name), m.name
                 kinds[m.name.rsplit(".", 1)[1]] += 1
-    assert kinds == {"gz": 8, "pdf": 1}
+    assert kinds == {"gz": 11, "pdf": 1}
 
 
 def test_subfigure_caption_and_multi_image_options(sample_tarballs, tmp_path):

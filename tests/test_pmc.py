@@ -47,9 +47,9 @@ def test_cloud_index_latest_versions_and_filters(sample_dir, method):
     spec = SourceSpec(str(sample_dir / "pmc" / "cloud"))
     recs, report = build_index(spec, "cloud", "commercial", batch_size=2, method=method)
     assert names(recs) == ["PMC1000001.2", "PMC1000003.1", "PMC1000004.1", "PMC1000005.1", "PMC1000006.1",
-                           "PMC1000009.1"]
+                           "PMC1000009.1", "PMC1000010.1"]
     assert report["excluded"] == {"licence": 1, "retracted": 1, "not_open_access": 1}
-    assert [r.batch for r in recs] == [0, 0, 1, 1, 2, 2]
+    assert [r.batch for r in recs] == [0, 0, 1, 1, 2, 2, 3]
     r = recs[0]
     assert (r.license, r.pmid, r.xml_key) == ("CC BY", "31000001", "PMC1000001.2/PMC1000001.2.xml")
     assert r.xml_md5 and len(r.media) == 5

@@ -56,7 +56,8 @@ def test_demo_run_produces_expected_shards_readable_by_webdataset(first_run):
 
     shards = sorted((first_run / "results" / "arxiv" / "shards").glob("*/*.tar"))
     assert [f"{p.parent.name}/{p.name}" for p in shards] == [
-        "arXiv_src_2001_001/00000.tar", "arXiv_src_2001_002/00000.tar", "arXiv_src_9901_001/00000.tar"]
+        "arXiv_src_2001_001/00000.tar", "arXiv_src_2001_002/00000.tar", "arXiv_src_2002_001/00000.tar",
+        "arXiv_src_9901_001/00000.tar"]
     ds = wds.WebDataset([str(p) for p in shards], shardshuffle=False).decode("pil").to_tuple("jpg", "txt", "json")
     got = {}
     for image, caption, meta in ds:
@@ -64,7 +65,7 @@ def test_demo_run_produces_expected_shards_readable_by_webdataset(first_run):
         got[(meta["paper_id"], meta["source_path"])] = caption
     assert got == expected_pairs()
     stats = json.loads((first_run / "results" / "stats" / "arxiv.json").read_text())
-    assert stats["samples"] == len(got) and stats["papers_seen"] == 9
+    assert stats["samples"] == len(got) and stats["papers_seen"] == 12
     assert stats["caption_chars"]["count"] == len(got)
     for log in ("arxiv/extract/arXiv_src_2001_002.log", "arxiv/download/arXiv_src_2001_002.log"):
         assert (first_run / "results" / "logs" / log).is_file()
@@ -76,17 +77,17 @@ def test_pmc_shards_land_beside_arxiv_one_job_per_batch(first_run):
     from tests.test_pmc import expected_pmc
 
     shards = sorted((first_run / "results" / "pmc" / "shards").glob("*/*.tar"))
-    assert [p.parent.name for p in shards] == ["b00000", "b00001"]  # 6 articles, batch_size 3
+    assert [p.parent.name for p in shards] == ["b00000", "b00001", "b00002"]  # 7 articles, batch_size 3
     ds = wds.WebDataset([str(p) for p in shards], shardshuffle=False).to_tuple("txt", "json")
     got = {(json.loads(m)["pmcid"], json.loads(m)["source_path"]): t.decode() for t, m in ds}
     assert got == {k: v for k, v in expected_pmc().items() if k[0].startswith("PMC1")}
     stats = json.loads((first_run / "results" / "stats" / "pmc.json").read_text())
-    assert stats["papers_seen"] == 6 and stats["skipped_papers"] == {"malformed_xml": 2}
+    assert stats["papers_seen"] == 7 and stats["skipped_papers"] == {"malformed_xml": 2}
     downloads = first_run / "results" / "pmc" / "downloads"
     assert not downloads.exists() or not any(downloads.iterdir())  # keep_downloads: false
     r = snakemake(first_run, "-n", "--forcerun", "pmc_batch", "arxiv_extract", "--cores", "2")
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", r.stdout + r.stderr, re.M))
-    assert counts["pmc_batch"] == "2" and counts["arxiv_extract"] == "3"  # one job per batch / tarball
+    assert counts["pmc_batch"] == "3" and counts["arxiv_extract"] == "4"  # one job per batch / tarball
 
 
 def test_second_run_has_nothing_to_do(first_run):

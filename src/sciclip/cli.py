@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -231,6 +232,98 @@ def cmd_pmc_batch(args) -> int:
     return 0
 
 
+def cmd_convert(args) -> int:
+    from sciclip.img2dataset_writer import convert
+
+    rep = convert(args.inputs, args.out, args.samples_per_shard)
+    print(f"img2dataset: {rep.samples} samples from {rep.inputs} shards -> {rep.shards} shards in {args.out}"
+          + (f" ({rep.skipped_incomplete} incomplete samples skipped)" if rep.skipped_incomplete else ""),
+          file=sys.stderr)
+    return 0
+
+
+def _embed_kwargs(args) -> dict:
+    return {"weights": _weights(args), "device": args.device, "batch_size": args.batch_size,
+            "workers": args.workers, "half": args.half}
+
+
+def _weights(args) -> str | None:
+    """A local checkpoint path; a URL is fetched once into --weights-cache."""
+    if args.descriptor != "yokoo" or not args.weights:
+        return args.weights
+    if "://" in args.weights and not args.weights.startswith("file://"):
+        from sciclip.remote_files import SourceSpec, fetch
+        base, name = args.weights.rsplit("/", 1)
+        dest = Path(args.weights_cache) / name
+        if not dest.is_file():
+            fetch(SourceSpec(base), name, dest)
+        return str(dest)
+    return args.weights.removeprefix("file://")
+
+
+def add_embed_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--descriptor", choices=("yokoo", "phash"), default="yokoo")
+    p.add_argument("--weights", default=None, help="Yokoo checkpoint (isc_ft_v107.pth.tar): a path or URL")
+    p.add_argument("--weights-cache", default="resources/weights", help="where a weights URL is downloaded to")
+    p.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda when available)")
+    p.add_argument("--batch-size", type=_positive_int, default=64)
+    p.add_argument("--workers", type=int, default=2, help="DataLoader workers streaming the shards")
+    p.add_argument("--half", action="store_true", help="half precision on the GPU")
+
+
+def cmd_embed(args) -> int:
+    from sciclip.decontaminate import embed_source
+
+    n = embed_source(args.input, args.out, args.descriptor, **_embed_kwargs(args))
+    print(f"embedded {n} images ({args.descriptor}) -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_embed_eval(args) -> int:
+    from sciclip.decontaminate import embed_eval
+
+    n = embed_eval(args.out, args.descriptor, images=args.images, embeddings=args.embeddings, **_embed_kwargs(args))
+    print(f"{n} evaluation descriptors ({args.descriptor}) -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_score(args) -> int:
+    from sciclip.decontaminate import score_source
+
+    rep = score_source(args.input, args.embeddings, args.eval, args.out)
+    print(f"scored {rep['samples']} samples ({rep['descriptor']}) -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_subset(args) -> int:
+    from sciclip.decontaminate import build_subset, merge_subsets
+
+    if args.merge:
+        n = merge_subsets(args.merge, args.out)
+        print(f"merged {len(args.merge)} subsets: {n} uids -> {args.out}", file=sys.stderr)
+        return 0
+    if not (args.input and args.scores and args.threshold is not None):
+        raise SciclipError("give --input, --scores and --threshold (or --merge A.npy B.npy ...)")
+    rep = build_subset(args.input, args.scores, args.threshold, args.out, args.report)
+    print(f"{rep['samples']} samples: {rep['contaminated']} contaminated, {rep['exact_duplicates']} exact duplicates, "
+          f"{rep['kept']} kept -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_reshard(args) -> int:
+    from sciclip.reshard import reshard
+
+    state = reshard(args.input_dir, args.output_dir, args.subset_file, shard_size=args.shard_size,
+                    num_workers=args.num_workers, first_shard=args.first_shard, num_shards=args.num_shards,
+                    shard_format=args.shard_format, output_shard_format=args.output_shard_format,
+                    shard_stats_format=args.shard_stats_format,
+                    output_shard_stats_format=args.output_shard_stats_format, overwrite=args.overwrite)
+    print(f"processed {state['processed_count']} samples in {state['seconds']:.2f}s "
+          f"({state['processed_count'] / max(state['seconds'], 1e-9):.1f} samples/s); wrote {state['output_count']} "
+          f"samples in {state['output_shard_count']} shards -> {args.output_dir}", file=sys.stderr)
+    return 0
+
+
 def cmd_heal(args) -> int:
     from sciclip.heal import heal_directory
 
@@ -359,6 +452,57 @@ def build_parser() -> argparse.ArgumentParser:
     add_extract_args(p)
     add_jats_args(p)
     p.set_defaults(func=cmd_pmc_batch)
+
+    p = sub.add_parser("convert", help="rewrite shards into img2dataset's layout (fixed shard size, parquet, stats)")
+    p.add_argument("inputs", nargs="+", help="directories of shards (e.g. one per tarball or batch), in any order")
+    p.add_argument("--out", required=True)
+    p.add_argument("--samples-per-shard", type=_positive_int, default=10_000)
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("embed", help="descriptors of every image of an img2dataset folder")
+    p.add_argument("input")
+    p.add_argument("--out", required=True, help=".npz with ids and descriptors")
+    add_embed_args(p)
+    p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser("embed-eval", help="descriptors of the evaluation images (or load precomputed ones)")
+    p.add_argument("--images", default=None, help="folder of images or of shards")
+    p.add_argument("--embeddings", default=None, help="precomputed Yokoo descriptors (.pt/.npy)")
+    p.add_argument("--out", required=True)
+    add_embed_args(p)
+    p.set_defaults(func=cmd_embed_eval)
+
+    p = sub.add_parser("score", help="max similarity of each sample to the evaluation set (faiss), per shard")
+    p.add_argument("input", help="img2dataset folder")
+    p.add_argument("--embeddings", required=True)
+    p.add_argument("--eval", required=True)
+    p.add_argument("--out", required=True, help="folder for {shard}.parquet")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("subset", help="decontaminated, de-duplicated uid subset (DataComp .npy)")
+    p.add_argument("--input", help="img2dataset folder")
+    p.add_argument("--scores", help="folder of score parquets")
+    p.add_argument("--threshold", type=float, default=None)
+    p.add_argument("--report", default=None, help="JSON report of what was removed")
+    p.add_argument("--merge", nargs="+", default=None, help="instead: merge these subset files")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_subset)
+
+    p = sub.add_parser("reshard", help="reshard to a uid subset in DataComp's format (resharder.py's flags)")
+    p.add_argument("-i", "--input-dir", action="append", required=True,
+                   help="input directory containing a webdataset (repeat for several)")
+    p.add_argument("-o", "--output-dir", required=True)
+    p.add_argument("-s", "--subset-file", required=True, help="sorted np.dtype('u8,u8') array of uids")
+    p.add_argument("-n", "--num-shards", type=int, default=None, help="number of shards to process")
+    p.add_argument("--first-shard", type=int, default=0)
+    p.add_argument("-j", "--num-workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--shard-size", type=_positive_int, default=10_000, help="maximum samples per output shard")
+    p.add_argument("--shard-format", default="{:08d}.tar")
+    p.add_argument("--output-shard-format", default="{:08d}.tar")
+    p.add_argument("--shard-stats-format", default="{:08d}_stats.json")
+    p.add_argument("--output-shard-stats-format", default="{:08d}_stats.json")
+    p.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty output directory")
+    p.set_defaults(func=cmd_reshard)
 
     p = sub.add_parser("heal", help="repair WebDataset shards: keep whole samples, drop incomplete/duplicates")
     p.add_argument("dir")

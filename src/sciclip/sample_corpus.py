@@ -274,10 +274,76 @@ def paper_2001_00006() -> Paper:
     })
 
 
+EVAL_IMAGES = 4  # bundled "evaluation" images (eval/eval_<i>.png); the planted samples copy them
+
+
+def eval_image(i: int):
+    return media.natural_image(f"eval/{i}")
+
+
+def paper_2002_00001() -> Paper:
+    """Planted contamination: near-duplicates of the four evaluation images, next to a clean figure."""
+    eval_figs = [media.near_duplicates(eval_image(i)) for i in range(EVAL_IMAGES)]
+    files = {
+        "main.tex": _tex(r"""
+\documentclass{article}
+\usepackage{graphicx}
+\begin{document}
+\begin{figure}\includegraphics{planted_resized.png}\caption{A benchmark photograph, resized for the paper.}\end{figure}
+\begin{figure}\includegraphics{planted_q70.jpg}\caption{A benchmark photograph, re-encoded as a lossy JPEG.}\end{figure}
+\begin{figure}\includegraphics{planted_crop.png}\caption{A benchmark photograph with its borders cropped.}\end{figure}
+\begin{figure}\includegraphics{planted_gray.png}\caption{A benchmark photograph converted to grayscale.}\end{figure}
+\begin{figure}\includegraphics{clean.png}\caption{Our own measurement, which no benchmark contains.}\end{figure}
+\end{document}
+"""),
+        "planted_resized.png": eval_figs[0]["resized"],
+        "planted_q70.jpg": eval_figs[1]["jpeg70"],
+        "planted_crop.png": eval_figs[2]["crop"],
+        "planted_gray.png": eval_figs[3]["gray"],
+        "clean.png": media.png_rgb("2002.00001/clean", (500, 400)),
+    }
+    return Paper("2002.00001", files)
+
+
+_LOGO = None
+
+
+def _logo() -> bytes:
+    global _LOGO
+    if _LOGO is None:
+        _LOGO = media.png_rgb("2002/shared-logo", (300, 120))
+    return _LOGO
+
+
+def _logo_paper(paper_id: str, own: str) -> Paper:
+    """Two papers reuse the same figure with the same caption (an exact duplicate across papers)."""
+    return Paper(paper_id, {
+        "main.tex": _tex(r"""
+\documentclass{article}
+\usepackage{graphicx}
+\begin{document}
+\begin{figure}\includegraphics{logo.png}\caption{Logo of the consortium that funded this work.}\end{figure}
+\begin{figure}\includegraphics{own.png}\caption{OWN}\end{figure}
+\end{document}
+""".replace("OWN", own)),
+        "logo.png": _logo(),
+        "own.png": media.png_rgb(f"{paper_id}/own", (400, 300)),
+    })
+
+
+def paper_2002_00002() -> Paper:
+    return _logo_paper("2002.00002", "Results of the first consortium study.")
+
+
+def paper_2002_00003() -> Paper:
+    return _logo_paper("2002.00003", "Results of the second consortium study.")
+
+
 TARBALLS: dict[str, list] = {
     "arXiv_src_9901_001": [paper_9901_001, paper_9901_002, paper_9901_003],
     "arXiv_src_2001_001": [paper_2001_00001, paper_2001_00002, paper_2001_00003],
     "arXiv_src_2001_002": [paper_2001_00004, paper_2001_00005, paper_2001_00006],
+    "arXiv_src_2002_001": [paper_2002_00001, paper_2002_00002, paper_2002_00003],
 }
 
 
@@ -334,11 +400,24 @@ def write_sample(outdir: str | Path) -> list[Path]:
     ``outdir/sample.json`` listing them; returns the files written."""
     from sciclip.sample_pmc import write_pmc_sample
 
-    written = _write_arxiv(outdir) + write_pmc_sample(Path(outdir))
+    written = _write_arxiv(outdir) + write_pmc_sample(Path(outdir)) + _write_eval(Path(outdir))
     marker = Path(outdir) / SAMPLE_MARKER
     listing = sorted(str(p.relative_to(outdir)) for p in written)
     atomic_write_bytes(marker, (json.dumps({"files": listing}, indent=1) + "\n").encode())
     return written + [marker]
+
+
+def _write_eval(outdir: Path) -> list[Path]:
+    """The bundled evaluation images decontamination compares against (eval/eval_<i>.png)."""
+    root = outdir / "eval"
+    root.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(EVAL_IMAGES):
+        buf = io.BytesIO()
+        eval_image(i).save(buf, "PNG")
+        atomic_write_bytes(root / f"eval_{i}.png", buf.getvalue())
+        out.append(root / f"eval_{i}.png")
+    return out
 
 
 def _write_arxiv(outdir: str | Path) -> list[Path]:

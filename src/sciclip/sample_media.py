@@ -158,3 +158,31 @@ def eps(name: str, bbox: tuple[int, int, int, int], atend: bool = False, hires: 
         body.append(box_line)
     body.append(b"%%EOF")
     return b"\n".join(header + body) + b"\n"
+
+
+def natural_image(name: str, size: tuple[int, int] = (640, 480)) -> Image.Image:
+    """A photo-like picture (smooth colour fields, grain, blur): stands in for an evaluation-set image."""
+    from PIL import ImageFilter
+
+    rng = _rng(name)
+    w, h = size
+    base = Image.fromarray((rng.random((6, 8, 3)) * 255).astype(np.uint8)).resize(size, Image.Resampling.BICUBIC)
+    grain = Image.fromarray((rng.random((h, w, 3)) * 60).astype(np.uint8))
+    img = Image.blend(base, grain, 0.3).filter(ImageFilter.GaussianBlur(2))
+    d = ImageDraw.Draw(img)
+    for _ in range(3):
+        x, y = int(rng.integers(0, w - 60)), int(rng.integers(0, h - 60))
+        d.ellipse([x, y, x + int(rng.integers(30, 120)), y + int(rng.integers(30, 120))],
+                  fill=tuple(int(c) for c in rng.integers(0, 255, 3)))
+    return img
+
+
+def near_duplicates(img: Image.Image) -> dict[str, bytes]:
+    """The edits a contaminated sample may carry: resized, re-encoded at JPEG q=70, cropped a little, grayscale."""
+    w, h = img.size
+    return {
+        "resized": _save(img.resize((int(w * 0.55), int(h * 0.55)), Image.Resampling.LANCZOS), "PNG"),
+        "jpeg70": _save(img, "JPEG", quality=70),
+        "crop": _save(img.crop((int(w * 0.04), int(h * 0.04), int(w * 0.96), int(h * 0.96))), "PNG"),
+        "gray": _save(img.convert("L"), "PNG"),
+    }

@@ -145,6 +145,17 @@ def cloud_articles() -> list[dict]:
 <p>The href is a DOI, the file is named after it.</p></caption>
 <graphic xlink:href="info:doi/10.1371/journal.pone.0000009.g001"/></fig>"""),
                  "media": {"pone.0000009.g001.png": media.png_palette("pmc/1000009/g001", (500, 400))}})
+    # Planted contamination in PMC: an evaluation image re-encoded (and resized) by the journal.
+    from sciclip.sample_corpus import eval_image
+    planted = eval_image(1).resize((480, 360), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    planted.save(buf, "JPEG", quality=70)
+    arts.append({"pmcid": "PMC1000010", "version": 1, "license": "CC BY", "xml": _article("PMC1000010", """
+<fig id="f1"><label>Figure 1</label><caption><title>A benchmark photograph reused by the journal.</title></caption>
+<graphic xlink:href="planted"/></fig>
+<fig id="f2"><label>Figure 2</label><caption><title>A figure of this article alone.</title></caption>
+<graphic xlink:href="own"/></fig>"""), "media": {"planted.jpg": buf.getvalue(),
+                                                "own.png": media.png_rgb("pmc/1000010/own", (400, 300))}})
     return arts
 
 

@@ -11,12 +11,16 @@ SAMPLE_DIR = config["sample"]["outdir"]
 ARXIV = config["arxiv"]
 PMC = config["pmc"]
 SAMPLE_MARKER = f"{SAMPLE_DIR}/sample.json"
+DECON = config["decontamination"]
+RESHARD = config["reshard"]
+SOURCES = [name for name, section in (("arxiv", ARXIV), ("pmc", PMC)) if section["enabled"]]
 EXTRACT = config["extract"]
 
 
 wildcard_constraints:
     tarball=r"arXiv_src_\d{4}_\d{3}",
     batch=r"b\d{5}",
+    source=r"arxiv|pmc",
     name=r"[A-Za-z0-9_\-]+",
 
 
@@ -26,7 +30,78 @@ def get_final_targets():
         targets.append(f"{RESULTS}/stats/arxiv.json")
     if PMC["enabled"]:
         targets.append(f"{RESULTS}/stats/pmc.json")
+    targets += [f"{RESULTS}/final/{name}" for name in get_final_outputs()]
     return targets
+
+
+def get_final_outputs():
+    """Reshard outputs whose sources are enabled: name -> sources."""
+    outs = {}
+    for name, sources in RESHARD["outputs"].items():
+        live = [s for s in sources if s in SOURCES]
+        if live:
+            outs[name] = live
+    return outs
+
+
+def get_source_shard_dirs(wildcards):
+    return get_arxiv_shard_dirs(wildcards) if wildcards.source == "arxiv" else get_pmc_shard_dirs(wildcards)
+
+
+def get_eval_input(wildcards):
+    images = DECON.get("eval_images")
+    if images and not DECON.get("eval_embeddings") and _is_under(images, SAMPLE_DIR):
+        return [SAMPLE_MARKER]
+    return []
+
+
+def get_eval_flags():
+    flags = []
+    if DECON.get("eval_embeddings"):
+        flags += ["--embeddings", str(DECON["eval_embeddings"])]
+    elif DECON.get("eval_images"):
+        flags += ["--images", str(DECON["eval_images"])]
+    return " ".join(shlex.quote(f) for f in flags)
+
+
+def get_embed_flags():
+    flags = ["--descriptor", DECON["descriptor"], "--batch-size", str(DECON["batch_size"]),
+             "--workers", str(DECON["workers"])]
+    if DECON["descriptor"] == "yokoo" and DECON.get("weights"):
+        flags += ["--weights", str(DECON["weights"]), "--weights-cache", str(DECON.get("weights_cache") or "resources/weights")]
+    if DECON.get("device"):
+        flags += ["--device", str(DECON["device"])]
+    if DECON["half"]:
+        flags.append("--half")
+    return " ".join(shlex.quote(f) for f in flags)
+
+
+def get_threshold():
+    """Contamination threshold of the configured descriptor; above 1 keeps everything when disabled."""
+    if not DECON["enabled"]:
+        return 2.0
+    defaults = {"yokoo": 0.604169, "phash": 0.75}
+    return DECON.get("thresholds", {}).get(DECON["descriptor"], defaults[DECON["descriptor"]])
+
+
+def get_embed_resources():
+    return 1 if DECON["descriptor"] == "yokoo" else 0
+
+
+def get_output_sources(wildcards):
+    return get_final_outputs()[wildcards.name]
+
+
+def get_reshard_inputs(wildcards):
+    return [f"{RESULTS}/{s}/img2dataset" for s in get_output_sources(wildcards)]
+
+
+def get_reshard_subsets(wildcards):
+    return [f"{RESULTS}/{s}/decontaminated.npy" for s in get_output_sources(wildcards)]
+
+
+def get_reshard_input_flags(wildcards, input):
+    return " ".join(f"-i {shlex.quote(d)}" for d in input.shards)
 
 
 def _is_under(path, root):
