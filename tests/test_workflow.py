@@ -41,7 +41,9 @@ def snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.Completed
 
 
 def shard_bytes(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "results").glob("*/shards/*/*.tar"))}
+    paths = (list((root / "results").glob("*/shards/*/*.tar")) + list((root / "results").glob("*/img2dataset/*.tar"))
+             + list((root / "results").glob("final/*/*.tar")) + list((root / "results").glob("final/*/*.npy")))
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(paths)}
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +92,44 @@ def test_pmc_shards_land_beside_arxiv_one_job_per_batch(first_run):
     assert counts["pmc_batch"] == "3" and counts["arxiv_extract"] == "4"  # one job per batch / tarball
 
 
+PLANTED = {("2002.00001", f"planted_{k}") for k in ("resized.png", "q70.jpg", "crop.png", "gray.png")} | {
+    ("PMC1000010", "planted.jpg")}
+
+
+def _final(root: Path, name: str) -> list[tuple[str, str]]:
+    import webdataset as wds
+    shards = sorted(str(p) for p in (root / "results" / "final" / name).glob("*.tar"))
+    out = []
+    for meta in wds.WebDataset(shards, shardshuffle=False).to_tuple("json"):
+        m = json.loads(meta[0])
+        out.append((m.get("paper_id") or m.get("pmcid"), m["source_path"]))
+    return out
+
+
+def test_planted_contamination_is_gone_and_everything_else_stays(first_run):
+    from tests.test_pmc import expected_pmc
+
+    expected = set(expected_pairs()) | {k for k in expected_pmc() if k[0].startswith("PMC1")}
+    mixed = _final(first_run, "mixed")
+    assert len(mixed) == len(set(mixed))  # no sample twice
+    # every planted near-duplicate removed; of the two identical logo figures, the first is kept
+    assert set(mixed) == expected - PLANTED - {("2002.00003", "logo.png")}
+    assert set(_final(first_run, "arxiv")) | set(_final(first_run, "pmc")) == set(mixed)
+    arxiv = json.loads((first_run / "results" / "arxiv" / "decontamination.json").read_text())
+    assert (arxiv["contaminated"], arxiv["exact_duplicates"]) == (4, 1)
+    pmc = json.loads((first_run / "results" / "pmc" / "decontamination.json").read_text())
+    assert (pmc["contaminated"], pmc["exact_duplicates"]) == (1, 0)
+    meta = json.loads((first_run / "results" / "final" / "mixed" / "meta.json").read_text())
+    assert meta["output_count"] == len(mixed) and meta["output_shard_count"] == 1
+    scores = sorted((first_run / "results" / "arxiv" / "scores").glob("*.parquet"))
+    assert scores and {"uid", "score"} <= set(pq_columns(scores[0]))
+
+
+def pq_columns(path: Path) -> list[str]:
+    import pyarrow.parquet as pq
+    return pq.read_schema(path).names
+
+
 def test_second_run_has_nothing_to_do(first_run):
     r = snakemake(first_run, "--cores", "2", "-n")
     assert "Nothing to be done" in r.stdout + r.stderr
@@ -110,6 +150,8 @@ def test_dry_run_rulegraph_and_lint(tmp_path):
     assert "sample_corpus" in r.stdout and "arxiv_select" in r.stdout and "pmc_index" in r.stdout
     r = snakemake(wd, "--rulegraph", "--cores", "1")
     assert "digraph" in r.stdout and "arxiv_manifest" in r.stdout and "pmc_index" in r.stdout
+    for rule in ("convert", "embed_eval", "embed", "score", "subset", "merge_subsets", "reshard"):
+        assert f'label = "{rule}"' in r.stdout, rule
     r = snakemake(wd, "--lint", "--cores", "1")
     assert "Congratulations" in r.stdout + r.stderr
 
@@ -152,6 +194,7 @@ def test_workflow_against_s3(tmp_path, sample_dir, monkeypatch):
         cfg = cfg.replace("source: resources/sample/arxiv", "source: s3://arxiv")
         cfg = cfg.replace("endpoint_url: null", f"endpoint_url: {server.endpoint}", 1)
         cfg = cfg.replace("pmc:\n  enabled: true", "pmc:\n  enabled: false")
+        cfg = cfg.replace("decontamination:\n  enabled: true", "decontamination:\n  enabled: false")
         (wd / "config" / "config.yaml").write_text(cfg)
         for k, v in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
                      ("AWS_DEFAULT_REGION", "us-east-1")):
@@ -160,6 +203,7 @@ def test_workflow_against_s3(tmp_path, sample_dir, monkeypatch):
         assert not (wd / "resources" / "sample").exists()  # nothing generated locally: all came over S3
         stats = json.loads((wd / "results" / "stats" / "arxiv.json").read_text())
         assert stats["samples"] == len(expected_pairs())
+        assert len(_final(wd, "arxiv")) == len(expected_pairs()) - 1  # only the duplicate logo goes
         gets = [r for r in server.state.requests if r[0] == "GET" and ".tar" in r[1]]
         assert len(gets) >= 3 and all(p == "requester" for _, _, p in gets)
     finally:

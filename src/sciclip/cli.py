@@ -302,9 +302,9 @@ def cmd_subset(args) -> int:
         n = merge_subsets(args.merge, args.out)
         print(f"merged {len(args.merge)} subsets: {n} uids -> {args.out}", file=sys.stderr)
         return 0
-    if not (args.input and args.scores and args.threshold is not None):
-        raise SciclipError("give --input, --scores and --threshold (or --merge A.npy B.npy ...)")
-    rep = build_subset(args.input, args.scores, args.threshold, args.out, args.report)
+    if not args.input or (args.scores and args.threshold is None):
+        raise SciclipError("give --input, and --scores with --threshold (or --merge A.npy B.npy ...)")
+    rep = build_subset(args.input, args.scores, args.threshold if args.scores else 2.0, args.out, args.report)
     print(f"{rep['samples']} samples: {rep['contaminated']} contaminated, {rep['exact_duplicates']} exact duplicates, "
           f"{rep['kept']} kept -> {args.out}", file=sys.stderr)
     return 0
@@ -481,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("subset", help="decontaminated, de-duplicated uid subset (DataComp .npy)")
     p.add_argument("--input", help="img2dataset folder")
-    p.add_argument("--scores", help="folder of score parquets")
+    p.add_argument("--scores", help="folder of score parquets (without: only exact duplicates are removed)")
     p.add_argument("--threshold", type=float, default=None)
     p.add_argument("--report", default=None, help="JSON report of what was removed")
     p.add_argument("--merge", nargs="+", default=None, help="instead: merge these subset files")

@@ -125,9 +125,10 @@ def score_source(folder: str | os.PathLike, embeddings: str | os.PathLike, eval_
     return {"samples": n, "descriptor": descriptor}
 
 
-def build_subset(folder: str | os.PathLike, scores_dir: str | os.PathLike, threshold: float,
+def build_subset(folder: str | os.PathLike, scores_dir: str | os.PathLike | None, threshold: float,
                  out: str | os.PathLike, report_path: str | os.PathLike | None = None) -> dict:
-    """The decontaminated, de-duplicated uid subset of one img2dataset folder."""
+    """The decontaminated, de-duplicated uid subset of one img2dataset folder (``scores_dir`` None: no
+    decontamination, only exact duplicates go)."""
     seen: set[tuple[str, str]] = set()
     keep: list[str] = []
     contaminated: list[dict] = []
@@ -135,8 +136,11 @@ def build_subset(folder: str | os.PathLike, scores_dir: str | os.PathLike, thres
     total = 0
     for shard in img2dataset_shards(folder):
         meta = pq.read_table(shard.with_suffix(".parquet"), columns=["key", "uid", "sha256", "caption"]).to_pylist()
-        sc = pq.read_table(Path(scores_dir) / f"{shard.stem}.parquet", columns=["uid", "score"]).to_pylist()
-        score_of = {r["uid"]: r["score"] for r in sc}
+        if scores_dir is None:
+            score_of = {r["uid"]: float("-inf") for r in meta}
+        else:
+            sc = pq.read_table(Path(scores_dir) / f"{shard.stem}.parquet", columns=["uid", "score"]).to_pylist()
+            score_of = {r["uid"]: r["score"] for r in sc}
         for row in meta:
             total += 1
             s = score_of.get(row["uid"])

@@ -157,19 +157,20 @@ def folder_images(folder: Path) -> Iterator[tuple[str, Image.Image]]:
 
 # ---- embedding --------------------------------------------------------------------------------------------
 
-class _ShardStream:
-    """A torch IterableDataset over shards, split between DataLoader workers by shard."""
+def shard_stream(shards: list[Path], transform):
+    """A torch IterableDataset over shards, split between DataLoader workers by shard (built lazily so
+    that importing this module does not import torch)."""
+    import torch.utils.data as tud
 
-    def __init__(self, shards: list[Path], transform) -> None:
-        self.shards, self.transform = shards, transform
+    class ShardStream(tud.IterableDataset):
+        def __iter__(self):
+            info = tud.get_worker_info()
+            mine = shards if info is None else shards[info.id::info.num_workers]
+            for uid, img in shard_images(mine):
+                if img is not None:
+                    yield uid, transform(img)
 
-    def __iter__(self):
-        import torch.utils.data as tud
-        info = tud.get_worker_info()
-        mine = self.shards if info is None else self.shards[info.id::info.num_workers]
-        for uid, img in shard_images(mine):
-            if img is not None:
-                yield uid, self.transform(img)
+    return ShardStream()
 
 
 def embed(items, descriptor: str, weights: str | None = None, device: str | None = None, batch_size: int = 64,
@@ -200,7 +201,7 @@ def embed(items, descriptor: str, weights: str | None = None, device: str | None
         model = model.half()
     transform = yokoo_transform(size)
     if shards is not None:
-        dataset = _ShardStream(shards, transform)
+        dataset = shard_stream(shards, transform)
         loader = tud.DataLoader(dataset, batch_size=batch_size, num_workers=min(workers, len(shards)) if shards else 0)
     else:
         pairs = [(i, transform(img)) for i, img in items if img is not None]

@@ -76,12 +76,17 @@ def get_embed_flags():
     return " ".join(shlex.quote(f) for f in flags)
 
 
-def get_threshold():
-    """Contamination threshold of the configured descriptor; above 1 keeps everything when disabled."""
+def get_subset_scores(wildcards):
+    return [f"{RESULTS}/{wildcards.source}/scores"] if DECON["enabled"] else []
+
+
+def get_subset_flags(wildcards, input):
+    """Scores and the configured descriptor's threshold; without decontamination only duplicates go."""
     if not DECON["enabled"]:
-        return 2.0
+        return ""
     defaults = {"yokoo": 0.604169, "phash": 0.75}
-    return DECON.get("thresholds", {}).get(DECON["descriptor"], defaults[DECON["descriptor"]])
+    threshold = DECON.get("thresholds", {}).get(DECON["descriptor"], defaults[DECON["descriptor"]])
+    return f"--scores {shlex.quote(input.scores[0])} --threshold {threshold}"
 
 
 def get_embed_resources():

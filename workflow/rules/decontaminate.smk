@@ -73,7 +73,7 @@ rule score:
 rule subset:
     input:
         shards=f"{RESULTS}/{{source}}/img2dataset",
-        scores=f"{RESULTS}/{{source}}/scores",
+        scores=get_subset_scores,
     output:
         subset=f"{RESULTS}/{{source}}/decontaminated.npy",
         report=f"{RESULTS}/{{source}}/decontamination.json",
@@ -82,7 +82,7 @@ rule subset:
     conda:
         "../envs/core.yaml"
     params:
-        threshold=get_threshold(),
+        flags=get_subset_flags,
     shell:
-        "python -m sciclip subset --input {input.shards:q} --scores {input.scores:q} --threshold {params.threshold} "
-        "--report {output.report:q} --out {output.subset:q} 2> {log:q}"
+        "python -m sciclip subset --input {input.shards:q} {params.flags} --report {output.report:q} "
+        "--out {output.subset:q} 2> {log:q}"
