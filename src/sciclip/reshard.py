@@ -14,7 +14,6 @@ shards, reading only the input shards those need and seeking past unselected mem
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -22,6 +21,7 @@ import re
 import shutil
 import tarfile
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +29,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from sciclip import fast_tar
 from sciclip.errors import SciclipError
 from sciclip.heal import split_key
 from sciclip.progress import progress
-from sciclip.shard_writer import atomic_write_bytes, tar_member
+from sciclip.shard_writer import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -124,46 +125,75 @@ def _scan(args: tuple[str, str]) -> tuple[str, list[tuple[int, str, int]], int]:
     return str(tar_path), selected, len(uids)
 
 
+def _selected_samples(tar_path: str, wanted: dict[int, tuple]) -> Iterator[tuple[int, list[tuple[str, bytes]]]]:
+    """(ordinal, members) of the wanted samples of one shard, seeking past every other member."""
+    try:
+        yield from _selected_fast(tar_path, wanted)
+    except fast_tar.Unsupported:  # PAX/GNU headers: tarfile knows them (rare in shards)
+        yield from _selected_tarfile(tar_path, wanted)
+
+
+def _grouped(members: Iterator[tuple[str, Callable[[], bytes], Callable[[], None]]], wanted: dict[int, tuple]):
+    ordinal = -1
+    last_key = None
+    current: list[tuple[str, bytes]] = []
+    remaining = len(wanted)
+    for name, read, skip in members:
+        key, ext = split_key(name)
+        if key != last_key:
+            if ordinal in wanted:
+                yield ordinal, current
+                remaining -= 1
+                if remaining == 0:
+                    return  # nothing more needed from this shard
+            current = []
+            ordinal += 1
+            last_key = key
+        if ordinal in wanted:
+            current.append((ext, read()))
+        else:
+            skip()
+    if ordinal in wanted:
+        yield ordinal, current
+
+
+def _selected_fast(tar_path: str, wanted: dict[int, tuple]):
+    with open(tar_path, "rb", buffering=1 << 20) as f:
+        def members():
+            for name, size in fast_tar.iter_members(f):
+                yield (name, lambda size=size: fast_tar.read_data(f, size), lambda size=size: fast_tar.skip(f, size))
+        yield from _grouped(members(), wanted)
+
+
+def _selected_tarfile(tar_path: str, wanted: dict[int, tuple]):
+    with tarfile.open(tar_path, "r:") as tar:
+        def members():
+            for m in tar:
+                if m.isreg():
+                    yield m.name, lambda m=m: tar.extractfile(m).read(), lambda: None
+        yield from _grouped(members(), wanted)
+
+
 def _write_output(args: tuple) -> tuple[int, int]:
     """Write output shard ``index`` from its plan: [(input tar, [(ordinal, uid, first j, n), ...]), ...]."""
     index, plan, output_dir, output_shard_format, output_shard_stats_format = args
     out_path = Path(output_dir) / output_shard_format.format(index)
     tmp = out_path.with_name(f".{out_path.name}.tmp-{os.getpid()}")
     written = 0
-    with tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as out:
+    with open(tmp, "wb", buffering=1 << 20) as f:
+        out = fast_tar.TarWriter(f)
         for tar_path, picks in plan:
             wanted = {ordinal: (uid, j0, n) for ordinal, uid, j0, n in picks}
-            ordinal = -1
-            last_key = None
-            current: list[tuple[str, bytes]] = []
-            done = 0
-
-            def flush() -> None:
-                nonlocal written, done
-                if ordinal in wanted and current:
+            try:
+                for ordinal, members in _selected_samples(tar_path, wanted):
                     uid, j0, n = wanted[ordinal]
                     for j in range(j0, j0 + n):
-                        for ext, data in current:
-                            out.addfile(tar_member(f"{uid}-{j}.{ext}", data), io.BytesIO(data))
+                        for ext, data in members:
+                            out.add(f"{uid}-{j}.{ext}", data)
                         written += 1
-                    done += 1
-
-            with tarfile.open(tar_path, "r:") as tar:
-                for m in tar:
-                    if not m.isreg():
-                        continue
-                    key, ext = split_key(m.name)
-                    if key != last_key:
-                        flush()
-                        if done == len(wanted):
-                            break  # nothing more needed from this shard
-                        current = []
-                        ordinal += 1
-                        last_key = key
-                    if ordinal in wanted:  # tarfile seeks past the data of members we never read
-                        current.append((ext, tar.extractfile(m).read()))
-                else:
-                    flush()
+            except (fast_tar.Damaged, tarfile.TarError, OSError) as e:
+                log.error("%s: damaged (%s); its later samples are missing from output shard %d", tar_path, e, index)
+        out.close()
     os.replace(tmp, out_path)
     stats = Path(output_dir) / output_shard_stats_format.format(index)
     atomic_write_bytes(stats, json.dumps({"successes": written}).encode())

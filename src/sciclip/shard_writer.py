@@ -7,10 +7,11 @@ renamed into place only when complete, so a killed job never leaves a shard that
 
 from __future__ import annotations
 
-import io
 import os
 import tarfile
 from pathlib import Path
+
+from sciclip.fast_tar import TarWriter
 
 SHARD_NAME = "{:05d}.tar"
 
@@ -55,7 +56,8 @@ class ShardWriter:
         self.next_shard = first_shard
         self.shards: list[Path] = []
         self.counts: list[int] = []
-        self._tar: tarfile.TarFile | None = None
+        self._tar: TarWriter | None = None
+        self._file = None
         self._tmp: Path | None = None
         self._final: Path | None = None
         self._in_shard = 0
@@ -67,7 +69,7 @@ class ShardWriter:
             self._open()
         assert self._tar is not None
         for ext, data in members.items():
-            self._tar.addfile(tar_member(f"{key}.{ext}", data), io.BytesIO(data))
+            self._tar.add(f"{key}.{ext}", data)
         self._in_shard += 1
         if self._in_shard >= self.samples_per_shard:
             self._finish()
@@ -75,15 +77,17 @@ class ShardWriter:
     def _open(self) -> None:
         self._final = self.outdir / self.name_format.format(self.next_shard)
         self._tmp = self._final.with_name(f".{self._final.name}.tmp-{os.getpid()}")
-        self._tar = tarfile.open(self._tmp, "w", format=tarfile.USTAR_FORMAT)
+        self._file = open(self._tmp, "wb")
+        self._tar = TarWriter(self._file)
         self._in_shard = 0
         self.next_shard += 1
 
     def _finish(self) -> None:
-        assert self._tar is not None and self._tmp is not None and self._final is not None
+        assert self._tar is not None and self._tmp is not None and self._final is not None and self._file
         self._tar.close()
-        with open(self._tmp, "rb+") as f:
-            os.fsync(f.fileno())
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
         os.replace(self._tmp, self._final)
         self.shards.append(self._final)
         self.counts.append(self._in_shard)
@@ -97,8 +101,8 @@ class ShardWriter:
     def abort(self) -> None:
         """Drop the shard in progress (used when the job fails): no partial shard is left behind."""
         if self._tar is not None:
-            self._tar.close()
-            assert self._tmp is not None
+            assert self._tmp is not None and self._file is not None
+            self._file.close()
             self._tmp.unlink(missing_ok=True)
             self._tar = None
 
