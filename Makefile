@@ -35,6 +35,8 @@ test-fast: sysdeps venv
 bench: sysdeps venv
 	$(BIN)/python bench/extract_throughput.py
 	$(BIN)/python bench/pmc_throughput.py
+	$(BIN)/python bench/reshard_throughput.py $(if $(DATACOMP_RESHARDER),--resharder $(DATACOMP_RESHARDER) --resharder-python $(DATACOMP_PYTHON))
+	$(BIN)/python bench/embed_throughput.py
 
 lint: venv
 	$(BIN)/snakemake --lint
