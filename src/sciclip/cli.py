@@ -371,6 +371,15 @@ def cmd_demo_summary(args) -> int:
         stats = json.loads(f.read_text())
         print(f"\nshards: {stats['directory']}  (stats: {f})")
         print(format_summary(stats))
+        report = results / stats["source"] / "decontamination.json"
+        if report.is_file():
+            r = json.loads(report.read_text())
+            print(f"  decontamination: {r['contaminated']} near-duplicates of evaluation images and "
+                  f"{r['exact_duplicates']} exact duplicates removed, {r['kept']} kept")
+    for final in sorted(p for p in (results / "final").glob("*") if p.is_dir()):
+        meta = json.loads((final / "meta.json").read_text()) if (final / "meta.json").is_file() else {}
+        print(f"\nfinal (DataComp format): {final}  {meta.get('output_count', '?')} samples in "
+              f"{meta.get('output_shard_count', '?')} shards")
     return 0
 
 
