@@ -18,6 +18,7 @@ include: "workflow/rules/pmc.smk"
 include: "workflow/rules/stats.smk"
 include: "workflow/rules/decontaminate.smk"
 include: "workflow/rules/reshard.smk"
+include: "workflow/rules/train.smk"
 include: "workflow/rules/heal.smk"
 
 

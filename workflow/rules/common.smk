@@ -13,6 +13,7 @@ PMC = config["pmc"]
 SAMPLE_MARKER = f"{SAMPLE_DIR}/sample.json"
 DECON = config["decontamination"]
 RESHARD = config["reshard"]
+TRAIN = config["train"]
 SOURCES = [name for name, section in (("arxiv", ARXIV), ("pmc", PMC)) if section["enabled"]]
 EXTRACT = config["extract"]
 
@@ -31,7 +32,33 @@ def get_final_targets():
     if PMC["enabled"]:
         targets.append(f"{RESULTS}/stats/pmc.json")
     targets += [f"{RESULTS}/final/{name}" for name in get_final_outputs()]
+    if TRAIN["enabled"] and get_train_data(None):
+        targets.append(f"{RESULTS}/train/{TRAIN['run']}/summary.json")
     return targets
+
+
+def get_train_data(wildcards):
+    return [f"{RESULTS}/final/{name}" for name in TRAIN["data"] if name in get_final_outputs()]
+
+
+def get_train_flags():
+    flags = ["--preset", TRAIN["preset"], "--gpus", str(TRAIN["gpus"]), "--workers", str(TRAIN["workers"])]
+    if TRAIN.get("device"):
+        flags += ["--device", TRAIN["device"]]
+    if TRAIN.get("precision"):
+        flags += ["--precision", TRAIN["precision"]]
+    for extra in TRAIN.get("extra_data") or []:
+        flags += ["--extra", f"{extra['pattern']},{extra['samples']},{extra.get('upsampling', 1.0)}"]
+    return " ".join(shlex.quote(f) for f in flags)
+
+
+def get_train_logs(wildcards, output):
+    """OpenCLIP's --logs folder: the parent of results/train/{run}."""
+    return str(Path(output.summary).parents[1])
+
+
+def get_train_gpus():
+    return 0 if TRAIN.get("device") == "cpu" else TRAIN["gpus"]
 
 
 def get_final_outputs():
