@@ -30,8 +30,9 @@ def make_checkout(dest: Path) -> Path:
     return dest
 
 
-def snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def snakemake(cwd: Path, *args: str, check: bool = True, extra_env: dict | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ)
+    env.update(extra_env or {})
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.pop("PYTHONPATH", None)
     r = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, capture_output=True, text=True)
@@ -49,7 +50,7 @@ def shard_bytes(root: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
     wd = make_checkout(tmp_path_factory.mktemp("wf1"))
-    snakemake(wd, "--cores", "2")
+    snakemake(wd, "--cores", "2", extra_env={"SCICLIP_TRACE_IMPORTS": str(wd / "trace")})
     return wd
 
 
@@ -232,3 +233,98 @@ def test_heal_rule_on_foreign_shards(tmp_path):
     assert sorted(p.name for p in healed.glob("*.tar")) == ["00000.tar"]
     assert report["totals"]["samples_kept"] == 1 and report["totals"]["incomplete"] == 1
     assert (wd / "results" / "logs" / "heal" / "mine.log").is_file()
+
+
+def test_tiny_training_run(first_run):
+    summary = json.loads((first_run / "results" / "train" / "tiny-demo" / "summary.json").read_text())
+    assert (first_run / "results" / "train" / "tiny-demo" / "checkpoints" / "epoch_latest.pt").stat().st_size > 0
+    import math
+    assert summary["steps_logged"] >= 1 and math.isfinite(summary["last_loss"])
+    assert summary["train_num_samples"] == json.loads(
+        (first_run / "results" / "final" / "mixed" / "meta.json").read_text())["output_count"]
+    assert "--dataset-type" in summary["command"] and "webdataset" in summary["command"]
+
+
+# import name -> conda package that provides it
+PROVIDERS = {"PIL": "pillow", "yaml": "pyyaml", "boto3": "boto3", "botocore": "boto3", "lxml": "lxml",
+             "numpy": "numpy", "pyarrow": "pyarrow", "pylatexenc": "pylatexenc", "tqdm": "tqdm", "torch": "pytorch",
+             "torchvision": "torchvision", "timm": "timm", "faiss": "faiss-cpu", "imagehash": "imagehash",
+             "open_clip": "open-clip-torch", "open_clip_train": "open-clip-torch", "webdataset": "webdataset",
+             "jsonschema": "jsonschema"}
+
+
+def _third_party_imports_of_sciclip() -> set[str]:
+    import ast
+    import sys
+    names = set()
+    for py in (ROOT / "src" / "sciclip").glob("*.py"):
+        for node in ast.walk(ast.parse(py.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+    return {n for n in names if n not in sys.stdlib_module_names and n != "sciclip"}
+
+
+def test_each_rule_env_provides_what_its_command_imported(first_run, tmp_path):
+    """Every sciclip command the demo ran (plus a Yokoo embedding) imported only packages its rule's env has."""
+    from tests.test_decontamination import _released_checkpoint
+    from tests.test_envs_profiles import env_packages, rules
+
+    ckpt = tmp_path / "isc.pth.tar"
+    _released_checkpoint(ckpt)
+    env = {**os.environ, "SCICLIP_TRACE_IMPORTS": str(first_run / "trace"), "PYTHONPATH": str(ROOT / "src")}
+    r = subprocess.run([sys.executable, "-m", "sciclip", "embed", str(first_run / "results" / "pmc" / "img2dataset"),
+                        "--descriptor", "yokoo", "--weights", str(ckpt), "--device", "cpu", "--workers", "0",
+                        "--out", str(tmp_path / "e.npz")], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    ours = _third_party_imports_of_sciclip()
+    assert set(PROVIDERS) >= ours, f"map these imports to conda packages: {ours - set(PROVIDERS)}"
+    by_command = {}
+    for name, rule in rules().items():
+        m = re.match(r"python -m sciclip ((?:arxiv|pmc) \w+|[\w-]+)", rule["shell"])
+        if m:
+            by_command.setdefault(m.group(1), []).append(name)
+    checked = set()
+    for trace in sorted((first_run / "trace").glob("*.json")):
+        rec = json.loads(trace.read_text())
+        argv = [a for a in rec["argv"] if not a.startswith("-")]
+        command = " ".join(argv[:2]) if argv[0] in ("arxiv", "pmc") else argv[0]
+        if command not in by_command:
+            continue  # commands run by the tests themselves, outside any rule
+        imported = {PROVIDERS[m] for m in set(rec["modules"]) & ours}
+        for rule_name in by_command[command]:
+            missing = imported - env_packages(rules()[rule_name]["conda"])
+            assert not missing, f"rule {rule_name} ({command}) imports {missing} its env lacks"
+            checked.add(rule_name)
+    assert {"arxiv_extract", "pmc_batch", "convert", "embed", "score", "subset", "reshard", "train"} <= checked
+
+
+def test_slurm_profile_gives_train_a_gpu(first_run):
+    """The sbatch call the SLURM plugin builds for the training job (no GPU or SLURM needed to check it)."""
+    from snakemake_executor_plugin_slurm.submit_string import get_submit_command
+    from snakemake_executor_plugin_slurm.utils import set_gres_string
+
+    (first_run / "gpu.yaml").write_text("train:\n  device: null\n")
+    r = snakemake(first_run, "-n", "--profile", "profiles/slurm", "--configfile", "config/config.yaml", "gpu.yaml",
+                  "--forcerun", "train")
+    block = re.search(r"rule train:.*?resources: ([^\n]+)", r.stdout + r.stderr, re.S)
+    assert block, r.stdout[-2000:]
+    res = {}
+    for item in block.group(1).split(", "):
+        k, _, v = item.partition("=")
+        res[k] = int(v) if v.lstrip("-").isdigit() else v
+
+    class Resources(dict):
+        __getattr__ = dict.__getitem__
+
+    class Job:
+        resources = Resources(res)
+        threads = 2
+
+    # as the executor does: the submit command, then the GPU/GRES string
+    call = get_submit_command(Job(), {"run_uuid": "x", "slurm_logfile": "l", "comment_str": "train",
+                                      "account": "-A acct", "partition": "-p gpu", "workdir": "."})
+    call += set_gres_string(Job())
+    assert "--gpus=1" in call and "--cpus-per-gpu=8" in call and "--cpus-per-task" not in call
+    assert "--mem 64000" in call and "-t 1440" in call
