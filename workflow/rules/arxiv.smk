@@ -33,6 +33,9 @@ checkpoint arxiv_select:
 
 
 rule arxiv_download:
+    input:
+        # ancient: choosing more tarballs later must not make the ones already downloaded stale
+        ancient(f"{RESULTS}/arxiv/selected.tsv"),
     output:
         arxiv_tarball_output(),
     log:

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# A real single-node SLURM, and the demo workflow run through it with profiles/slurm:
+#   1. install slurm-wlm + munge (Debian), write slurm.conf sized from this machine, start munged, slurmctld,
+#      slurmd, wait for the node to be idle;
+#   2. run `snakemake --profile <profiles/slurm with the placeholders filled>` on the demo config in a scratch
+#      copy of the repository, and the same demo locally in another copy;
+#   3. check: jobs went through sbatch (SLURM job ids in the log and in .snakemake/slurm_logs), final shards
+#      byte-identical to the local run's, the training job's sbatch call requests a GPU (--gpus=1; its
+#      submission is expected to be refused: this node has none);
+#   4. stop the daemons (always) and check they are gone.
+# Needs root. Usage: bash .ci/slurm_check.sh [PYTHON]   (PYTHON: the venv's python, default .venv/bin/python)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+PY=${1:-$REPO/.venv/bin/python}
+[ -x "$PY" ] || { echo "slurm_check: no python at $PY"; exit 2; }
+BIN=$(dirname "$PY")
+export PATH="$BIN:$PATH"
+[ "$(id -u)" -eq 0 ] || { echo "slurm_check: needs root"; exit 2; }
+
+WORK=$(mktemp -d /tmp/sciclip-slurm.XXXXXX)
+STATE=$WORK/slurm
+mkdir -p "$STATE"/{ctld,d,log}
+log() { echo "[slurm_check] $*"; }
+
+stop_daemons() {
+  for f in "$STATE/slurmctld.pid" "$STATE/slurmd.pid"; do
+    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+  done
+  pkill -x slurmctld 2>/dev/null || true
+  pkill -x slurmd 2>/dev/null || true
+  [ -f /run/munge/munged.pid ] && kill "$(cat /run/munge/munged.pid)" 2>/dev/null || true
+  pkill -x munged 2>/dev/null || true
+  sleep 2
+}
+trap stop_daemons EXIT
+
+if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
+  log "installing slurm-wlm and munge"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq slurm-wlm munge >/dev/null
+fi
+
+# munge: a key, and the daemon as the munge user
+mkdir -p /etc/munge /run/munge /var/lib/munge /var/log/munge
+if [ ! -s /etc/munge/munge.key ]; then
+  dd if=/dev/urandom bs=1 count=1024 of=/etc/munge/munge.key status=none
+fi
+chown -R munge:munge /etc/munge /run/munge /var/lib/munge /var/log/munge
+chmod 400 /etc/munge/munge.key
+runuser -u munge -- munged --force
+sleep 1
+munge -n | unmunge >/dev/null
+
+HOST=$(hostname -s)
+CPUS=$(nproc)
+MEM_MB=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 9 / 10 ))
+mkdir -p /etc/slurm
+cat > /etc/slurm/slurm.conf <<EOF
+ClusterName=sciclip-ci
+SlurmctldHost=$HOST
+SlurmUser=root
+AuthType=auth/munge
+StateSaveLocation=$STATE/ctld
+SlurmdSpoolDir=$STATE/d
+SlurmctldPidFile=$STATE/slurmctld.pid
+SlurmdPidFile=$STATE/slurmd.pid
+SlurmctldLogFile=$STATE/log/slurmctld.log
+SlurmdLogFile=$STATE/log/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+ReturnToService=2
+MinJobAge=300
+NodeName=$HOST CPUs=$CPUS RealMemory=$MEM_MB State=UNKNOWN
+PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
+EOF
+rm -f /etc/slurm/cgroup.conf
+log "starting slurmctld and slurmd ($CPUS CPUs, $MEM_MB MB)"
+slurmctld
+slurmd
+for i in $(seq 60); do
+  state=$(sinfo -h -o %t 2>/dev/null | head -1 || true)
+  [ "$state" = "idle" ] && break
+  [ "$i" = 60 ] && { log "node never became idle (state: $state)"; cat "$STATE"/log/*.log; exit 1; }
+  sleep 1
+done
+srun -N1 hostname >/dev/null
+log "node idle; srun works"
+
+checkout() {  # a scratch copy of the repository's workflow
+  mkdir -p "$1"
+  cp -r "$REPO"/Snakefile "$REPO"/workflow "$REPO"/config "$REPO"/profiles "$REPO"/src "$1"/
+  find "$1" -name __pycache__ -prune -exec rm -rf {} +
+  printf 'train:\n  enabled: false\n' > "$1/ci.yaml"   # the training job is checked separately below
+}
+checkout "$WORK/slurm-run"
+checkout "$WORK/local-run"
+
+# the SLURM profile with its placeholders filled and per-job CPUs/memory capped to this node
+"$PY" - "$REPO/profiles/slurm/config.yaml" "$WORK/profile/config.yaml" "$CPUS" "$MEM_MB" <<'PYEOF'
+import sys, yaml
+src, dst, cpus, mem = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+p = yaml.safe_load(open(src))
+p["default-resources"].update(slurm_partition="debug", slurm_account="root")
+p["default-resources"]["cpus_per_task"] = min(p["default-resources"]["cpus_per_task"], cpus)
+for rule, res in p.get("set-resources", {}).items():
+    for k in ("cpus_per_task", "cpus_per_gpu"):
+        if res.get(k):
+            res[k] = min(res[k], cpus)
+    if "mem_mb" in res:
+        res["mem_mb"] = min(res["mem_mb"], mem // 2)
+p["set-threads"] = {k: min(v, cpus) for k, v in p.get("set-threads", {}).items()}
+# a group job's CPUs add up over its components: on a small node one tarball per group job
+p["group-components"] = {k: max(1, min(v, cpus // 2)) for k, v in p.get("group-components", {}).items()}
+p["jobs"] = 4
+import os
+os.makedirs(os.path.dirname(dst), exist_ok=True)
+yaml.safe_dump(p, open(dst, "w"), sort_keys=False)
+PYEOF
+
+log "running the demo through SLURM"
+start=$(date +%s.%N)
+( cd "$WORK/slurm-run" && timeout 900 snakemake --profile "$WORK/profile" --configfile config/config.yaml ci.yaml \
+    --verbose > "$WORK/slurm-run.log" 2>&1 ) || { log "SLURM run failed"; grep -v "No active jobs" "$WORK/slurm-run.log" \
+    | tail -40; squeue || true; exit 1; }
+slurm_secs=$(echo "$(date +%s.%N) - $start" | bc)
+log "running the same demo locally"
+start=$(date +%s.%N)
+( cd "$WORK/local-run" && snakemake --cores "$CPUS" --configfile config/config.yaml ci.yaml > "$WORK/local-run.log" 2>&1 ) \
+  || { log "local run failed"; tail -30 "$WORK/local-run.log"; exit 1; }
+local_secs=$(echo "$(date +%s.%N) - $start" | bc)
+
+submitted=$(grep -cE "submitted with SLURM jobid [0-9]+|jobid [0-9]+ .*submitted|SLURM jobid [0-9]+" "$WORK/slurm-run.log" || true)
+slurm_logs=$(find "$WORK/slurm-run/.snakemake/slurm_logs" -name "*.log" 2>/dev/null | wc -l)
+log "sbatch submissions seen in the log: $submitted; SLURM log files: $slurm_logs"
+[ "$submitted" -ge 5 ] || { log "too few SLURM submissions"; grep -i "jobid\|sbatch" "$WORK/slurm-run.log" | head; exit 1; }
+[ "$slurm_logs" -ge 5 ] || { log "no per-job SLURM logs"; exit 1; }
+grep -q "sbatch call: sbatch" "$WORK/slurm-run.log" || { log "no sbatch call in the verbose log"; exit 1; }
+
+( cd "$WORK/slurm-run/results" && find . -path "./final/*" -name "*.tar" -o -path "*/shards/*" -name "*.tar" | sort \
+    | xargs sha256sum ) > "$WORK/slurm.sums"
+( cd "$WORK/local-run/results" && find . -path "./final/*" -name "*.tar" -o -path "*/shards/*" -name "*.tar" | sort \
+    | xargs sha256sum ) > "$WORK/local.sums"
+[ -s "$WORK/slurm.sums" ] || { log "no shards from the SLURM run"; exit 1; }
+diff "$WORK/slurm.sums" "$WORK/local.sums" || { log "SLURM and local shards differ"; exit 1; }
+log "$(wc -l < "$WORK/slurm.sums") shards byte-identical between the SLURM and the local run"
+
+log "submitting the training job (a GPU request this node must refuse)"
+( cd "$WORK/slurm-run" && timeout 300 snakemake --profile "$WORK/profile" --configfile config/config.yaml --verbose \
+    results/train/tiny-demo/summary.json > "$WORK/train.log" 2>&1 ) && { log "training unexpectedly ran"; } || true
+grep -E "sbatch call: .*--gpus=1" "$WORK/train.log" | head -1 | sed 's/^/[slurm_check] train: /'
+grep -qE "sbatch call: .*--gpus=1" "$WORK/train.log" || { log "train's sbatch call has no --gpus=1"; tail -30 "$WORK/train.log"; exit 1; }
+
+grep -m3 "sbatch call: sbatch" "$WORK/slurm-run.log" | sed 's/^.*sbatch call: /[slurm_check] e.g.: /'
+log "wall time: SLURM run ${slurm_secs}s, local run ${local_secs}s"
+stop_daemons
+trap - EXIT
+if pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null || pgrep -x munged >/dev/null; then
+  log "daemons still running"; exit 1
+fi
+log "daemons stopped; OK"
+rm -rf "$WORK"
