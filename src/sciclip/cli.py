@@ -401,6 +401,10 @@ def cmd_demo_summary(args) -> int:
         meta = json.loads((final / "meta.json").read_text()) if (final / "meta.json").is_file() else {}
         print(f"\nfinal (DataComp format): {final}  {meta.get('output_count', '?')} samples in "
               f"{meta.get('output_shard_count', '?')} shards")
+    for summary in sorted((results / "train").glob("*/summary.json")):
+        t = json.loads(summary.read_text())
+        print(f"\ntrained {summary.parent.name} ({t['preset']}): {t['steps_logged']} steps, loss "
+              f"{t['first_loss']:.4f} -> {t['last_loss']:.4f}; checkpoint {t['checkpoint']}")
     return 0
 
 
