@@ -27,7 +27,7 @@ demo: sysdeps venv
 	@$(BIN)/sciclip demo-summary results
 
 test: sysdeps venv
-	$(BIN)/python -m pytest -n $(CORES) --timeout 1800
+	$(BIN)/python -m pytest -n $(CORES) --timeout 900
 
 test-fast: sysdeps venv
 	$(BIN)/python -m pytest -n $(CORES) -m "not slow"

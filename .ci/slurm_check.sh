@@ -138,7 +138,7 @@ local_secs=$(echo "$(date +%s.%N) - $start" | bc)
 submitted=$(grep -cE "submitted with SLURM jobid [0-9]+|jobid [0-9]+ .*submitted|SLURM jobid [0-9]+" "$WORK/slurm-run.log" || true)
 slurm_logs=$(find "$WORK/slurm-run/.snakemake/slurm_logs" -name "*.log" 2>/dev/null | wc -l)
 log "sbatch submissions seen in the log: $submitted; SLURM log files: $slurm_logs"
-[ "$submitted" -ge 5 ] || { log "too few SLURM submissions"; grep -i "jobid\|sbatch" "$WORK/slurm-run.log" | head; exit 1; }
+[ "$submitted" -ge 5 ] || { log "too few SLURM submissions"; grep -m10 -i "jobid\|sbatch" "$WORK/slurm-run.log"; exit 1; }
 [ "$slurm_logs" -ge 5 ] || { log "no per-job SLURM logs"; exit 1; }
 grep -q "sbatch call: sbatch" "$WORK/slurm-run.log" || { log "no sbatch call in the verbose log"; exit 1; }
 
@@ -153,10 +153,10 @@ log "$(wc -l < "$WORK/slurm.sums") shards byte-identical between the SLURM and t
 log "submitting the training job (a GPU request this node must refuse)"
 ( cd "$WORK/slurm-run" && timeout 300 snakemake --profile "$WORK/profile" --configfile config/config.yaml --verbose \
     results/train/tiny-demo/summary.json > "$WORK/train.log" 2>&1 ) && { log "training unexpectedly ran"; } || true
-grep -E "sbatch call: .*--gpus=1" "$WORK/train.log" | head -1 | sed 's/^/[slurm_check] train: /'
+grep -m1 -E "sbatch call: .*--gpus=1" "$WORK/train.log" | sed 's/^/[slurm_check] train: /' || true
 grep -qE "sbatch call: .*--gpus=1" "$WORK/train.log" || { log "train's sbatch call has no --gpus=1"; tail -30 "$WORK/train.log"; exit 1; }
 
-grep -m3 "sbatch call: sbatch" "$WORK/slurm-run.log" | sed 's/^.*sbatch call: /[slurm_check] e.g.: /'
+grep -m3 "sbatch call: sbatch" "$WORK/slurm-run.log" | sed 's/^.*sbatch call: /[slurm_check] e.g.: /' || true
 log "wall time: SLURM run ${slurm_secs}s, local run ${local_secs}s"
 stop_daemons
 trap - EXIT

@@ -328,3 +328,18 @@ def test_slurm_profile_gives_train_a_gpu(first_run):
     call += set_gres_string(Job())
     assert "--gpus=1" in call and "--cpus-per-gpu=8" in call and "--cpus-per-task" not in call
     assert "--mem 64000" in call and "-t 1440" in call
+
+
+def test_training_command_guards_small_data():
+    from sciclip.errors import SciclipError
+    from sciclip.train import DataSource, training_command
+
+    cmd, info = training_command([DataSource("d/00000000.tar", 3)], "tiny", "r", "logs")
+    assert cmd[cmd.index("--batch-size") + 1] == "3" and info["epochs"] == 1
+    with pytest.raises(SciclipError, match="fewer than one global batch"):
+        training_command([DataSource("d/00000000.tar", 100)], "small", "r", "logs")
+    cmd, info = training_command([DataSource("a/{00000000..00000099}.tar", 1_000_000),
+                                  DataSource("b/{00000000..00000009}.tar", 100_000, 3.0)], "small", "r", "logs", gpus=4)
+    assert info["train_num_samples"] == 1_300_000 and info["epochs"] == 10  # 12.8M seen
+    assert cmd[cmd.index("--batch-size") + 1] == "1024" and "torch.distributed.run" in " ".join(cmd)
+    assert cmd[cmd.index("--train-data-upsampling-factors") + 1] == "1::3" and "--dataset-resampled" in cmd

@@ -93,6 +93,12 @@ def training_command(sources: list[DataSource], preset: str, run: str, logs: str
         raise SciclipError("the training data has no samples")
     epochs = max(1, math.ceil(p.samples_seen / effective)) if p.samples_seen else 1
     per_device = max(1, p.global_batch // max(1, gpus))
+    if effective < per_device * max(1, gpus):
+        # OpenCLIP's loader never ends an epoch holding less than one batch: it spins instead of failing
+        if preset != "tiny":
+            raise SciclipError(f"only {effective} training samples, fewer than one global batch "
+                               f"({per_device * max(1, gpus)}) of preset {preset}")
+        per_device = max(1, effective // max(1, gpus))
     resampled = len(sources) > 1 or any(s.upsampling != 1.0 for s in sources)
     args = ["-m", "open_clip_train.main", "--dataset-type", "webdataset",
             "--train-data", "::".join(s.pattern for s in sources), "--train-num-samples", str(effective),
