@@ -150,3 +150,18 @@ def test_gzip_bomb_paper_is_skipped_and_neighbours_land(tmp_path):
     stats = extract_tarball(tarball, tmp_path / "out", ExtractOptions(max_paper_bytes=1 << 20))
     assert [s["caption"] for s in read_dir(tmp_path / "out")] == ["Before the bomb figure.", "After the bomb figure."]
     assert stats.skipped_papers == {"inflate_cap": 1}
+
+
+def test_damaged_tarball_inside_a_work_unit_spares_the_next(tmp_path):
+    from sciclip.arxiv_extract import extract_tarballs
+    first = dict([_paper("2001.00001", "First tarball figure.")])
+    broken = _tar(dict([_paper("2001.00002", "Second tarball figure."), _paper("2001.00003", "Lost to damage.")]))
+    third = dict([_paper("2001.00004", "Third tarball figure.")])
+    (tmp_path / "a.tar").write_bytes(_tar(first))
+    (tmp_path / "b.tar").write_bytes(broken[: broken.index(b"2001.00003") + 600])
+    (tmp_path / "c.tar").write_bytes(_tar(third))
+    stats = extract_tarballs([tmp_path / "a.tar", tmp_path / "b.tar", tmp_path / "c.tar"], tmp_path / "out")
+    assert [s["caption"] for s in read_dir(tmp_path / "out")] == [
+        "First tarball figure.", "Second tarball figure.", "Third tarball figure."]
+    assert "b.tar" in stats.archive_damaged and stats.input == "a.tar+b.tar+c.tar"
+    assert {s["meta"]["tarball"] for s in read_dir(tmp_path / "out")} == {"a.tar", "b.tar", "c.tar"}

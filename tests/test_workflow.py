@@ -343,3 +343,20 @@ def test_training_command_guards_small_data():
     assert info["train_num_samples"] == 1_300_000 and info["epochs"] == 10  # 12.8M seen
     assert cmd[cmd.index("--batch-size") + 1] == "1024" and "torch.distributed.run" in " ".join(cmd)
     assert cmd[cmd.index("--train-data-upsampling-factors") + 1] == "1::3" and "--dataset-resampled" in cmd
+
+
+def test_coarser_work_units_give_the_same_data(first_run, tmp_path):
+    """Jobs taking runs of tarballs / batches (the full-scale fan-out) produce byte-identical shards."""
+    wd = make_checkout(tmp_path / "wf8")
+    (wd / "units.yaml").write_text("arxiv:\n  tarballs_per_job: 3\npmc:\n  batches_per_job: 2\n"
+                                   "train:\n  enabled: false\n")
+    snakemake(wd, "--cores", "2", "--configfile", "config/config.yaml", "units.yaml")
+    assert sorted(p.name for p in (wd / "results" / "arxiv" / "shards").iterdir()) == [
+        "arXiv_src_2001_001_x3", "arXiv_src_9901_001"]
+    assert sorted(p.name for p in (wd / "results" / "pmc" / "shards").iterdir()) == ["b00000_x2", "b00002"]
+    for sub in ("arxiv/img2dataset", "pmc/img2dataset", "final/mixed", "final/arxiv", "final/pmc"):
+        a = {p.name: p.read_bytes() for p in (first_run / "results" / sub).glob("*.tar")}
+        b = {p.name: p.read_bytes() for p in (wd / "results" / sub).glob("*.tar")}
+        assert a and a == b, sub
+    stats = json.loads((wd / "results" / "stats" / "arxiv.json").read_text())
+    assert stats["papers_seen"] == 12 and stats["skipped_papers"] == {"corrupt_gzip": 1, "pdf_only": 1}

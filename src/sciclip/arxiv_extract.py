@@ -172,22 +172,42 @@ def _work(args: tuple) -> PaperResult:
 def extract_tarball(tarball: str | os.PathLike, outdir: str | os.PathLike, opts: ExtractOptions = ExtractOptions(),
                     workers: int = 1, scratch_root: str | None = None) -> JobStats:
     """Extract every paper of ``tarball`` into shards ``outdir/{00000..}.tar`` plus ``outdir/stats.json``."""
-    tarball = Path(tarball)
+    return extract_tarballs([tarball], outdir, opts, workers, scratch_root)
+
+
+def extract_tarballs(tarballs: list[str | os.PathLike], outdir: str | os.PathLike,
+                     opts: ExtractOptions = ExtractOptions(), workers: int = 1,
+                     scratch_root: str | None = None) -> JobStats:
+    """Extract several tarballs (one work unit at full scale) into one set of shards, in the given order.
+
+    A damaged tarball keeps its papers before the damage and the job goes on with the next one.
+    """
+    paths = [Path(t) for t in tarballs]
+    for t in paths:
+        if not t.is_file():
+            raise SciclipError(f"{t}: no such file")
     outdir = Path(outdir)
-    if not tarball.is_file():
-        raise SciclipError(f"{tarball}: no such file")
     prepare_outdir(outdir)
     started = time.monotonic()
-    stats = JobStats("arxiv", tarball.name)
-    total = tarball.stat().st_size
-
-    def refused(member: str, why: str) -> None:
-        _bump(stats.refused_members, why)
-        log.warning("%s: member %r refused (%s)", tarball.name, member, why)
+    stats = JobStats("arxiv", "+".join(t.name for t in paths))
+    total = sum(t.stat().st_size for t in paths)
+    damage: list[str] = []
 
     def jobs(scratch: str):
-        for m in iter_tar_members(tarball, opts.max_member_bytes, on_refused=refused):
-            yield (m.name, m.data, tarball.name, opts, scratch)
+        for tarball in paths:
+            def refused(member: str, why: str, name: str = tarball.name) -> None:
+                _bump(stats.refused_members, why)
+                log.warning("%s: member %r refused (%s)", name, member, why)
+
+            seen = stats.papers_seen
+            try:
+                for m in iter_tar_members(tarball, opts.max_member_bytes, on_refused=refused):
+                    yield (m.name, m.data, tarball.name, opts, scratch)
+            except ArchiveDamaged as e:
+                damage.append(str(e))
+                stats.archive_damaged = "; ".join(damage)
+                log.error("%s; kept the papers before the damage (%d papers of this job so far)", e,
+                          stats.papers_seen - seen)
 
     return run_job(stats, jobs, _work, outdir, opts.samples_per_shard, workers, scratch_root, total,
-                   damage_errors=(ArchiveDamaged,), started=started)
+                   started=started)

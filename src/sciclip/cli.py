@@ -112,28 +112,36 @@ def cmd_arxiv_download(args) -> int:
     from sciclip.arxiv_manifest import read_selection
     from sciclip.remote_files import fetch
 
-    key, md5 = args.key, args.md5
     if args.selection:
         if not args.tarball:
-            raise SciclipError("--selection needs --tarball NAME")
+            raise SciclipError("--selection needs --tarball NAME (repeatable)")
         entries = {e.name: e for e in read_selection(args.selection)}
-        name = args.tarball.rsplit("/", 1)[-1].removesuffix(".tar")
-        if name not in entries:
-            raise SciclipError(f"{args.selection}: tarball {name} is not selected")
-        key, md5 = entries[name].filename, md5 or entries[name].md5sum
-    if not key:
+        names = [t.rsplit("/", 1)[-1].removesuffix(".tar") for t in args.tarball]
+        missing = [n for n in names if n not in entries]
+        if missing:
+            raise SciclipError(f"{args.selection}: tarball {missing[0]} is not selected")
+        if len(names) > 1 and not args.out_dir:
+            raise SciclipError("several --tarball need --out-dir")
+        todo = [(entries[n].filename, entries[n].md5sum,
+                 Path(args.out_dir) / f"{n}.tar" if args.out_dir else Path(args.out)) for n in names]
+    elif args.key:
+        todo = [(args.key, args.md5, Path(args.out))]
+    else:
         raise SciclipError("give --key KEY (and --md5), or --selection TSV --tarball NAME")
-    fetch(_spec(args), key, args.out, md5=md5, retries=args.retries, backoff_s=args.backoff)
-    log.info("%s -> %s (md5 %s)", key, args.out, "verified" if md5 else "not checked")
+    if any(dest is None or str(dest) == "None" for _, _, dest in todo):
+        raise SciclipError("give --out FILE (or --out-dir DIR)")
+    for key, md5, dest in todo:
+        fetch(_spec(args), key, dest, md5=md5, retries=args.retries, backoff_s=args.backoff)
+        log.info("%s -> %s (md5 %s)", key, dest, "verified" if md5 else "not checked")
     return 0
 
 
 def cmd_arxiv_extract(args) -> int:
-    from sciclip.arxiv_extract import extract_tarball
+    from sciclip.arxiv_extract import extract_tarballs
 
-    stats = extract_tarball(args.tarball, args.outdir, _extract_options(args), workers=args.workers,
-                            scratch_root=args.scratch_dir)
-    print(f"{args.tarball}: {stats.papers_seen} papers, {stats.figures_found} figures, "
+    stats = extract_tarballs(args.tarball, args.outdir, _extract_options(args), workers=args.workers,
+                             scratch_root=args.scratch_dir)
+    print(f"{' '.join(args.tarball)}: {stats.papers_seen} papers, {stats.figures_found} figures, "
           f"{stats.samples_written} samples -> {args.outdir}", file=sys.stderr)
     return 0
 
@@ -174,7 +182,7 @@ def _jats_options(args):
 
 
 def cmd_pmc_list(args) -> int:
-    from sciclip.pmc_index import build_index, write_index
+    from sciclip.pmc_index import build_index, write_batches, write_index
 
     licence = args.license
     if licence not in ("commercial", "noncommercial"):
@@ -182,6 +190,8 @@ def cmd_pmc_list(args) -> int:
     records, report = build_index(_pmc_spec(args), args.layout, licence, args.start, args.end, args.max_count,
                                   args.batch_size, args.enumerate, args.threads)
     write_index(records, args.out)
+    if args.batches:
+        write_batches(records, args.batches)
     print(f"selected {report['selected']} of {report['candidates']} articles in {report['batches']} batches "
           f"(excluded: {report['excluded']}) -> {args.out}", file=sys.stderr)
     return 0
@@ -190,9 +200,13 @@ def cmd_pmc_list(args) -> int:
 def _batch_records(args):
     from sciclip.pmc_index import read_index
 
-    records = read_index(args.index, args.batch)
-    if not records:
-        raise SciclipError(f"{args.index}: no articles in batch {args.batch}")
+    batches = args.batch if isinstance(args.batch, list) else [args.batch]
+    records = []
+    for b in batches:
+        found = read_index(args.index, b)
+        if not found:
+            raise SciclipError(f"{args.index}: no articles in batch {b}")
+        records += found
     return records
 
 
@@ -200,7 +214,7 @@ def cmd_pmc_download(args) -> int:
     from sciclip.pmc_download import download_batch
 
     rep = download_batch(_pmc_spec(args), _batch_records(args), args.out, args.retries, args.backoff, args.threads)
-    print(f"{args.batch}: {rep.articles} articles, {rep.fetched_files} files fetched, {rep.reused_files} reused, "
+    print(f"{'+'.join(args.batch)}: {rep.articles} articles, {rep.fetched_files} files fetched, {rep.reused_files} reused, "
           f"{len(rep.failed_articles)} failed -> {args.out}", file=sys.stderr)
     return 0
 
@@ -224,10 +238,11 @@ def cmd_pmc_batch(args) -> int:
 
     download_batch(_pmc_spec(args), _batch_records(args), args.downloads, args.retries, args.backoff, args.threads)
     stats = extract_articles(args.downloads, args.outdir, _extract_options(args), _jats_options(args),
-                             workers=args.workers, scratch_root=args.scratch_dir, label=args.batch)
+                             workers=args.workers, scratch_root=args.scratch_dir,
+                             label=args.label or "+".join(args.batch))
     if not args.keep_downloads:
         shutil.rmtree(args.downloads, ignore_errors=True)
-    print(f"{args.batch}: {stats.papers_seen} articles, {stats.figures_found} figures, "
+    print(f"{'+'.join(args.batch)}: {stats.papers_seen} articles, {stats.figures_found} figures, "
           f"{stats.samples_written} samples -> {args.outdir}", file=sys.stderr)
     return 0
 
@@ -435,14 +450,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = arxiv.add_parser("download", help="download one tarball, md5-verified, atomically")
     add_source_args(p, True)
     p.add_argument("--selection", help="selection TSV (gives the key and md5 of --tarball)")
-    p.add_argument("--tarball", help="tarball name, e.g. arXiv_src_2001_001")
+    p.add_argument("--tarball", action="append", help="tarball name, e.g. arXiv_src_2001_001 (repeatable)")
     p.add_argument("--key", help="object key, e.g. src/arXiv_src_2001_001.tar (instead of --selection)")
     p.add_argument("--md5", help="expected md5 (instead of --selection)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", default=None, help="the file to write (one tarball)")
+    p.add_argument("--out-dir", default=None, help="folder for <name>.tar of each --tarball")
     p.set_defaults(func=cmd_arxiv_download)
 
-    p = arxiv.add_parser("extract", help="extract figures and captions of one tarball into shards")
-    p.add_argument("tarball")
+    p = arxiv.add_parser("extract", help="extract figures and captions of tarballs into one set of shards")
+    p.add_argument("tarball", nargs="+", help="one or more bulk tarballs (processed in this order)")
     p.add_argument("outdir")
     add_extract_args(p)
     p.set_defaults(func=cmd_arxiv_extract)
@@ -452,6 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = pmc.add_parser("list", help="enumerate and select articles, write the batch index")
     add_pmc_source_args(p)
     p.add_argument("--out", required=True, help="index TSV to write")
+    p.add_argument("--batches", default=None, help="also write the batch list (batch, articles) here")
     p.add_argument("--license", default="commercial",
                    help="commercial (CC0, CC BY, CC BY-SA, CC BY-ND), noncommercial (adds -NC) or codes, comma-separated")
     p.add_argument("--start", default=None, help="first PMCID, inclusive (e.g. PMC1000000)")
@@ -465,7 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = pmc.add_parser("download", help="download one batch into article folders (resumable)")
     add_pmc_source_args(p)
     p.add_argument("--index", required=True)
-    p.add_argument("--batch", required=True, help="batch name, e.g. b00000")
+    p.add_argument("--batch", required=True, action="append", help="batch name, e.g. b00000 (repeatable)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_pmc_download)
 
@@ -479,7 +496,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = pmc.add_parser("batch", help="download and extract one batch (the workflow's per-batch job)")
     add_pmc_source_args(p)
     p.add_argument("--index", required=True)
-    p.add_argument("--batch", required=True)
+    p.add_argument("--batch", required=True, action="append", help="batch name (repeatable: a work unit of batches)")
+    p.add_argument("--label", default=None, help="name of the work unit in the stats (default: the batches)")
     p.add_argument("--downloads", required=True, help="where the batch's articles are downloaded")
     p.add_argument("--keep-downloads", action="store_true", help="keep the downloads after extraction")
     p.add_argument("outdir")

@@ -280,6 +280,15 @@ def read_index(path: str | os.PathLike, batch: str | None = None) -> list[Articl
     return out
 
 
+def write_batches(records: list[ArticleRecord], path: str | os.PathLike) -> None:
+    """The batch list (batch, articles): what the workflow needs to build its DAG, without the big index."""
+    counts: dict[int, int] = {}
+    for r in records:
+        counts[r.batch] = counts.get(r.batch, 0) + 1
+    text = "batch\tarticles\n" + "".join(f"{batch_name(b)}\t{n}\n" for b, n in sorted(counts.items()))
+    atomic_write_bytes(path, text.encode())
+
+
 def batch_names(path: str | os.PathLike) -> list[str]:
     with open(path, newline="", encoding="utf-8") as f:
         return sorted({row["batch"] for row in csv.DictReader(f, delimiter="\t")})

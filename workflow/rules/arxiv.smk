@@ -40,24 +40,21 @@ rule arxiv_download:
         arxiv_tarball_output(),
     log:
         f"{RESULTS}/logs/arxiv/download/{{tarball}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/arxiv/download/{{tarball}}.tsv"
     conda:
         "../envs/download.yaml"
     params:
         source=get_source_flags(ARXIV),
-        key=get_arxiv_key,
-        md5=get_arxiv_md5,
+        tarballs=get_unit_tarball_flags,
     resources:
         downloads=1,
     shell:
-        "python -m sciclip arxiv download {params.source} --key {params.key:q} --md5 {params.md5:q} "
-        "--out {output:q} 2> {log:q}"
+        "python -m sciclip arxiv download {params.source} --selection {input:q} {params.tarballs} "
+        "--out-dir {output:q} 2> {log:q}"
 
 
 rule arxiv_extract:
     input:
-        f"{RESULTS}/arxiv/tarballs/{{tarball}}.tar",
+        f"{RESULTS}/arxiv/tarballs/{{tarball}}",
     output:
         directory(f"{RESULTS}/arxiv/shards/{{tarball}}"),
     log:
@@ -68,6 +65,7 @@ rule arxiv_extract:
         "../envs/extract.yaml"
     threads: EXTRACT["threads"]
     params:
+        tarballs=get_unit_tarball_paths,
         flags=get_extract_flags(),
     shell:
-        "python -m sciclip arxiv extract {input:q} {output:q} {params.flags} --workers {threads} 2> {log:q}"
+        "python -m sciclip arxiv extract {params.tarballs} {output:q} {params.flags} --workers {threads} 2> {log:q}"

@@ -1,4 +1,6 @@
 # Helpers for the rules: targets and input functions (named get_*), no logic in the rules themselves.
+import functools
+import os
 import shlex
 from pathlib import Path
 
@@ -19,8 +21,9 @@ EXTRACT = config["extract"]
 
 
 wildcard_constraints:
-    tarball=r"arXiv_src_\d{4}_\d{3}",
-    batch=r"b\d{5}",
+    # a work unit: one tarball / batch, or (at scale) a run of them named after the first: <first>_x<count>
+    tarball=r"arXiv_src_\d{4}_\d{3}(?:_x\d+)?",
+    batch=r"b\d{5}(?:_x\d+)?",
     source=r"arxiv|pmc",
     name=r"[A-Za-z0-9_\-]+",
 
@@ -203,17 +206,28 @@ def get_jats_flags():
     return " ".join(shlex.quote(f) for f in flags)
 
 
-def _pmc_batches():
-    """Batch names from the index written by the pmc_index checkpoint."""
-    path = checkpoints.pmc_index.get().output[0]
+@functools.lru_cache(maxsize=8)
+def _read_batches(path, mtime_ns, size):
     with open(path) as f:
-        header = f.readline().rstrip("\n").split("\t")
-        col = header.index("batch")
-        return sorted({line.rstrip("\n").split("\t")[col] for line in f if line.strip()})
+        f.readline()
+        return tuple(line.split("\t", 1)[0] for line in f if line.strip())
+
+
+def _pmc_units():
+    return _pmc_units_of(*_file_key(checkpoints.pmc_index.get().output.batches))
+
+
+@functools.lru_cache(maxsize=8)
+def _pmc_units_of(path, mtime_ns, size):
+    return _units(list(_read_batches(path, mtime_ns, size)), PMC.get("batches_per_job", "auto"))
+
+
+def get_unit_batch_flags(wildcards):
+    return " ".join(f"--batch {b}" for b in _pmc_units()[wildcards.batch])
 
 
 def get_pmc_shard_dirs(wildcards):
-    return [f"{RESULTS}/pmc/shards/{b}" for b in _pmc_batches()]
+    return [f"{RESULTS}/pmc/shards/{unit}" for unit in _pmc_units()]
 
 
 def get_select_flags():
@@ -243,7 +257,17 @@ def get_extract_flags():
 
 def _selected_arxiv():
     """Tarballs chosen by the selection checkpoint (name -> (key, md5))."""
-    path = checkpoints.arxiv_select.get().output[0]
+    return _read_selection(*_file_key(checkpoints.arxiv_select.get().output[0]))
+
+
+def _file_key(path):
+    st = os.stat(path)
+    return path, st.st_mtime_ns, st.st_size
+
+
+@functools.lru_cache(maxsize=8)
+def _read_selection(path, mtime_ns, size):
+    # cached: Snakemake asks for every download job's key and md5, 12,000 calls at full scale
     entries = {}
     with open(path) as f:
         header = f.readline().rstrip("\n").split("\t")
@@ -253,20 +277,45 @@ def _selected_arxiv():
     return entries
 
 
-def get_arxiv_key(wildcards):
-    return _selected_arxiv()[wildcards.tarball][0]
+# Snakemake spends ~2 ms on every job of a dry run: beyond this many tarballs (or PMC batches), a job takes a
+# run of consecutive ones, so full scale (6,000 tarballs, 7,000 batches) stays a DAG of a few thousand jobs.
+MAX_JOBS_PER_STAGE = 1500
 
 
-def get_arxiv_md5(wildcards):
-    return _selected_arxiv()[wildcards.tarball][1]
+def _units(names, per_job):
+    """Consecutive runs of ``names``: unit name -> members (a lone member keeps its own name)."""
+    if per_job in (None, "auto"):
+        per_job = max(1, -(-len(names) // MAX_JOBS_PER_STAGE))
+    units = {}
+    for i in range(0, len(names), int(per_job)):
+        chunk = names[i:i + int(per_job)]
+        units[chunk[0] if len(chunk) == 1 else f"{chunk[0]}_x{len(chunk)}"] = chunk
+    return units
+
+
+def _arxiv_units():
+    return _arxiv_units_of(*_file_key(checkpoints.arxiv_select.get().output[0]))
+
+
+@functools.lru_cache(maxsize=8)
+def _arxiv_units_of(path, mtime_ns, size):
+    return _units(sorted(_read_selection(path, mtime_ns, size)), ARXIV.get("tarballs_per_job", "auto"))
+
+
+def get_unit_tarball_flags(wildcards):
+    return " ".join(f"--tarball {t}" for t in _arxiv_units()[wildcards.tarball])
+
+
+def get_unit_tarball_paths(wildcards, input):
+    return " ".join(shlex.quote(f"{input[0]}/{t}.tar") for t in _arxiv_units()[wildcards.tarball])
 
 
 def get_arxiv_shard_dirs(wildcards):
-    return [f"{RESULTS}/arxiv/shards/{name}" for name in sorted(_selected_arxiv())]
+    return [f"{RESULTS}/arxiv/shards/{unit}" for unit in _arxiv_units()]
 
 
 def arxiv_tarball_output():
-    path = f"{RESULTS}/arxiv/tarballs/{{tarball}}.tar"
+    path = directory(f"{RESULTS}/arxiv/tarballs/{{tarball}}")
     return path if ARXIV["keep_tarballs"] else temp(path)
 
 

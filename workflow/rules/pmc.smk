@@ -5,7 +5,8 @@ checkpoint pmc_index:
     input:
         get_pmc_index_input,
     output:
-        f"{RESULTS}/pmc/index.tsv",
+        index=f"{RESULTS}/pmc/index.tsv",
+        batches=f"{RESULTS}/pmc/batches.tsv",
     log:
         f"{RESULTS}/logs/pmc/index.log",
     conda:
@@ -14,7 +15,8 @@ checkpoint pmc_index:
         source=get_pmc_source_flags(),
         flags=get_pmc_list_flags(),
     shell:
-        "python -m sciclip pmc list {params.source} {params.flags} --out {output:q} 2> {log:q}"
+        "python -m sciclip pmc list {params.source} {params.flags} --out {output.index:q} "
+        "--batches {output.batches:q} 2> {log:q}"
 
 
 rule pmc_batch:
@@ -33,9 +35,10 @@ rule pmc_batch:
         source=get_pmc_source_flags(),
         extract=get_extract_flags(),
         jats=get_jats_flags(),
+        batches=get_unit_batch_flags,
         downloads=f"{RESULTS}/pmc/downloads/{{batch}}",
     resources:
         downloads=1,
     shell:
-        "python -m sciclip pmc batch {params.source} --index {input:q} --batch {wildcards.batch} "
+        "python -m sciclip pmc batch {params.source} --index {input:q} {params.batches} --label {wildcards.batch} "
         "--downloads {params.downloads:q} {params.extract} {params.jats} --workers {threads} {output:q} 2> {log:q}"
