@@ -96,7 +96,9 @@ def _paper_samples(tree: SourceTree, paper_id: str, yymm: str, tarball: str, opt
                    result: PaperResult, scratch: Path) -> None:
     if not tree.tex_files():
         raise Skip("no_tex_source")
+    t = time.perf_counter()
     docs, mains = paper_figures(tree)
+    result.timings["parse"] = result.timings.get("parse", 0.0) + time.perf_counter() - t
     if not mains:
         raise Skip("no_main_tex")
     seen: set[tuple] = set()
@@ -113,7 +115,7 @@ def _paper_samples(tree: SourceTree, paper_id: str, yymm: str, tarball: str, opt
             result.figures_found += 1
             try:
                 sample = _make_sample(tree, cand, resolved, doc.macros, paper_id, yymm, tarball, opts,
-                                      multi[cand.figure_index], scratch)
+                                      multi[cand.figure_index], scratch, result.timings)
             except Skip as s:
                 result.figure_skips[s.reason] += 1
                 result.messages.append(f"figure {cand.figure_index} {cand.image_ref!r} skipped ({s})")
@@ -123,20 +125,22 @@ def _paper_samples(tree: SourceTree, paper_id: str, yymm: str, tarball: str, opt
 
 def _make_sample(tree: SourceTree, cand: FigureCandidate, resolved: PurePosixPath | None, macros: dict,
                  paper_id: str, yymm: str, tarball: str, opts: ExtractOptions, n_plain: int,
-                 scratch: Path) -> Sample:
+                 scratch: Path, timings: dict) -> Sample:
     if cand.caption_latex is None and cand.subcaption_latex is None:
         raise Skip("no_caption")
     if opts.multi_image == "skip" and cand.subcaption_latex is None and n_plain > 1:
         raise Skip("multi_image_no_subcaption")
+    t = time.perf_counter()
     main_text = latex_to_text(cand.caption_latex, macros) if cand.caption_latex is not None else None
     sub_text = latex_to_text(cand.subcaption_latex, macros) if cand.subcaption_latex is not None else None
+    timings["parse"] = timings.get("parse", 0.0) + time.perf_counter() - t
     caption = compose_caption(main_text, sub_text, cand.sublabel, opts.subfigure_caption)
     if len(caption) < opts.min_caption_chars:
         raise Skip("caption_too_short", f"{len(caption)} < {opts.min_caption_chars} characters")
     if resolved is None:
         raise Skip("graphic_not_found", cand.image_ref)
     data = tree.read_bytes(resolved)
-    image = convert_image(data, opts.image, path=tree.path(resolved), scratch=scratch)
+    image = convert_image(data, opts.image, path=tree.path(resolved), scratch=scratch, timings=timings)
     sha = hashlib.sha256(data).hexdigest()
     uid = sample_uid("arxiv", paper_id, cand.main_tex, str(cand.figure_index), str(cand.graphic_index),
                      str(resolved), sha, caption)

@@ -65,6 +65,7 @@ class PaperResult:
     figures_found: int = 0
     paper_skip: str | None = None
     input_bytes: int = 0
+    timings: dict = field(default_factory=dict)  # seconds: parse, rasterise, decode, resize, encode
     figure_skips: Counter = field(default_factory=Counter)
     refused_members: Counter = field(default_factory=Counter)
     messages: list[str] = field(default_factory=list)
@@ -85,6 +86,7 @@ class JobStats:
     archive_damaged: str | None = None
     shards: list = field(default_factory=list)
     duration_s: float = 0.0
+    timings_s: dict = field(default_factory=dict)
 
     def add(self, r: PaperResult) -> None:
         self.papers_seen += 1
@@ -99,6 +101,8 @@ class JobStats:
             _bump(self.skipped_figures, k, v)
         for k, v in r.refused_members.items():
             _bump(self.refused_members, k, v)
+        for k, v in r.timings.items():
+            self.timings_s[k] = round(self.timings_s.get(k, 0.0) + v, 4)
 
 
 def _bump(d: dict, key: str, n: int = 1) -> None:

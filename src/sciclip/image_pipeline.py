@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,11 +75,13 @@ def sniff_format(data: bytes) -> str | None:
 
 
 def convert_image(data: bytes, opts: ImageOptions, path: Path | None = None,
-                  scratch: Path | None = None) -> ConvertedImage:
+                  scratch: Path | None = None, timings: dict | None = None) -> ConvertedImage:
     """Convert image bytes (``path``: the same bytes on disk, saves a copy for vector formats).
 
-    Raises ``Skip`` with the reason counter on any unusable input.
+    Raises ``Skip`` with the reason counter on any unusable input. ``timings`` (optional) accumulates seconds
+    spent rasterising (PDF/EPS), decoding (rasters), converting to RGB and resizing, and encoding.
     """
+    t0 = time.perf_counter()
     fmt = sniff_format(data)
     if fmt is None:
         raise Skip("unsupported_format", "unknown image format")
@@ -88,6 +91,7 @@ def convert_image(data: bytes, opts: ImageOptions, path: Path | None = None,
         img, orig = _rasterise_eps(data, opts, scratch)
     else:
         img, orig = _decode_raster(data, opts)
+    t1 = time.perf_counter()
     if fmt in VECTOR_FORMATS:
         # Vector art has no pixel size: a 130x23 pt block diagram is a real figure once rendered.
         # Judge the rendering, and drop only icons whose longer side is tiny on the page.
@@ -97,8 +101,14 @@ def convert_image(data: bytes, opts: ImageOptions, path: Path | None = None,
         raise Skip("image_too_small", f"{orig[0]}x{orig[1]} < {opts.min_size}px")
     img = to_rgb(img)
     img = _fit(img, opts)
+    t2 = time.perf_counter()
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=opts.jpeg_quality)
+    if timings is not None:
+        key = "rasterise" if fmt in VECTOR_FORMATS else "decode"
+        timings[key] = timings.get(key, 0.0) + (t1 - t0)
+        timings["resize"] = timings.get("resize", 0.0) + (t2 - t1)
+        timings["encode"] = timings.get("encode", 0.0) + (time.perf_counter() - t2)
     return ConvertedImage(buf.getvalue(), img.width, img.height, orig[0], orig[1], fmt)
 
 

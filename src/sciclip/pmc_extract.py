@@ -102,7 +102,9 @@ def process_article(name: str, path: str, opts: ExtractOptions, jopts: JatsOptio
     scratch = Path(tempfile.mkdtemp(prefix="article-", dir=scratch_root))
     try:
         xml, media = _load(name, p, scratch, opts, result)
+        t = time.perf_counter()
         article = parse_jats(xml.read_bytes(), xml.name)
+        result.timings["parse"] = time.perf_counter() - t
         meta = _metadata(p, name)
         pmcid = meta.get("pmcid") or article.pmcid or name.split(".")[0]
         info = {"pmcid": pmcid, "version": meta.get("version"), "pmid": _str(meta.get("pmid") or article.pmid),
@@ -116,7 +118,7 @@ def process_article(name: str, path: str, opts: ExtractOptions, jopts: JatsOptio
                 try:
                     if reason:
                         raise Skip(reason)
-                    sample = _make_sample(fig, gi, slot, names, by_name, info, name, opts, scratch)
+                    sample = _make_sample(fig, gi, slot, names, by_name, info, name, opts, scratch, result.timings)
                 except Skip as s:
                     result.figure_skips[s.reason] += 1
                     result.messages.append(f"figure {fig.figure_id or fig.label!r} skipped ({s})")
@@ -145,7 +147,7 @@ def _size(p: Path) -> int:
 
 
 def _make_sample(fig: JatsFigure, gi: int, slot: list[str], names: list[str], by_name: dict[str, Path], info: dict,
-                 name: str, opts: ExtractOptions, scratch: Path) -> Sample:
+                 name: str, opts: ExtractOptions, scratch: Path, timings: dict) -> Sample:
     if not slot:
         raise Skip("no_graphic")
     if fig.group_caption_text:
@@ -161,7 +163,7 @@ def _make_sample(fig: JatsFigure, gi: int, slot: list[str], names: list[str], by
         raise Skip("graphic_not_found", ", ".join(slot))
     path = max(files, key=lambda f: (f.stat().st_size, f.name))  # <alternatives>: the largest raster
     data = path.read_bytes()
-    image = convert_image(data, opts.image, path=path, scratch=scratch)
+    image = convert_image(data, opts.image, path=path, scratch=scratch, timings=timings)
     sha = hashlib.sha256(data).hexdigest()
     uid = sample_uid("pmc", str(info["pmcid"]), str(info.get("version")), fig.figure_id, str(gi), path.name, sha,
                      caption)
