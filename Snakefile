@@ -11,6 +11,9 @@ configfile: "config/config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/arxiv.smk"
@@ -19,6 +22,7 @@ include: "workflow/rules/stats.smk"
 include: "workflow/rules/decontaminate.smk"
 include: "workflow/rules/reshard.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/report.smk"
 include: "workflow/rules/heal.smk"
 
 

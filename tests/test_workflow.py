@@ -250,7 +250,7 @@ PROVIDERS = {"PIL": "pillow", "yaml": "pyyaml", "boto3": "boto3", "botocore": "b
              "numpy": "numpy", "pyarrow": "pyarrow", "pylatexenc": "pylatexenc", "tqdm": "tqdm", "torch": "pytorch",
              "torchvision": "torchvision", "timm": "timm", "faiss": "faiss-cpu", "imagehash": "imagehash",
              "open_clip": "open-clip-torch", "open_clip_train": "open-clip-torch", "webdataset": "webdataset",
-             "jsonschema": "jsonschema"}
+             "jsonschema": "jsonschema", "matplotlib": "matplotlib"}
 
 
 def _third_party_imports_of_sciclip() -> set[str]:
@@ -297,7 +297,8 @@ def test_each_rule_env_provides_what_its_command_imported(first_run, tmp_path):
             missing = imported - env_packages(rules()[rule_name]["conda"])
             assert not missing, f"rule {rule_name} ({command}) imports {missing} its env lacks"
             checked.add(rule_name)
-    assert {"arxiv_extract", "pmc_batch", "convert", "embed", "score", "subset", "reshard", "train"} <= checked
+    assert {"arxiv_extract", "pmc_batch", "convert", "embed", "score", "subset", "reshard", "train",
+            "report_figures"} <= checked
 
 
 def test_slurm_profile_gives_train_a_gpu(first_run):
@@ -360,3 +361,29 @@ def test_coarser_work_units_give_the_same_data(first_run, tmp_path):
         assert a and a == b, sub
     stats = json.loads((wd / "results" / "stats" / "arxiv.json").read_text())
     assert stats["papers_seen"] == 12 and stats["skipped_papers"] == {"corrupt_gzip": 1, "pdf_only": 1}
+
+
+def test_html_report_holds_the_figures(first_run):
+    import base64
+    r = snakemake(first_run, "--report", "results/report.html", "--cores", "1")
+    report = (first_run / "results" / "report.html").read_text()
+
+    def item(name: str) -> str:
+        i = report.index(f'"results/report/{name}": {{')
+        m = re.search(r'"data_uri": "data:[^;]+;(?:charset=[^;]+;)?filename=[^;]+;base64,([A-Za-z0-9+/=]+)"', report[i:])
+        return base64.b64decode(m.group(1)).decode("utf-8")
+
+    for category in ("Captions", "Volume", "Skips", "Decontamination", "Samples"):
+        assert f'"{category}"' in report, category
+    captions = item("caption_lengths.svg")
+    assert "<svg" in captions and "arxiv: caption length" in captions and "pmc: caption length" in captions
+    assert "samples per month" in item("samples_per_unit.svg") and "samples per batch" in item("samples_per_unit.svg")
+    skips = item("skip_reasons.svg")
+    assert "corrupt_gzip" in skips and "malformed_xml" in skips
+    scores = item("decontamination_scores.svg")
+    assert "threshold 0.75" in scores
+    grid = item("samples.html")
+    assert grid.count("<figure>") == 24 and "data:image/jpeg;base64," in grid
+    known = set(expected_pairs().values())
+    assert any(caption in grid for caption in known)
+    assert r.returncode == 0

@@ -360,6 +360,14 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_report_figures(args) -> int:
+    from sciclip.report_figures import make_report_figures
+
+    made = make_report_figures(args.results, args.out, args.sources, args.threshold, args.thumbnails, args.seed)
+    print(f"wrote {len(made)} report figures -> {args.out}", file=sys.stderr)
+    return 0
+
+
 def cmd_heal(args) -> int:
     from sciclip.heal import heal_directory
 
@@ -568,6 +576,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="data loader workers per GPU")
     p.add_argument("--print-command", action="store_true", help="print the OpenCLIP command and exit")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("report-figures", help="figures for snakemake --report (histograms, skips, thumbnails)")
+    p.add_argument("--results", default="results")
+    p.add_argument("--out", required=True)
+    p.add_argument("--sources", nargs="+", default=["arxiv", "pmc"])
+    p.add_argument("--threshold", type=float, default=None, help="decontamination threshold line")
+    p.add_argument("--thumbnails", type=int, default=24)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_report_figures)
 
     p = sub.add_parser("heal", help="repair WebDataset shards: keep whole samples, drop incomplete/duplicates")
     p.add_argument("dir")

@@ -35,6 +35,8 @@ def get_final_targets():
     if PMC["enabled"]:
         targets.append(f"{RESULTS}/stats/pmc.json")
     targets += [f"{RESULTS}/final/{name}" for name in get_final_outputs()]
+    if SOURCES:
+        targets.append(f"{RESULTS}/report/samples.html")
     if TRAIN["enabled"] and get_train_data(None):
         targets.append(f"{RESULTS}/train/{TRAIN['run']}/summary.json")
     return targets
@@ -324,3 +326,31 @@ def get_heal_input(wildcards):
     if wildcards.name not in inputs:
         raise ValueError(f"heal: no input directory configured for {wildcards.name!r} (config heal.inputs)")
     return inputs[wildcards.name]
+
+
+def get_stats_files(wildcards):
+    return [f"{RESULTS}/stats/{s}.json" for s in SOURCES]
+
+
+def get_img2dataset_dirs(wildcards):
+    return [f"{RESULTS}/{s}/img2dataset" for s in SOURCES]
+
+
+def get_score_dirs(wildcards):
+    return [f"{RESULTS}/{s}/scores" for s in SOURCES] if DECON["enabled"] else []
+
+
+def get_report_dir(wildcards, output):
+    return str(Path(output[0]).parent)
+
+
+def get_report_threshold_flag():
+    if not DECON["enabled"]:
+        return ""
+    defaults = {"yokoo": 0.604169, "phash": 0.75}
+    return f"--threshold {DECON.get('thresholds', {}).get(DECON['descriptor'], defaults[DECON['descriptor']])}"
+
+
+def get_results_dir(wildcards, input):
+    """The results folder, from results/stats/<source>.json."""
+    return str(Path(input.stats[0]).parents[1])
