@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= 2
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test test-fast sysdeps venv clean lint bench
+.PHONY: demo test test-fast sysdeps venv clean lint bench report
 
 sysdeps:
 	@bash .ci/sysdeps.sh
@@ -37,9 +37,15 @@ bench: sysdeps venv
 	$(BIN)/python bench/pmc_throughput.py
 	$(BIN)/python bench/reshard_throughput.py $(if $(DATACOMP_RESHARDER),--resharder $(DATACOMP_RESHARDER) --resharder-python $(DATACOMP_PYTHON))
 	$(BIN)/python bench/embed_throughput.py
+	$(BIN)/python bench/pipeline_scale.py
+	$(BIN)/python bench/dryrun_fullscale.py
 
 lint: venv
 	$(BIN)/snakemake --lint
 
 clean:
 	rm -rf results .snakemake resources/sample
+
+report: demo
+	$(BIN)/snakemake --report results/report.html
+	@echo "report: results/report.html"

@@ -97,7 +97,7 @@ def main() -> int:
         papers = sum(s.papers_seen for s in stats)
         figs = sum(s.figures_found for s in stats)
         samples = sum(s.samples_written for s in stats)
-        rows.append(("sample corpus (3 tarballs)", papers, figs, samples, secs, None))
+        rows.append((f"sample corpus ({len(tarballs)} tarballs)", papers, figs, samples, secs, None))
 
         if REALDATA.is_dir():
             dirs = sorted(p for p in REALDATA.iterdir() if p.is_dir())
