@@ -54,7 +54,8 @@ rule arxiv_download:
 
 rule arxiv_extract:
     input:
-        f"{RESULTS}/arxiv/tarballs/{{tarball}}",
+        tarballs=f"{RESULTS}/arxiv/tarballs/{{tarball}}",
+        selection=ancient(f"{RESULTS}/arxiv/selected.tsv"),  # which tarballs the unit holds (remote jobs read it)
     output:
         directory(f"{RESULTS}/arxiv/shards/{{tarball}}"),
     log:

@@ -309,7 +309,7 @@ def get_unit_tarball_flags(wildcards):
 
 
 def get_unit_tarball_paths(wildcards, input):
-    return " ".join(shlex.quote(f"{input[0]}/{t}.tar") for t in _arxiv_units()[wildcards.tarball])
+    return " ".join(shlex.quote(f"{input.tarballs}/{t}.tar") for t in _arxiv_units()[wildcards.tarball])
 
 
 def get_arxiv_shard_dirs(wildcards):

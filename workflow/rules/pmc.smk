@@ -21,7 +21,8 @@ checkpoint pmc_index:
 
 rule pmc_batch:
     input:
-        f"{RESULTS}/pmc/index.tsv",
+        index=f"{RESULTS}/pmc/index.tsv",
+        batches=f"{RESULTS}/pmc/batches.tsv",  # which batches the unit holds (remote jobs read it)
     output:
         directory(f"{RESULTS}/pmc/shards/{{batch}}"),
     log:
@@ -40,5 +41,5 @@ rule pmc_batch:
     resources:
         downloads=1,
     shell:
-        "python -m sciclip pmc batch {params.source} --index {input:q} {params.batches} --label {wildcards.batch} "
+        "python -m sciclip pmc batch {params.source} --index {input.index:q} {params.batches} --label {wildcards.batch} "
         "--downloads {params.downloads:q} {params.extract} {params.jats} --workers {threads} {output:q} 2> {log:q}"
