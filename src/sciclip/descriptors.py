@@ -17,7 +17,6 @@ import io
 import json
 import logging
 import os
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from sciclip.errors import SciclipError
-from sciclip.heal import split_key
+from sciclip.heal import ShardReport, read_samples
 
 log = logging.getLogger(__name__)
 
@@ -120,22 +119,14 @@ def yokoo_transform(input_size: int):
 def shard_images(shards: list[Path]) -> Iterator[tuple[str, Image.Image]]:
     """(uid, image) of every sample in WebDataset shards (the uid from the json, else the key)."""
     for shard in shards:
-        with tarfile.open(shard, "r:") as tar:
-            current_key, image, uid = None, None, None
-            for m in tar:
-                if not m.isreg():
-                    continue
-                key, ext = split_key(m.name)
-                if key != current_key:
-                    if image is not None:
-                        yield uid or current_key, image
-                    current_key, image, uid = key, None, None
-                if "." + ext in IMAGE_EXTS and image is None:
-                    image = _open(tar.extractfile(m).read())
-                elif ext == "json":
-                    uid = json.loads(tar.extractfile(m).read()).get("uid")
+        for key, members in read_samples(shard, ShardReport(shard.name)):
+            data = next((members[e[1:]] for e in IMAGE_EXTS if e[1:] in members), None)
+            if data is None:
+                continue
+            uid = json.loads(members["json"]).get("uid") if "json" in members else None
+            image = _open(data)
             if image is not None:
-                yield uid or current_key, image
+                yield uid or key, image
 
 
 def _open(data: bytes) -> Image.Image | None:

@@ -13,13 +13,12 @@ import html
 import io
 import json
 import random
-import tarfile
 from pathlib import Path
 
 import pyarrow.parquet as pq
 from PIL import Image
 
-from sciclip.heal import split_key
+from sciclip.heal import ShardReport, read_samples
 from sciclip.shard_writer import atomic_write_bytes
 
 FIGURES = ["caption_lengths.svg", "samples_per_unit.svg", "skip_reasons.svg", "decontamination_scores.svg",
@@ -118,14 +117,9 @@ def _grid(results: Path, sources: list[str], n: int, seed: int) -> str:
     shards = sorted(p for s in sources for p in (results / s / "img2dataset").glob("*.tar"))
     samples: list[tuple[str, bytes, str]] = []
     for shard in shards:
-        with tarfile.open(shard) as tar:
-            current: dict[str, dict[str, bytes]] = {}
-            for m in tar:
-                key, ext = split_key(m.name)
-                current.setdefault(key, {})[ext] = tar.extractfile(m).read()
-            for key, members in current.items():
-                if "jpg" in members and "txt" in members:
-                    samples.append((key, members["jpg"], members["txt"].decode("utf-8", "replace")))
+        for key, members in read_samples(shard, ShardReport(shard.name)):
+            if "jpg" in members and "txt" in members:
+                samples.append((key, members["jpg"], members["txt"].decode("utf-8", "replace")))
     picked = random.Random(seed).sample(samples, min(n, len(samples)))
     cells = []
     for key, jpg, caption in picked:

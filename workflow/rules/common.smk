@@ -257,11 +257,6 @@ def get_extract_flags():
     return " ".join(shlex.quote(str(f)) for f in flags)
 
 
-def _selected_arxiv():
-    """Tarballs chosen by the selection checkpoint (name -> (key, md5))."""
-    return _read_selection(*_file_key(checkpoints.arxiv_select.get().output[0]))
-
-
 def _file_key(path):
     st = os.stat(path)
     return path, st.st_mtime_ns, st.st_size
@@ -269,7 +264,8 @@ def _file_key(path):
 
 @functools.lru_cache(maxsize=8)
 def _read_selection(path, mtime_ns, size):
-    # cached: Snakemake asks for every download job's key and md5, 12,000 calls at full scale
+    """Tarballs chosen by the selection checkpoint (name -> (key, md5)); cached per file version because
+    Snakemake asks for it once per job."""
     entries = {}
     with open(path) as f:
         header = f.readline().rstrip("\n").split("\t")
