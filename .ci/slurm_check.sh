@@ -35,11 +35,15 @@ stop_daemons() {
 }
 trap stop_daemons EXIT
 
-if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
-  log "installing slurm-wlm and munge"
+need=()
+command -v slurmctld >/dev/null || need+=(slurm-wlm)
+command -v munged >/dev/null || need+=(munge)
+command -v pgrep >/dev/null || need+=(procps)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq slurm-wlm munge >/dev/null
+  apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
 # munge: a key, and the daemon as the munge user
@@ -124,16 +128,16 @@ yaml.safe_dump(p, open(dst, "w"), sort_keys=False)
 PYEOF
 
 log "running the demo through SLURM"
-start=$(date +%s.%N)
+start=$(date +%s%N)
 ( cd "$WORK/slurm-run" && timeout 900 snakemake --profile "$WORK/profile" --configfile config/config.yaml ci.yaml \
     --verbose > "$WORK/slurm-run.log" 2>&1 ) || { log "SLURM run failed"; grep -v "No active jobs" "$WORK/slurm-run.log" \
     | tail -40; squeue || true; exit 1; }
-slurm_secs=$(echo "$(date +%s.%N) - $start" | bc)
+slurm_secs=$(( ($(date +%s%N) - start) / 1000000000 ))
 log "running the same demo locally"
-start=$(date +%s.%N)
+start=$(date +%s%N)
 ( cd "$WORK/local-run" && snakemake --cores "$CPUS" --configfile config/config.yaml ci.yaml > "$WORK/local-run.log" 2>&1 ) \
   || { log "local run failed"; tail -30 "$WORK/local-run.log"; exit 1; }
-local_secs=$(echo "$(date +%s.%N) - $start" | bc)
+local_secs=$(( ($(date +%s%N) - start) / 1000000000 ))
 
 submitted=$(grep -cE "submitted with SLURM jobid [0-9]+|jobid [0-9]+ .*submitted|SLURM jobid [0-9]+" "$WORK/slurm-run.log" || true)
 slurm_logs=$(find "$WORK/slurm-run/.snakemake/slurm_logs" -name "*.log" 2>/dev/null | wc -l)

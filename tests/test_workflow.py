@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, expected_pairs
+from tests.conftest import FIXTURES, ROOT, expected_pairs
 
 pytestmark = pytest.mark.slow
 
@@ -129,6 +129,21 @@ def test_planted_contamination_is_gone_and_everything_else_stays(first_run):
 def pq_columns(path: Path) -> list[str]:
     import pyarrow.parquet as pq
     return pq.read_schema(path).names
+
+
+def test_demo_outputs_match_the_golden_file(first_run):
+    """Every artefact users consume is byte-identical to the committed golden digests (run fields removed).
+
+    A change that alters output bytes on purpose rewrites tests/fixtures/golden_demo.json in the same commit
+    (``python -m tests.golden results > tests/fixtures/golden_demo.json``) and says why; a refactor never does.
+    """
+    from tests.golden import artefact_digests
+
+    golden = json.loads((FIXTURES / "golden_demo.json").read_text())
+    got = artefact_digests(first_run / "results")
+    assert sorted(got) == sorted(golden), "artefacts added or missing"
+    changed = sorted(k for k in golden if got[k] != golden[k])
+    assert not changed, f"{len(changed)} of {len(golden)} artefacts changed: {changed}"
 
 
 def test_second_run_has_nothing_to_do(first_run):
