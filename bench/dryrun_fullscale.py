@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from sciclip.arxiv_manifest import TarballEntry, write_selection  # noqa: E402
-from sciclip.sample_corpus import manifest_xml  # noqa: E402
+from sciclip.sample.arxiv import manifest_xml  # noqa: E402
+from sciclip.sources.arxiv.manifest import TarballEntry, write_selection  # noqa: E402
 
 
 def tarballs(n: int) -> list[TarballEntry]:

@@ -20,10 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from sciclip import sample_media as media  # noqa: E402
-from sciclip.descriptors import embed  # noqa: E402
-from sciclip.shard_writer import ShardWriter  # noqa: E402
-from sciclip.uids import sample_uid  # noqa: E402
+from sciclip.curate.descriptors import embed  # noqa: E402
+from sciclip.sample import media  # noqa: E402
+from sciclip.shards.writer import ShardWriter  # noqa: E402
+from sciclip.sources.uids import sample_uid  # noqa: E402
 
 
 def make_shards(folder: Path, n: int, per_shard: int = 256) -> list[Path]:

@@ -22,11 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from PIL import Image  # noqa: E402
+from tests.realdata_eval import pack_papers  # noqa: E402
 
-from sciclip.arxiv_extract import ExtractOptions, extract_tarball  # noqa: E402
-from sciclip.image_pipeline import eps_bounding_box, sniff_format  # noqa: E402
-from sciclip.realdata_eval import pack_papers  # noqa: E402
-from sciclip.sample_corpus import write_sample  # noqa: E402
+from sciclip.images.pipeline import eps_bounding_box, sniff_format  # noqa: E402
+from sciclip.sample import write_sample  # noqa: E402
+from sciclip.sources.arxiv.extract import ExtractOptions, extract_tarball  # noqa: E402
 
 REALDATA = ROOT.parent / "shared" / "realdata" / "latex"
 

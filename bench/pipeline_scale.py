@@ -12,7 +12,6 @@ multi-page PDF, EPS), and PMC article folders (JPEG, PNG, LZW TIFF).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import subprocess
@@ -25,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sciclip import sample_media as media  # noqa: E402
-from sciclip.sample_corpus import Paper, build_tarball  # noqa: E402
+from sciclip.sample import media  # noqa: E402
+from sciclip.sample.arxiv import Paper, build_tarball  # noqa: E402
 
 FORMATS = ["png_rgba", "png_palette", "png_gray", "jpeg_rgb", "jpeg_cmyk", "gif", "pdf", "eps"]
 
@@ -95,7 +94,6 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
     import numpy as np
-
     from pmc_throughput import make_corpus
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -21,10 +21,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from PIL import Image  # noqa: E402
 
-from sciclip import sample_media as media  # noqa: E402
-from sciclip.jats_figures import parse_jats  # noqa: E402
-from sciclip.pmc_extract import extract_articles  # noqa: E402
-from sciclip.sample_pmc import _article  # noqa: E402
+from sciclip.sample import media  # noqa: E402
+from sciclip.sample.pmc import _article  # noqa: E402
+from sciclip.sources.pmc.extract import extract_articles  # noqa: E402
+from sciclip.sources.pmc.jats_figures import parse_jats  # noqa: E402
 
 REAL_JATS = ROOT.parent / "shared" / "realdata" / "jats"
 

@@ -29,10 +29,10 @@ import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from sciclip import sample_media as media  # noqa: E402
-from sciclip.reshard import uid_pairs  # noqa: E402
-from sciclip.shard_writer import ShardWriter  # noqa: E402
-from sciclip.uids import sample_uid  # noqa: E402
+from sciclip.sample import media  # noqa: E402
+from sciclip.shards.reshard import uid_pairs  # noqa: E402
+from sciclip.shards.writer import ShardWriter  # noqa: E402
+from sciclip.sources.uids import sample_uid  # noqa: E402
 
 
 def make_input(folder: Path, shards: int, per_shard: int) -> list[str]:

@@ -17,7 +17,7 @@ REALDATA = ROOT.parent / "shared" / "realdata"
 
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory) -> Path:
-    from sciclip.sample_corpus import write_sample
+    from sciclip.sample import write_sample
 
     out = tmp_path_factory.mktemp("sample")
     write_sample(out)
@@ -32,7 +32,7 @@ def sample_tarballs(sample_dir) -> list[Path]:
 @pytest.fixture(scope="session")
 def sample_extracted(sample_tarballs, tmp_path_factory) -> tuple[Path, dict]:
     """Every sample tarball extracted with default options: (output root, {tarball: JobStats})."""
-    from sciclip.arxiv_extract import extract_tarball
+    from sciclip.sources.arxiv.extract import extract_tarball
 
     root = tmp_path_factory.mktemp("extracted")
     stats = {t.stem: extract_tarball(t, root / t.stem) for t in sample_tarballs}

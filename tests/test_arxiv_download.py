@@ -7,9 +7,9 @@ import hashlib
 
 import pytest
 
-from sciclip.arxiv_manifest import parse_manifest, read_selection, select_tarballs, write_selection
 from sciclip.errors import SciclipError
-from sciclip.remote_files import SourceSpec, fetch
+from sciclip.sources.arxiv.manifest import parse_manifest, read_selection, select_tarballs, write_selection
+from sciclip.storage.remote import SourceSpec, fetch
 from tests.conftest import run_cli
 from tests.servers import RequesterPaysS3, StaticHTTP
 

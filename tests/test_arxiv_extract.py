@@ -10,9 +10,10 @@ from collections import Counter
 import pytest
 from PIL import Image
 
-from sciclip.arxiv_extract import ExtractOptions, extract_tarball
-from sciclip.image_pipeline import ImageOptions
-from sciclip.sample_corpus import TARBALLS, write_sample
+from sciclip.images.pipeline import ImageOptions
+from sciclip.sample import write_sample
+from sciclip.sample.arxiv import TARBALLS
+from sciclip.sources.arxiv.extract import ExtractOptions, extract_tarball
 from tests.conftest import expected_pairs, read_dir, read_shard
 
 REQUIRED_KEYS = {"uid", "paper_id", "yymm", "figure_label", "source_path", "original_width", "original_height",
@@ -54,7 +55,7 @@ def test_sample_metadata(samples, sample_dir):
     assert by_path["img/loss_curve.PNG"]["subcaption_latex"] == "Training loss"
     assert (by_path["figs/results_cmyk.jpg"]["original_width"], by_path["figs/results_cmyk.jpg"]["width"]) == (1024, 512)
     # sha256 is of the original file bytes inside the paper
-    from sciclip.sample_corpus import paper_2001_00001
+    from sciclip.sample.arxiv import paper_2001_00001
     original = paper_2001_00001().files["figs/overview.png"]
     assert by_path["figs/overview.png"]["sha256"] == hashlib.sha256(original).hexdigest()
 
@@ -129,7 +130,7 @@ def test_rerun_replaces_output(sample_tarballs, tmp_path):
 
 
 def test_unexpected_error_in_one_paper_spares_the_rest(sample_tarballs, tmp_path, monkeypatch):
-    import sciclip.arxiv_extract as ax
+    import sciclip.sources.arxiv.extract as ax
     real = ax.paper_figures
 
     def flaky(tree):

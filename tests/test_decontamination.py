@@ -10,10 +10,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from sciclip.decontaminate import build_subset, embed_eval, embed_source, max_similarity, score_source
+from sciclip.curate.decontaminate import build_subset, embed_eval, embed_source, max_similarity, score_source
 from sciclip.errors import SciclipError
-from sciclip.img2dataset_writer import COLUMNS, convert
-from sciclip.reshard import U16, reshard, uid_pairs
+from sciclip.shards.img2dataset import COLUMNS, convert
+from sciclip.shards.reshard import U16, reshard, uid_pairs
 from tests.conftest import read_shard, run_cli
 
 PLANTED_ARXIV = {("2002.00001", f"planted_{k}") for k in ("resized.png", "q70.jpg", "crop.png", "gray.png")}
@@ -79,7 +79,7 @@ def _released_checkpoint(path, input_size=64):
     """A random-init ISC21 network saved the way the released isc_ft_v107.pth.tar is (DataParallel keys)."""
     import torch
 
-    from sciclip.descriptors import build_yokoo
+    from sciclip.curate.descriptors import build_yokoo
     torch.manual_seed(0)
     model = build_yokoo()
     state = {f"module.{k}": v for k, v in model.state_dict().items()}
@@ -98,7 +98,7 @@ def yokoo_ckpt(tmp_path_factory):
 def test_yokoo_checkpoint_in_released_format(yokoo_ckpt):
     import torch
 
-    from sciclip.descriptors import load_yokoo
+    from sciclip.curate.descriptors import load_yokoo
     path, state = yokoo_ckpt
     assert {"module.fc.weight", "module.bn.weight", "module.bn.bias", "module.bn.running_mean",
             "module.bn.running_var", "module.bn.num_batches_tracked"} <= set(state)
@@ -109,8 +109,8 @@ def test_yokoo_checkpoint_in_released_format(yokoo_ckpt):
 
 
 def test_yokoo_embeddings_shape_and_norm(yokoo_ckpt, tmp_path):
-    from sciclip import sample_media as media
-    from sciclip.descriptors import embed
+    from sciclip.curate.descriptors import embed
+    from sciclip.sample import media
     path, _ = yokoo_ckpt
     imgs = [(f"i{i}", media.natural_image(f"t{i}", (120, 90))) for i in range(3)]
     ids, emb = embed(imgs, "yokoo", weights=str(path), device="cpu", batch_size=2)
@@ -130,7 +130,7 @@ def test_yokoo_over_shards_with_a_dataloader(yokoo_ckpt, i2d, tmp_path):
 def test_yokoo_loader_refuses_bad_checkpoints(tmp_path):
     import torch
 
-    from sciclip.descriptors import load_yokoo
+    from sciclip.curate.descriptors import load_yokoo
     torch.save({"state_dict": {"module.fc.weight": torch.zeros(256, 512)}}, tmp_path / "bad.pth")
     with pytest.raises(SciclipError, match="does not fit"):
         load_yokoo(tmp_path / "bad.pth")

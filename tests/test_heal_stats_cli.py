@@ -9,8 +9,9 @@ import tarfile
 import pytest
 
 from sciclip.cli import build_parser
-from sciclip.heal import heal_directory, split_key
-from sciclip.stats import dataset_stats, length_summary
+from sciclip.shards.heal import heal_directory
+from sciclip.shards.reader import split_key
+from sciclip.shards.stats import dataset_stats, length_summary
 from tests.conftest import read_shard, run_cli
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sciclip import sample_media as media
 from sciclip.errors import Skip
-from sciclip.image_pipeline import ImageOptions, convert_image, eps_bounding_box, sniff_format
+from sciclip.images.pipeline import ImageOptions, convert_image, eps_bounding_box, sniff_format
+from sciclip.sample import media
 
 OPTS = ImageOptions()
 

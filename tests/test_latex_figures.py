@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sciclip.latex_captions import compose_caption, latex_to_text
-from sciclip.latex_figures import figures_in_text, graphic_names
+from sciclip.sources.arxiv.latex_captions import compose_caption, latex_to_text
+from sciclip.sources.arxiv.latex_figures import figures_in_text, graphic_names
 
 
 def doc(body: str, preamble: str = "") -> str:
@@ -147,7 +147,7 @@ Some text.
 
 
 def test_commented_and_disabled_figures_are_ignored():
-    from sciclip.tex_source import clean_tex
+    from sciclip.sources.arxiv.tex_source import clean_tex
 
     text = clean_tex(doc(r"""
 % \begin{figure}\includegraphics{c1}\caption{Commented out.}\end{figure}

@@ -10,12 +10,12 @@ import time
 import pytest
 
 from sciclip.errors import Skip
-from sciclip.extract_job import ExtractOptions
-from sciclip.jats_figures import match_media, parse_jats
-from sciclip.pmc_download import download_batch, needed_media
-from sciclip.pmc_extract import JatsOptions, extract_articles
-from sciclip.pmc_index import batch_names, build_index, read_index, write_index
-from sciclip.remote_files import SourceSpec
+from sciclip.sources.job import ExtractOptions
+from sciclip.sources.pmc.download import download_batch, needed_media
+from sciclip.sources.pmc.extract import JatsOptions, extract_articles
+from sciclip.sources.pmc.index import batch_names, build_index, read_index, write_index
+from sciclip.sources.pmc.jats_figures import match_media, parse_jats
+from sciclip.storage.remote import SourceSpec
 from tests.conftest import FIXTURES, REALDATA, read_dir, run_cli
 
 NS = 'xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:mml="http://www.w3.org/1998/Math/MathML"'
@@ -159,7 +159,7 @@ def test_match_media(href, files, expected):
 
 
 def test_only_figure_media_are_needed(sample_dir):
-    from sciclip.sample_pmc import cloud_articles
+    from sciclip.sample.pmc import cloud_articles
     art = next(a for a in cloud_articles() if a["pmcid"] == "PMC1000001" and a["version"] == 2)
     keys = [f"PMC1000001.2/{n}" for n in sorted(art["media"])]
     assert needed_media(art["xml"], keys) == ["PMC1000001.2/pmc1000001-g001.jpg", "PMC1000001.2/Fig2A.JPG",
@@ -291,7 +291,7 @@ def test_real_articles_against_ground_truth():
 
 
 def test_sample_pmc_is_deterministic(sample_dir, tmp_path):
-    from sciclip.sample_corpus import write_sample
+    from sciclip.sample import write_sample
     write_sample(tmp_path)
     for f in sorted(p for p in sample_dir.rglob("*") if p.is_file()):
         rel = f.relative_to(sample_dir)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from sciclip.arxiv_extract import ExtractOptions, extract_tarball
-from sciclip.realdata_eval import pack_papers, read_expected, score
+from sciclip.sources.arxiv.extract import ExtractOptions, extract_tarball
 from tests.conftest import REALDATA, read_dir
+from tests.realdata_eval import pack_papers, read_expected, score
 
 pytestmark = pytest.mark.skipif(not (REALDATA / "expected_latex.tsv").is_file(),
                                 reason=f"real data not present at {REALDATA}")

@@ -10,11 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from sciclip.arxiv_extract import ExtractOptions, extract_tarball
 from sciclip.errors import Skip
-from sciclip.safe_archive import (ArchiveDamaged, extract_tar_bytes, gunzip_capped, iter_tar_members,
-                                  safe_member_path)
-from sciclip.sample_corpus import _gzip, _tar
+from sciclip.sample.media import gzip_bytes as _gzip
+from sciclip.sample.media import tar_bytes as _tar
+from sciclip.sources.arxiv.extract import ExtractOptions, extract_tarball
+from sciclip.storage.safe_archive import (
+    ArchiveDamaged,
+    extract_tar_bytes,
+    gunzip_capped,
+    iter_tar_members,
+    safe_member_path,
+)
 from tests.conftest import read_dir
 
 
@@ -95,7 +101,7 @@ def test_truncated_outer_tarball_yields_members_before_the_damage(tmp_path):
 
 
 def _paper(paper_id: str, caption: str) -> tuple[str, bytes]:
-    from sciclip import sample_media as media
+    from sciclip.sample import media
     tex = ("\\documentclass{article}\\begin{document}\\begin{figure}\\includegraphics{f.png}"
            f"\\caption{{{caption}}}\\end{{figure}}\\end{{document}}").encode()
     return f"2001/{paper_id}.gz", _gzip(_tar({"main.tex": tex, "f.png": media.png_rgb(paper_id, (120, 90))}))
@@ -119,7 +125,7 @@ def test_truncated_tarball_keeps_good_papers(tmp_path, caplog):
 
 def test_hostile_paper_inside_a_tarball(tmp_path):
     """A paper full of hostile members still gives its good figure; nothing lands outside scratch."""
-    from sciclip import sample_media as media
+    from sciclip.sample import media
     inner = io.BytesIO()
     with tarfile.open(fileobj=io.BytesIO(hostile_tar())) as src, tarfile.open(fileobj=inner, mode="w") as dst:
         for m in src:
@@ -153,7 +159,7 @@ def test_gzip_bomb_paper_is_skipped_and_neighbours_land(tmp_path):
 
 
 def test_damaged_tarball_inside_a_work_unit_spares_the_next(tmp_path):
-    from sciclip.arxiv_extract import extract_tarballs
+    from sciclip.sources.arxiv.extract import extract_tarballs
     first = dict([_paper("2001.00001", "First tarball figure.")])
     broken = _tar(dict([_paper("2001.00002", "Second tarball figure."), _paper("2001.00003", "Lost to damage.")]))
     third = dict([_paper("2001.00004", "Third tarball figure.")])

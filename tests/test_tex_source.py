@@ -6,11 +6,17 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from sciclip.graphics_paths import clean_graphic_name, parse_graphicspath, resolve_graphic
-from sciclip.latex_captions import compose_caption, latex_to_text
-from sciclip.latex_macros import collect_macros, expand_macros
-from sciclip.tex_source import (SourceTree, decode_tex, find_main_files, inline_inputs, remove_disabled_blocks,
-                                strip_comments)
+from sciclip.sources.arxiv.graphics_paths import clean_graphic_name, parse_graphicspath, resolve_graphic
+from sciclip.sources.arxiv.latex_captions import compose_caption, latex_to_text
+from sciclip.sources.arxiv.latex_macros import collect_macros, expand_macros
+from sciclip.sources.arxiv.tex_source import (
+    SourceTree,
+    decode_tex,
+    find_main_files,
+    inline_inputs,
+    remove_disabled_blocks,
+    strip_comments,
+)
 
 
 def make_tree(tmp_path: Path, files: dict[str, bytes | str]) -> SourceTree:

@@ -77,6 +77,7 @@ def test_demo_run_produces_expected_shards_readable_by_webdataset(first_run):
 
 def test_pmc_shards_land_beside_arxiv_one_job_per_batch(first_run):
     import webdataset as wds
+
     from tests.test_pmc import expected_pmc
 
     shards = sorted((first_run / "results" / "pmc" / "shards").glob("*/*.tar"))
@@ -348,7 +349,7 @@ def test_slurm_profile_gives_train_a_gpu(first_run):
 
 def test_training_command_guards_small_data():
     from sciclip.errors import SciclipError
-    from sciclip.train import DataSource, training_command
+    from sciclip.train.openclip import DataSource, training_command
 
     cmd, info = training_command([DataSource("d/00000000.tar", 3)], "tiny", "r", "logs")
     assert cmd[cmd.index("--batch-size") + 1] == "3" and info["epochs"] == 1

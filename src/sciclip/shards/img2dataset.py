@@ -1,0 +1,148 @@
+"""Our per-tarball / per-batch shards rewritten in img2dataset's output layout, which DataComp's tools read.
+
+Layout (see ../shared/notes/formats.md): ``{shard:05d}.tar`` with a fixed number of samples per shard;
+sample key = shard_id * 10**oom_samples + index, zero-padded to oom_samples + oom_shards digits; members
+``.jpg``, ``.txt``, ``.json`` (img2dataset's fields: key, caption, url, status, error_message, width, height,
+original_width, original_height, exif, sha256 — plus ours: uid, source, paper/article id, label, license);
+beside each shard ``{shard}.parquet`` (one row per sample, the same fields) and ``{shard}_stats.json``.
+Input order is the sorted input directories, then shard order, then sample order: the output is a pure
+function of the input. Image bytes are copied, never re-encoded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sciclip.errors import SciclipError
+from sciclip.progress import progress
+from sciclip.shards.reader import ShardReport, read_samples
+from sciclip.shards.writer import ShardWriter
+from sciclip.sources.arxiv.ids import OLD_ID
+from sciclip.storage.atomic import atomic_write_bytes
+
+# Columns of the parquet files, in order; every sample's json has these keys (missing ones are null).
+COLUMNS = ["key", "caption", "url", "status", "error_message", "width", "height", "original_width",
+           "original_height", "exif", "sha256", "uid", "source", "paper_id", "yymm", "pmcid", "pmid", "doi",
+           "license", "figure_label", "source_path"]
+STRING_COLUMNS = {"key", "caption", "url", "status", "error_message", "exif", "sha256", "uid", "source", "paper_id",
+                  "yymm", "pmcid", "pmid", "doi", "license", "figure_label", "source_path"}
+
+
+def provenance_url(meta: dict) -> str:
+    """Where the figure came from, as a URL a person can follow."""
+    if meta.get("source") == "arxiv":
+        pid = str(meta.get("paper_id", ""))
+        m = OLD_ID.match(pid)
+        abs_id = f"{m.group('archive')}/{m.group('yymm')}{m.group('num')}" if m else pid
+        return f"https://arxiv.org/abs/{abs_id}#{meta.get('source_path', '')}"
+    if meta.get("source") == "pmc":
+        return f"https://pmc.ncbi.nlm.nih.gov/articles/{meta.get('pmcid', '')}/#{meta.get('figure_id', '')}"
+    return str(meta.get("url") or "")
+
+
+def img2dataset_json(meta: dict, key: str, caption: str) -> dict:
+    out = {
+        "key": key, "caption": caption, "url": provenance_url(meta), "status": "success", "error_message": None,
+        "width": meta.get("width"), "height": meta.get("height"), "original_width": meta.get("original_width"),
+        "original_height": meta.get("original_height"), "exif": None, "sha256": meta.get("sha256"),
+        "uid": meta["uid"], "source": meta.get("source"), "paper_id": meta.get("paper_id"), "yymm": meta.get("yymm"),
+        "pmcid": meta.get("pmcid"), "pmid": meta.get("pmid"), "doi": meta.get("doi"), "license": meta.get("license"),
+        "figure_label": meta.get("figure_label") or meta.get("label"), "source_path": meta.get("source_path"),
+    }
+    return out
+
+
+@dataclass
+class ConvertReport:
+    inputs: int = 0
+    samples: int = 0
+    shards: int = 0
+    skipped_incomplete: int = 0
+    damaged_inputs: int = 0
+
+
+def _input_samples(dirs: list[Path], report: ConvertReport) -> Iterator[tuple[bytes, str, dict]]:
+    for d in dirs:
+        for shard in sorted(p for p in d.glob("*.tar") if not p.name.startswith(".")):
+            report.inputs += 1
+            sr = ShardReport(shard.name)
+            for _, members in read_samples(shard, sr):
+                if "jpg" not in members or "txt" not in members or "json" not in members:
+                    report.skipped_incomplete += 1
+                    continue
+                yield members["jpg"], members["txt"].decode("utf-8"), json.loads(members["json"])
+            if sr.truncated:
+                report.damaged_inputs += 1
+
+
+def _schema() -> pa.Schema:
+    fields = []
+    for c in COLUMNS:
+        fields.append(pa.field(c, pa.string() if c in STRING_COLUMNS else pa.int64()))
+    return pa.schema(fields)
+
+
+def convert(input_dirs: list[str | os.PathLike], outdir: str | os.PathLike, samples_per_shard: int = 10_000,
+            expected_total: int | None = None) -> ConvertReport:
+    """Rewrite the samples under ``input_dirs`` (each a folder of shards) into img2dataset layout."""
+    dirs = sorted(Path(d) for d in input_dirs)
+    for d in dirs:
+        if not d.is_dir():
+            raise SciclipError(f"{d}: not a directory")
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    for old in list(outdir.glob("*.tar")) + list(outdir.glob("*.parquet")) + list(outdir.glob("*_stats.json")):
+        old.unlink()
+    oom_samples = len(str(samples_per_shard - 1))
+    total = expected_total
+    oom_shards = max(5, len(str(((total or 0) + samples_per_shard - 1) // samples_per_shard)))
+    report = ConvertReport()
+    rows: list[dict] = []
+    shard_id = 0
+    idx = 0
+    started = time.time()
+    writer = ShardWriter(outdir, samples_per_shard, name_format="{:05d}.tar")
+
+    def finish_shard() -> None:
+        nonlocal rows, started
+        name = f"{shard_id:05d}"
+        table = pa.Table.from_pylist(rows, schema=_schema())
+        tmp = outdir / f".{name}.parquet.tmp"
+        pq.write_table(table, tmp)
+        os.replace(tmp, outdir / f"{name}.parquet")
+        now = time.time()
+        stats = {"count": len(rows), "successes": len(rows), "failed_to_download": 0, "failed_to_resize": 0,
+                 "duration": round(now - started, 3), "start_time": started, "end_time": now,
+                 "status_dict": {"success": len(rows)}}
+        atomic_write_bytes(outdir / f"{name}_stats.json", (json.dumps(stats, indent=2) + "\n").encode())
+        rows = []
+        started = now
+
+    with progress(desc=f"img2dataset {outdir.name}", unit="sample") as bar:
+        for jpg, caption, meta in _input_samples(dirs, report):
+            key = f"{shard_id * 10 ** oom_samples + idx:0{oom_samples + oom_shards}d}"
+            out = img2dataset_json(meta, key, caption)
+            writer.write(key, {"jpg": jpg, "txt": caption.encode("utf-8"),
+                               "json": json.dumps(out, sort_keys=True, ensure_ascii=False).encode("utf-8")})
+            rows.append(out)
+            report.samples += 1
+            bar.update(1)
+            idx += 1
+            if idx == samples_per_shard:
+                finish_shard()
+                shard_id += 1
+                idx = 0
+        writer.close()
+        if rows:
+            finish_shard()
+            shard_id += 1
+    report.shards = shard_id
+    return report

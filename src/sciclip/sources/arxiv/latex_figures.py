@@ -1,0 +1,515 @@
+"""Figures of a LaTeX document: which graphic goes with which caption.
+
+Only the regions that can hold figures are parsed (floats, and the group around each \\captionof):
+pylatexenc is thorough but slow on a whole paper, and the rest of the text cannot change the pairing.
+
+Pairing, inside one float (the rules in one place):
+- a sub-unit (``subfigure`` environment, ``\\subfloat``/``\\subfigure``, ``\\subcaptionbox``, or a
+  ``minipage`` holding a ``\\subcaption``) gives its graphics its subcaption, labelled (a), (b), ... in
+  document order as LaTeX numbers them, plus the main caption of the scope around it;
+- a ``minipage`` (any environment or group) with its own ``\\caption`` is a figure of its own;
+- otherwise wrappers (center, \\resizebox, \\centerline, tabular, ...) are transparent;
+- with one main caption every graphic of the scope gets it; with several, a graphic takes the first
+  caption after it (LaTeX captions usually follow the image), or the last one;
+- several graphics with subcaptions: zipped in order when the counts agree, else by position;
+- graphics in tables, and graphics outside floats without \\captionof, are not samples.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from pylatexenc.latexwalker import (
+    LatexEnvironmentNode,
+    LatexGroupNode,
+    LatexMacroNode,
+    LatexMathNode,
+    LatexWalker,
+    LatexWalkerError,
+    get_default_latex_context_db,
+)
+from pylatexenc.macrospec import EnvironmentSpec, VerbatimArgsParser, std_environment, std_macro
+
+from sciclip.sources.arxiv.graphics_paths import parse_graphicspath
+from sciclip.sources.arxiv.latex_macros import Macro, collect_macros, expand_macros, read_group
+from sciclip.sources.arxiv.tex_source import SourceTree, document_body, find_main_files, inline_inputs
+
+log = logging.getLogger(__name__)
+
+FIGURE_ENVS = {"figure", "figure*", "wrapfigure", "wrapfigure*", "SCfigure", "SCfigure*", "sidewaysfigure",
+               "sidewaysfigure*", "floatingfigure", "figwindow", "widefigure",
+               "fullwidthfigure", "marginfigure", "teaserfigure"}
+TABLE_ENVS = {"table", "table*", "wraptable", "wraptable*", "sidewaystable", "sidewaystable*", "SCtable",
+              "SCtable*", "floatingtable", "margintable", "longtable", "algorithm", "algorithm*", "listing"}
+SUB_ENVS = {"subfigure", "subfigure*", "subfloat"}
+VERBATIM_ENVS = {"verbatim", "verbatim*", "lstlisting", "minted", "Verbatim", "comment", "alltt", "filecontents",
+                 "filecontents*", "tikzpicture", "pgfpicture", "axis"}
+GRAPHIC_MACROS = {"includegraphics", "epsfig", "psfig", "epsfbox", "epsffile", "plotone", "plottwo",
+                  "plotfiddle", "includegraphicx", "epsfxsize"}
+# Macros our parser interprets: papers redefining them are not expanded over them.
+STRUCTURAL = GRAPHIC_MACROS | {"caption", "captionof", "subcaption", "subfloat", "subfigure", "subcaptionbox",
+                               "label", "begin", "end"}
+FIGURE_CAPTION_TYPES = {"figure", "figure*", "subfigure"}
+
+
+def _context_db():
+    db = get_default_latex_context_db()
+    macros = [
+        std_macro("includegraphics", "*[[{"),
+        std_macro("epsfig", "{"), std_macro("psfig", "{"), std_macro("epsfbox", "[{"), std_macro("epsffile", "[{"),
+        std_macro("plotone", "{"), std_macro("plottwo", "{{"), std_macro("plotfiddle", "{{{{{{{"),
+        std_macro("caption", "*[{"), std_macro("subcaption", "*[{"), std_macro("captionof", "*{[{"),
+        std_macro("subcaptionbox", "*[{[[{"), std_macro("subfloat", "[[{"), std_macro("subfigure", "[[{"),
+        std_macro("subtable", "[[{"), std_macro("sidesubfloat", "[[{"),
+        std_macro("label", "{"), std_macro("graphicspath", "{"), std_macro("captionsetup", "[{"),
+        std_macro("resizebox", "*{{{"), std_macro("scalebox", "{[{"), std_macro("rotatebox", "[{{"),
+        std_macro("centerline", "{"), std_macro("parbox", "[[[{{"), std_macro("makebox", "[[{"),
+        std_macro("framebox", "[[{"), std_macro("fbox", "{"), std_macro("raisebox", "{[[{"),
+        std_macro("adjustbox", "{{"), std_macro("href", "{{"), std_macro("hyperref", "[{"),
+        std_macro("vskip", ""), std_macro("hskip", ""), std_macro("vspace", "*{"), std_macro("hspace", "*{"),
+        std_macro("setlength", "{{"), std_macro("addtolength", "{{"),
+    ]
+    envs = [
+        std_environment("figure", "["), std_environment("figure*", "["), std_environment("wrapfigure", "[{[{"),
+        std_environment("wrapfigure*", "[{[{"), std_environment("SCfigure", "[["),
+        std_environment("subfigure", "[[[{"), std_environment("subfigure*", "[[[{"),
+        std_environment("minipage", "[[[{"), std_environment("table", "["), std_environment("table*", "["),
+        std_environment("wraptable", "[{[{"), std_environment("tabular", "[{"), std_environment("tabular*", "{[{"),
+        std_environment("tabularx", "{[{"), std_environment("adjustbox", "{"),
+        EnvironmentSpec("lstlisting", args_parser=VerbatimArgsParser(verbatim_arg_type="verbatim-environment")),
+        EnvironmentSpec("Verbatim", args_parser=VerbatimArgsParser(verbatim_arg_type="verbatim-environment")),
+        EnvironmentSpec("minted", args_parser=VerbatimArgsParser(verbatim_arg_type="verbatim-environment")),
+    ]
+    db.add_context_category("sciclip-figures", prepend=True, macros=macros, environments=envs)
+    return db
+
+
+_DB = _context_db()
+
+
+@dataclass
+class GraphicRef:
+    name: str  # as written in the source
+    macro: str
+    pos: int
+
+
+@dataclass
+class FigureCandidate:
+    """One image reference with the caption(s) LaTeX would print for it."""
+
+    image_ref: str
+    caption_latex: str | None
+    subcaption_latex: str | None
+    sublabel: str | None  # "(a)", "(b)", ... for subfigures
+    figure_label: str
+    env: str
+    main_tex: str
+    figure_index: int  # 1-based, per main file, in document order
+    graphic_index: int  # 0-based within the figure
+    graphicspath: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Caption:
+    pos: int
+    latex: str
+    letter: str | None = None
+
+
+@dataclass
+class _Scope:
+    kind: str  # root | sub | box | table
+    pos: int
+    graphics: list[GraphicRef] = field(default_factory=list)
+    captions: list[_Caption] = field(default_factory=list)
+    subcaps: list[_Caption] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    children: list["_Scope"] = field(default_factory=list)
+    env: str = ""
+
+
+@dataclass
+class DocumentFigures:
+    candidates: list[FigureCandidate]
+    macros: dict[str, Macro]
+    counts: dict[str, int]  # e.g. table_graphic, uncaptioned_graphic, latex_parse_error
+
+
+def arg_latex(node) -> str | None:
+    """Source text of a macro argument, without the braces/brackets around it."""
+    if node is None:
+        return None
+    if isinstance(node, LatexGroupNode):
+        return "".join(n.latex_verbatim() for n in node.nodelist)
+    return node.latex_verbatim()
+
+
+class _Walker:
+    def __init__(self) -> None:
+        self.letter = 0
+
+    def next_letter(self) -> str:
+        self.letter += 1
+        n = self.letter
+        s = ""
+        while n:
+            n, r = divmod(n - 1, 26)
+            s = chr(ord("a") + r) + s
+        return f"({s})"
+
+    def walk(self, nodes, scope: _Scope) -> None:
+        for node in nodes or []:
+            if node is None:
+                continue
+            if isinstance(node, LatexMacroNode):
+                self._macro(node, scope)
+            elif isinstance(node, LatexEnvironmentNode):
+                self._env(node, scope)
+            elif isinstance(node, LatexGroupNode):
+                child = _Scope("box", node.pos)
+                self.walk(node.nodelist, child)
+                scope.children.append(child)
+            elif isinstance(node, LatexMathNode):
+                continue
+
+    def _args(self, node):
+        return node.nodeargd.argnlist if node.nodeargd is not None else []
+
+    def _macro(self, node: LatexMacroNode, scope: _Scope) -> None:
+        name = node.macroname
+        args = self._args(node)
+        if name in GRAPHIC_MACROS:
+            for ref in graphic_names(name, [arg_latex(a) for a in args]):
+                scope.graphics.append(GraphicRef(ref, name, node.pos))
+            return
+        if name in ("caption", "captionof"):
+            if name == "captionof":
+                kind = (arg_latex(args[1]) or "").strip() if len(args) > 1 else ""
+                if kind not in FIGURE_CAPTION_TYPES:
+                    scope.kind = "table" if scope.kind == "box" else scope.kind
+                    if kind.startswith("table"):
+                        scope.captions.append(_Caption(node.pos, "\0table"))
+                    return
+            body = arg_latex(args[-1]) if args else None
+            if body is None:
+                return
+            self._labels_in(args[-1], scope)
+            if scope.kind == "sub":
+                scope.subcaps.append(_Caption(node.pos, body, self.next_letter()))
+            else:
+                scope.captions.append(_Caption(node.pos, body))
+            return
+        if name == "subcaption":
+            body = arg_latex(args[-1]) if args else None
+            if body is not None:
+                self._labels_in(args[-1], scope)
+                scope.subcaps.append(_Caption(node.pos, body, self.next_letter()))
+            return
+        if name in ("subfloat", "subfigure", "subtable", "sidesubfloat"):
+            child = _Scope("sub", node.pos)
+            opts = [a for a in args[:2] if a is not None]
+            if opts:
+                # subfig/subfigure: with two optional arguments the second is the caption
+                child.subcaps.append(_Caption(node.pos, arg_latex(opts[-1]) or "", self.next_letter()))
+                self._labels_in(opts[-1], child)
+            self.walk([args[2]] if len(args) > 2 and args[2] is not None else [], child)
+            scope.children.append(child)
+            return
+        if name == "subcaptionbox":
+            child = _Scope("sub", node.pos)
+            cap = args[2] if len(args) > 2 else None
+            if cap is not None:
+                child.subcaps.append(_Caption(node.pos, arg_latex(cap) or "", self.next_letter()))
+                self._labels_in(cap, child)
+            self.walk([args[-1]] if args and args[-1] is not None else [], child)
+            scope.children.append(child)
+            return
+        if name == "label":
+            if args and args[0] is not None:
+                scope.labels.append((arg_latex(args[0]) or "").strip())
+            return
+        # wrappers: \resizebox{..}{..}{BODY}, \centerline{BODY}, \parbox{w}{BODY}, unknown macros...
+        for a in args:
+            if isinstance(a, (LatexGroupNode, LatexMacroNode, LatexEnvironmentNode)):
+                self.walk([a] if not isinstance(a, LatexGroupNode) else a.nodelist, scope)
+
+    def _labels_in(self, node, scope: _Scope) -> None:
+        if node is None:
+            return
+        text = node.latex_verbatim()
+        for m in re.finditer(r"\\label\s*\{([^{}]*)\}", text):
+            scope.labels.append(m.group(1).strip())
+
+    def _env(self, node: LatexEnvironmentNode, scope: _Scope) -> None:
+        name = node.environmentname
+        if name in VERBATIM_ENVS:
+            return
+        if name in SUB_ENVS:
+            child = _Scope("sub", node.pos, env=name)
+        elif name in TABLE_ENVS:
+            child = _Scope("table", node.pos, env=name)
+        else:
+            child = _Scope("box", node.pos, env=name)
+        self.walk(node.nodelist, child)
+        scope.children.append(child)
+
+
+def graphic_names(macro: str, args: list[str | None]) -> list[str]:
+    """File names referenced by one graphics macro, given its parsed arguments."""
+    if macro in ("includegraphics", "includegraphicx"):
+        return [args[-1]] if args and args[-1] else []
+    if macro in ("epsfbox", "epsffile"):
+        return [args[-1]] if args and args[-1] else []
+    if macro in ("plotone", "plotfiddle"):
+        return [args[0]] if args and args[0] else []
+    if macro == "plottwo":
+        return [a for a in args[:2] if a]
+    if macro in ("epsfig", "psfig"):
+        spec = args[0] or "" if args else ""
+        m = re.search(r"(?:^|,)\s*(?:file|figure)\s*=\s*([^,]+)", spec)
+        return [m.group(1).strip()] if m else []
+    return []
+
+
+def _flatten(scope: _Scope) -> None:
+    """Make caption-less boxes transparent: their content joins the scope around them."""
+    for child in scope.children:
+        _flatten(child)
+    new_children: list[_Scope] = []
+    for child in scope.children:
+        if child.kind == "box" and not child.captions:
+            scope.graphics.extend(child.graphics)
+            scope.subcaps.extend(child.subcaps)
+            scope.labels.extend(child.labels)
+            new_children.extend(child.children)
+        else:
+            new_children.append(child)
+    scope.children = new_children
+    scope.graphics.sort(key=lambda g: g.pos)
+    scope.subcaps.sort(key=lambda c: c.pos)
+    scope.children.sort(key=lambda c: c.pos)
+
+
+def _pick(caps: list[_Caption], pos: int) -> _Caption | None:
+    if not caps:
+        return None
+    if len(caps) == 1:
+        return caps[0]
+    for c in caps:
+        if c.pos > pos:
+            return c
+    return caps[-1]
+
+
+@dataclass
+class _Pair:
+    graphic: GraphicRef
+    main: _Caption | None
+    sub: _Caption | None
+    label: str
+
+
+def _resolve(scope: _Scope, inherited: _Caption | None, inherited_label: str, out: list[_Pair],
+             counts: dict[str, int]) -> None:
+    if scope.kind == "table" or any(c.latex == "\0table" for c in scope.captions):
+        counts["table_graphic"] = counts.get("table_graphic", 0) + _count_graphics(scope)
+        return
+    mains = [c for c in scope.captions if c.latex != "\0table"]
+    label = scope.labels[0] if scope.labels else inherited_label
+    subcaps = scope.subcaps
+    zipped = len(subcaps) > 1 and len(subcaps) == len(scope.graphics)
+    for i, g in enumerate(scope.graphics):
+        main = _pick(mains, g.pos) if mains else inherited
+        if zipped:
+            sub = subcaps[i]
+        else:
+            sub = _pick([c for c in subcaps if c.pos > g.pos] or subcaps, g.pos) if subcaps else None
+        out.append(_Pair(g, main, sub, label))
+    for child in scope.children:
+        if child.kind == "box":  # a box with its own caption: an independent figure
+            _resolve(child, None, "", out, counts)
+        else:
+            _resolve(child, _pick(mains, child.pos) if mains else inherited, label, out, counts)
+
+
+def _count_graphics(scope: _Scope) -> int:
+    return len(scope.graphics) + sum(_count_graphics(c) for c in scope.children)
+
+
+_ENV_RE = re.compile(r"\\(begin|end)\s*\{([^{}]+)\}")
+_GRAPHIC_USE_RE = re.compile(r"\\(" + "|".join(sorted(GRAPHIC_MACROS, key=len, reverse=True)) + r")(?![A-Za-z@])")
+
+
+def env_spans(text: str) -> list[tuple[str, int, int]]:
+    """(name, start, end) of every environment, tolerating unbalanced \\begin/\\end; verbatim-like
+    environments are skipped whole so their contents cannot open figures."""
+    spans = []
+    stack: list[tuple[str, int]] = []
+    pos = 0
+    while True:
+        m = _ENV_RE.search(text, pos)
+        if m is None:
+            break
+        kind, name = m.group(1), m.group(2).strip()
+        pos = m.end()
+        if kind == "begin":
+            if name in VERBATIM_ENVS and name not in ("tikzpicture", "pgfpicture", "axis"):
+                end = re.compile(r"\\end\s*\{" + re.escape(name) + r"\}").search(text, pos)
+                stop = end.end() if end else len(text)
+                spans.append((name, m.start(), stop))
+                pos = stop
+                continue
+            stack.append((name, m.start()))
+        else:
+            for k in range(len(stack) - 1, -1, -1):
+                if stack[k][0] == name:
+                    spans.append((name, stack[k][1], m.end()))
+                    del stack[k:]
+                    break
+    spans.sort(key=lambda s: s[1])
+    return spans
+
+
+def _enclosing_group(text: str, pos: int) -> tuple[int, int] | None:
+    """The innermost brace group around ``pos``."""
+    depth = 0
+    i = pos - 1
+    while i >= 0:
+        c = text[i]
+        if c in "{}" and not _escaped(text, i):
+            if c == "}":
+                depth += 1
+            elif depth == 0:
+                g = read_group(text, i)
+                return (i, g[1]) if g else None
+            else:
+                depth -= 1
+        i -= 1
+    return None
+
+
+def _escaped(text: str, i: int) -> bool:
+    n = 0
+    while i - 1 - n >= 0 and text[i - 1 - n] == "\\":
+        n += 1
+    return n % 2 == 1
+
+
+def figure_regions(body: str) -> tuple[list[tuple[str, int, int]], int]:
+    """Regions to parse — outermost floats and the container of each \\captionof outside floats — and
+    the number of graphics outside all of them (uncaptioned inline graphics)."""
+    spans = env_spans(body)
+    floats: list[tuple[str, int, int]] = []
+    for name, s, e in spans:
+        if (name in FIGURE_ENVS or name in TABLE_ENVS) and not any(fs <= s and e <= fe for _, fs, fe in floats):
+            floats.append((name, s, e))
+    regions = list(floats)
+    for m in re.finditer(r"\\captionof(?![A-Za-z@])", body):
+        p = m.start()
+        if any(s <= p < e for _, s, e in regions):
+            continue
+        container = [(s, e) for name, s, e in spans
+                     if s <= p < e and name not in ("document", "itemize", "enumerate", "description")
+                     and name not in VERBATIM_ENVS]
+        group = _enclosing_group(body, p)
+        cands = container + ([group] if group else [])
+        if cands:
+            s, e = min(cands, key=lambda se: se[1] - se[0])
+        else:  # the paragraph around it
+            s = max(body.rfind("\n\n", 0, p), 0)
+            e = body.find("\n\n", p)
+            e = len(body) if e < 0 else e
+        regions.append(("captionof", s, e))
+    regions.sort(key=lambda r: r[1])
+    loose = sum(1 for m in _GRAPHIC_USE_RE.finditer(body)
+                if not any(s <= m.start() < e for _, s, e in regions)
+                and not any(s <= m.start() < e for n, s, e in spans if n in VERBATIM_ENVS))
+    return regions, loose
+
+
+def parse_region(text: str) -> _Scope:
+    walker = LatexWalker(text, latex_context=_DB, tolerant_parsing=True)
+    nodes, _, _ = walker.get_latex_nodes(pos=0)
+    root = _Scope("root", 0)
+    w = _Walker()
+    # the region is one environment (or a group): walk inside it, so its caption is the root's
+    if len(nodes) == 1 and isinstance(nodes[0], (LatexEnvironmentNode, LatexGroupNode)):
+        node = nodes[0]
+        if isinstance(node, LatexEnvironmentNode):
+            root.env = node.environmentname
+            if root.env in TABLE_ENVS:
+                root.kind = "table"
+        w.walk(node.nodelist, root)
+    else:
+        w.walk(nodes, root)
+    return root
+
+
+def figures_in_text(text: str, main_tex: str = "main.tex",
+                    structural_macros: bool = True) -> DocumentFigures:
+    """Figure candidates of one inlined, comment-free LaTeX document."""
+    macros = collect_macros(text)
+    for name in STRUCTURAL:
+        macros.pop(name, None)
+    graphicspath: list[str] = []
+    for m in re.finditer(r"\\graphicspath\s*\{", text):
+        g = read_group(text, m.end() - 1)
+        if g:
+            graphicspath = parse_graphicspath(g[0])  # the last one in effect wins, as in LaTeX
+    _, body = document_body(text)
+    if structural_macros:
+        structural = {n for n, mac in macros.items()
+                      if re.search(r"\\(?:" + "|".join(STRUCTURAL) + r")(?![A-Za-z@])", mac.body)}
+        body = expand_macros(body, macros, only=structural)
+    counts: dict[str, int] = {}
+    regions, loose = figure_regions(body)
+    if loose:
+        counts["uncaptioned_graphic"] = loose
+    candidates: list[FigureCandidate] = []
+    fig_index = 0
+    for env, s, e in regions:
+        if env in TABLE_ENVS:
+            n = len(_GRAPHIC_USE_RE.findall(body, s, e))
+            if n:
+                counts["table_graphic"] = counts.get("table_graphic", 0) + n
+            continue
+        try:
+            root = parse_region(body[s:e])
+        except (LatexWalkerError, IndexError, RecursionError) as exc:
+            counts["latex_parse_error"] = counts.get("latex_parse_error", 0) + 1
+            log.info("%s: figure at offset %d could not be parsed: %s", main_tex, s, exc)
+            continue
+        _flatten(root)
+        pairs: list[_Pair] = []
+        _resolve(root, None, "", pairs, counts)
+        if not pairs:
+            continue
+        fig_index += 1
+        for gi, p in enumerate(pairs):
+            candidates.append(FigureCandidate(
+                image_ref=p.graphic.name,
+                caption_latex=p.main.latex if p.main else None,
+                subcaption_latex=p.sub.latex if p.sub else None,
+                sublabel=p.sub.letter if p.sub else None,
+                figure_label=p.label,
+                env=root.env or env,
+                main_tex=main_tex,
+                figure_index=fig_index,
+                graphic_index=gi,
+                graphicspath=graphicspath,
+            ))
+    return DocumentFigures(candidates, macros, counts)
+
+
+def paper_figures(tree: SourceTree) -> tuple[list[tuple[PurePosixPath, DocumentFigures]], list[PurePosixPath]]:
+    """Figures of every main file of a paper (a paper may have several, e.g. paper + supplement)."""
+    mains = find_main_files(tree)
+    docs = []
+    for main in mains:
+        text = inline_inputs(tree, main)
+        docs.append((main, figures_in_text(text, str(main))))
+    return docs, mains
