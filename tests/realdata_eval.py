@@ -16,7 +16,8 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sciclip.sources.arxiv.latex_captions import latex_to_text, normalise_space
+from sciclip.text.captions import normalise_space
+from sciclip.text.latex import latex_to_text
 
 FAKE_YYMM = "2101"
 

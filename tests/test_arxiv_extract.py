@@ -13,7 +13,8 @@ from PIL import Image
 from sciclip.images.pipeline import ImageOptions
 from sciclip.sample import write_sample
 from sciclip.sample.arxiv import TARBALLS
-from sciclip.sources.arxiv.extract import ExtractOptions, extract_tarball
+from sciclip.sources.arxiv.extract import extract_tarball
+from sciclip.sources.options import ExtractOptions
 from tests.conftest import expected_pairs, read_dir, read_shard
 
 REQUIRED_KEYS = {"uid", "paper_id", "yymm", "figure_label", "source_path", "original_width", "original_height",

@@ -12,7 +12,7 @@ import pytest
 
 from sciclip.curate.decontaminate import build_subset, embed_eval, embed_source, max_similarity, score_source
 from sciclip.errors import SciclipError
-from sciclip.shards.img2dataset import COLUMNS, convert
+from sciclip.shards.img2dataset import columns, convert
 from sciclip.shards.reshard import U16, reshard, uid_pairs
 from tests.conftest import read_shard, run_cli
 
@@ -39,7 +39,7 @@ def test_img2dataset_layout(i2d, sample_extracted):
         assert [s["key"] for s in samples] == [f"{shard * 10 + i:06d}" for i in range(len(samples))]  # 1+5 digits
         assert all(set(s) >= {"jpg", "txt", "json"} for s in samples)
         table = pq.read_table(i2d / t.replace(".tar", ".parquet"))
-        assert table.column_names == COLUMNS
+        assert table.column_names == list(columns())
         assert table.to_pylist() == [s["meta"] for s in samples]
         st = json.loads((i2d / t.replace(".tar", "_stats.json")).read_text())
         assert st["count"] == st["successes"] == len(samples) and st["failed_to_download"] == 0

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sciclip.sources.arxiv.latex_captions import compose_caption, latex_to_text
 from sciclip.sources.arxiv.latex_figures import figures_in_text, graphic_names
+from sciclip.text.captions import compose_caption
+from sciclip.text.latex import latex_to_text
 
 
 def doc(body: str, preamble: str = "") -> str:

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from sciclip.errors import Skip
-from sciclip.sources.job import ExtractOptions
+from sciclip.sources.options import ExtractOptions
 from sciclip.sources.pmc.download import download_batch, needed_media
 from sciclip.sources.pmc.extract import JatsOptions, extract_articles
 from sciclip.sources.pmc.index import batch_names, build_index, read_index, write_index

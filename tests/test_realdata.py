@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from sciclip.sources.arxiv.extract import ExtractOptions, extract_tarball
+from sciclip.sources.arxiv.extract import extract_tarball
+from sciclip.sources.options import ExtractOptions
 from tests.conftest import REALDATA, read_dir
 from tests.realdata_eval import pack_papers, read_expected, score
 

@@ -13,7 +13,8 @@ import pytest
 from sciclip.errors import Skip
 from sciclip.sample.media import gzip_bytes as _gzip
 from sciclip.sample.media import tar_bytes as _tar
-from sciclip.sources.arxiv.extract import ExtractOptions, extract_tarball
+from sciclip.sources.arxiv.extract import extract_tarball
+from sciclip.sources.options import ExtractOptions
 from sciclip.storage.safe_archive import (
     ArchiveDamaged,
     extract_tar_bytes,

@@ -7,8 +7,6 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from sciclip.sources.arxiv.graphics_paths import clean_graphic_name, parse_graphicspath, resolve_graphic
-from sciclip.sources.arxiv.latex_captions import compose_caption, latex_to_text
-from sciclip.sources.arxiv.latex_macros import collect_macros, expand_macros
 from sciclip.sources.arxiv.tex_source import (
     SourceTree,
     decode_tex,
@@ -17,6 +15,9 @@ from sciclip.sources.arxiv.tex_source import (
     remove_disabled_blocks,
     strip_comments,
 )
+from sciclip.text.captions import compose_caption
+from sciclip.text.latex import latex_to_text
+from sciclip.text.latex_macros import collect_macros, expand_macros
 
 
 def make_tree(tmp_path: Path, files: dict[str, bytes | str]) -> SourceTree:

@@ -72,7 +72,7 @@ def add_extract_args(p: argparse.ArgumentParser) -> None:
 
 def _extract_options(args):
     from sciclip.images.pipeline import ImageOptions
-    from sciclip.sources.arxiv.extract import ExtractOptions
+    from sciclip.sources.options import ExtractOptions
 
     image = ImageOptions(max_size=args.max_size, resize=args.resize, jpeg_quality=args.jpeg_quality,
                          min_size=args.min_size, max_pixels=args.max_pixels, timeout_s=args.raster_timeout,

@@ -11,6 +11,7 @@ function of the input. Image bytes are copied, never re-encoded.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -25,38 +26,40 @@ from sciclip.errors import SciclipError
 from sciclip.progress import progress
 from sciclip.shards.reader import ShardReport, read_samples
 from sciclip.shards.writer import ShardWriter
-from sciclip.sources.arxiv.ids import OLD_ID
+from sciclip.sources.base import Source
+from sciclip.sources.registry import source_columns, sources
 from sciclip.storage.atomic import atomic_write_bytes
 
-# Columns of the parquet files, in order; every sample's json has these keys (missing ones are null).
-COLUMNS = ["key", "caption", "url", "status", "error_message", "width", "height", "original_width",
-           "original_height", "exif", "sha256", "uid", "source", "paper_id", "yymm", "pmcid", "pmid", "doi",
-           "license", "figure_label", "source_path"]
-STRING_COLUMNS = {"key", "caption", "url", "status", "error_message", "exif", "sha256", "uid", "source", "paper_id",
-                  "yymm", "pmcid", "pmid", "doi", "license", "figure_label", "source_path"}
+# img2dataset's own columns, then ours; every sample's json has all of them (missing ones are null). The
+# sources' own columns (``Source.columns``) go between ``source`` and ``figure_label``, in registry order.
+IMG2DATASET_COLUMNS = ["key", "caption", "url", "status", "error_message", "width", "height", "original_width",
+                       "original_height", "exif", "sha256"]
+INT_COLUMNS = {"width", "height", "original_width", "original_height"}
+
+
+@functools.cache
+def columns() -> tuple[str, ...]:
+    return tuple(IMG2DATASET_COLUMNS + ["uid", "source"] + source_columns() + ["figure_label", "source_path"])
+
+
+@functools.cache
+def _source(name: str) -> Source | None:
+    cls = sources().get(name)
+    return cls() if cls else None
 
 
 def provenance_url(meta: dict) -> str:
-    """Where the figure came from, as a URL a person can follow."""
-    if meta.get("source") == "arxiv":
-        pid = str(meta.get("paper_id", ""))
-        m = OLD_ID.match(pid)
-        abs_id = f"{m.group('archive')}/{m.group('yymm')}{m.group('num')}" if m else pid
-        return f"https://arxiv.org/abs/{abs_id}#{meta.get('source_path', '')}"
-    if meta.get("source") == "pmc":
-        return f"https://pmc.ncbi.nlm.nih.gov/articles/{meta.get('pmcid', '')}/#{meta.get('figure_id', '')}"
-    return str(meta.get("url") or "")
+    """Where the figure came from, as a URL a person can follow (the source says how)."""
+    source = _source(str(meta.get("source")))
+    return source.provenance_url(meta) if source else str(meta.get("url") or "")
 
 
 def img2dataset_json(meta: dict, key: str, caption: str) -> dict:
-    out = {
+    out = {c: meta.get(c) for c in columns()}
+    out.update({
         "key": key, "caption": caption, "url": provenance_url(meta), "status": "success", "error_message": None,
-        "width": meta.get("width"), "height": meta.get("height"), "original_width": meta.get("original_width"),
-        "original_height": meta.get("original_height"), "exif": None, "sha256": meta.get("sha256"),
-        "uid": meta["uid"], "source": meta.get("source"), "paper_id": meta.get("paper_id"), "yymm": meta.get("yymm"),
-        "pmcid": meta.get("pmcid"), "pmid": meta.get("pmid"), "doi": meta.get("doi"), "license": meta.get("license"),
-        "figure_label": meta.get("figure_label") or meta.get("label"), "source_path": meta.get("source_path"),
-    }
+        "exif": None, "figure_label": meta.get("figure_label") or meta.get("label"),
+    })
     return out
 
 
@@ -84,10 +87,7 @@ def _input_samples(dirs: list[Path], report: ConvertReport) -> Iterator[tuple[by
 
 
 def _schema() -> pa.Schema:
-    fields = []
-    for c in COLUMNS:
-        fields.append(pa.field(c, pa.string() if c in STRING_COLUMNS else pa.int64()))
-    return pa.schema(fields)
+    return pa.schema([pa.field(c, pa.int64() if c in INT_COLUMNS else pa.string()) for c in columns()])
 
 
 def convert(input_dirs: list[str | os.PathLike], outdir: str | os.PathLike, samples_per_shard: int = 10_000,

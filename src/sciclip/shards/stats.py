@@ -111,7 +111,10 @@ def dataset_stats(directories: str | Path | list, source: str | None = None) -> 
 def format_summary(stats: dict) -> str:
     lines = [f"{stats['source']}: {stats['samples']} samples in {stats['shards']} shards under {stats['directory']}"]
     if "papers_seen" in stats:
-        unit = "articles" if stats["source"] == "pmc" else "papers"
+        from sciclip.sources.registry import sources
+
+        known = sources().get(stats["source"])
+        unit = known.noun if known else "papers"
         lines.append(f"  {unit} seen {stats['papers_seen']}, with figures {stats['papers_with_figures']}, "
                      f"figures found {stats['figures_found']}, samples written {stats['samples_written']}")
         for k in REASON_MAPS:

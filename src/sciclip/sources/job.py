@@ -1,5 +1,8 @@
-"""What every extraction job shares, whatever the source: options, the sample record, per-paper results,
-job statistics, and the loop that streams results into shards in input order and writes ``stats.json``.
+"""The extraction job every source shares: one unit in, shards and ``stats.json`` out.
+
+Items (papers, articles, pages) are processed on their own, optionally in worker processes, results in
+input order: whatever goes wrong with one item or figure is counted under a reason and logged, and the rest
+of the unit still lands. Each item gets a private scratch directory, removed afterwards.
 """
 
 from __future__ import annotations
@@ -9,59 +12,28 @@ import logging
 import shutil
 import tempfile
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sciclip.images.pipeline import ImageOptions
+from sciclip.errors import Skip
 from sciclip.progress import progress
 from sciclip.shards.writer import ShardWriter
+from sciclip.sources.base import Source, WorkItem
 from sciclip.sources.pool import ordered_map
+from sciclip.sources.samples import Sample, make_sample
 from sciclip.storage.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-SUBFIGURE_MODES = ("combine", "sub", "main")
-MULTI_IMAGE_MODES = ("main", "skip")
 STATS_NAME = "stats.json"
 
 
-@dataclass(frozen=True)
-class ExtractOptions:
-    image: ImageOptions = ImageOptions()
-    subfigure_caption: str = "combine"
-    multi_image: str = "main"
-    min_caption_chars: int = 10
-    max_paper_bytes: int = 512 << 20
-    max_member_bytes: int = 1 << 30
-    samples_per_shard: int = 10_000
-
-    def __post_init__(self) -> None:
-        if self.subfigure_caption not in SUBFIGURE_MODES:
-            raise ValueError(f"subfigure_caption must be one of {SUBFIGURE_MODES}, not {self.subfigure_caption!r}")
-        if self.multi_image not in MULTI_IMAGE_MODES:
-            raise ValueError(f"multi_image must be one of {MULTI_IMAGE_MODES}, not {self.multi_image!r}")
-
-
 @dataclass
-class Sample:
-    key: str
-    jpg: bytes
-    caption: str
-    meta: dict
-
-    def members(self) -> dict[str, bytes]:
-        return {
-            "jpg": self.jpg,
-            "txt": self.caption.encode("utf-8"),
-            "json": json.dumps(self.meta, sort_keys=True, ensure_ascii=False).encode("utf-8"),
-        }
-
-
-@dataclass
-class PaperResult:
-    paper_id: str
+class ItemResult:
+    item_id: str
     samples: list[Sample] = field(default_factory=list)
     figures_found: int = 0
     paper_skip: str | None = None
@@ -89,7 +61,7 @@ class JobStats:
     duration_s: float = 0.0
     timings_s: dict = field(default_factory=dict)
 
-    def add(self, r: PaperResult) -> None:
+    def add(self, r: ItemResult) -> None:
         self.papers_seen += 1
         self.figures_found += r.figures_found
         if r.figures_found:
@@ -97,20 +69,21 @@ class JobStats:
         if r.samples:
             self.papers_with_samples += 1
         if r.paper_skip:
-            _bump(self.skipped_papers, r.paper_skip)
+            bump(self.skipped_papers, r.paper_skip)
         for k, v in r.figure_skips.items():
-            _bump(self.skipped_figures, k, v)
+            bump(self.skipped_figures, k, v)
         for k, v in r.refused_members.items():
-            _bump(self.refused_members, k, v)
+            bump(self.refused_members, k, v)
         for k, v in r.timings.items():
             self.timings_s[k] = round(self.timings_s.get(k, 0.0) + v, 4)
 
 
-def _bump(d: dict, key: str, n: int = 1) -> None:
+def bump(d: dict, key: str, n: int = 1) -> None:
+    """Add ``n`` to the counter ``d[key]`` of a plain-dict counter (stats JSON keeps only reasons seen)."""
     d[key] = d.get(key, 0) + n
 
 
-def run_job(stats: JobStats, jobs: Callable[[str], Iterable[tuple]], work: Callable[[tuple], PaperResult],
+def run_job(stats: JobStats, jobs: Callable[[str], Iterable[tuple]], work: Callable[[tuple], ItemResult],
             outdir: Path, samples_per_shard: int, workers: int, scratch_root: str | None, total: int | None,
             damage_errors: tuple[type[BaseException], ...] = (), started: float | None = None) -> JobStats:
     """Run ``work`` over ``jobs(scratch)`` (in parallel, results in input order), write every sample into
@@ -126,7 +99,7 @@ def run_job(stats: JobStats, jobs: Callable[[str], Iterable[tuple]], work: Calla
                 for result in ordered_map(work, jobs(scratch), workers):
                     bar.update(result.input_bytes)
                     for msg in result.messages:
-                        log.info("%s %s: %s", stats.input, result.paper_id, msg)
+                        log.info("%s %s: %s", stats.input, result.item_id, msg)
                     for sample in result.samples:
                         if sample.key in keys:
                             result.figure_skips["duplicate_key"] += 1
@@ -158,3 +131,53 @@ def prepare_outdir(outdir: Path) -> None:
     for old in outdir.glob("*.tar"):
         old.unlink()
     (outdir / STATS_NAME).unlink(missing_ok=True)
+
+
+def process_item(source: Source, item: WorkItem, scratch_root: str) -> ItemResult:
+    """All samples of one item; never raises for bad input (the reason lands in the result)."""
+    result = ItemResult(item.id, input_bytes=item.size)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{source.name}-", dir=scratch_root))
+    noun = source.noun.removesuffix("s")
+    try:
+        for cand in source.candidates(item, scratch, result):
+            result.figures_found += 1
+            try:
+                if isinstance(cand, Skip):
+                    raise cand
+                result.samples.append(make_sample(source.name, cand, source.opts, scratch, result.timings))
+            except Skip as s:
+                result.figure_skips[s.reason] += 1
+                where = f" {cand.image_ref or cand.source_path!r}" if not isinstance(cand, Skip) else ""
+                result.messages.append(f"figure{where} skipped ({s})")
+    except Skip as s:
+        result.paper_skip = s.reason
+        result.messages.append(f"{noun} skipped ({s})")
+    except Exception as e:  # a bug or an input we did not foresee: lose this item, not the unit
+        result.paper_skip = source.item_error
+        result.samples.clear()
+        result.messages.append(f"{noun} skipped ({type(e).__name__}: {e})\n{traceback.format_exc(limit=4)}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return result
+
+
+def _work(args: tuple) -> ItemResult:
+    return process_item(*args)
+
+
+def extract_unit(source: Source, inputs: list, outdir, workers: int = 1, scratch_root: str | None = None,
+                 label: str | None = None) -> JobStats:
+    """Extract every item of a unit's ``inputs`` into ``outdir/{00000..}.tar`` plus ``outdir/stats.json``."""
+    paths = [Path(p) for p in inputs]
+    source.check(paths)
+    outdir = Path(outdir)
+    prepare_outdir(outdir)
+    started = time.monotonic()
+    stats = JobStats(source.name, label or "+".join(p.name for p in paths))
+
+    def jobs(scratch: str):
+        for item in source.items(paths, stats):
+            yield (source, item, scratch)
+
+    return run_job(stats, jobs, _work, outdir, source.opts.samples_per_shard, workers, scratch_root,
+                   source.input_size(paths), started=started)

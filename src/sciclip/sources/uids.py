@@ -16,8 +16,3 @@ def sample_uid(*parts: str) -> str:
         h.update(len(data).to_bytes(8, "big"))
         h.update(data)
     return h.hexdigest()[:32]
-
-
-def uid_to_pair(uid: str) -> tuple[int, int]:
-    """The (high, low) uint64 pair DataComp's subset files store for a uid."""
-    return int(uid[:16], 16), int(uid[16:32], 16)

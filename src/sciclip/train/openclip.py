@@ -25,7 +25,7 @@ from sciclip.storage.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-TINY_MODEL_DIR = Path(__file__).resolve().parents[2] / "workflow" / "resources" / "tiny-clip"
+TINY_MODEL_DIR = Path(__file__).resolve().parent / "tiny_clip"  # package data: works installed too
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ PRESETS: dict[str, Preset] = {
     "medium": Preset("ViT-B-32", 4096, 5e-4, 500, 128_000_000),
     "large": Preset("ViT-B-16", 8192, 5e-4, 500, 1_280_000_000),
     "xlarge": Preset("ViT-L-14", 90_112, 1e-3, 10_000, 12_800_000_000),
-    # a few CPU steps: a 2-layer ViT on 32 px images (workflow/resources/tiny-clip)
+    # a few CPU steps: a 2-layer ViT on 32 px images (train/tiny_clip in this package)
     "tiny": Preset(f"local-dir:{TINY_MODEL_DIR}", 16, 1e-3, 1, None, precision="fp32", workers=1),
 }
 

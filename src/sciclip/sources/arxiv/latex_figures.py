@@ -29,65 +29,25 @@ from pylatexenc.latexwalker import (
     LatexMathNode,
     LatexWalker,
     LatexWalkerError,
-    get_default_latex_context_db,
 )
-from pylatexenc.macrospec import EnvironmentSpec, VerbatimArgsParser, std_environment, std_macro
 
 from sciclip.sources.arxiv.graphics_paths import parse_graphicspath
-from sciclip.sources.arxiv.latex_macros import Macro, collect_macros, expand_macros, read_group
+from sciclip.sources.arxiv.latex_regions import GRAPHIC_USE_RE, figure_regions
 from sciclip.sources.arxiv.tex_source import SourceTree, document_body, find_main_files, inline_inputs
+from sciclip.text.latex_context import (
+    FIGURE_CAPTION_TYPES,
+    GRAPHIC_MACROS,
+    STRUCTURAL,
+    SUB_ENVS,
+    TABLE_ENVS,
+    VERBATIM_ENVS,
+    context_db,
+)
+from sciclip.text.latex_macros import Macro, collect_macros, expand_macros, read_group
 
 log = logging.getLogger(__name__)
 
-FIGURE_ENVS = {"figure", "figure*", "wrapfigure", "wrapfigure*", "SCfigure", "SCfigure*", "sidewaysfigure",
-               "sidewaysfigure*", "floatingfigure", "figwindow", "widefigure",
-               "fullwidthfigure", "marginfigure", "teaserfigure"}
-TABLE_ENVS = {"table", "table*", "wraptable", "wraptable*", "sidewaystable", "sidewaystable*", "SCtable",
-              "SCtable*", "floatingtable", "margintable", "longtable", "algorithm", "algorithm*", "listing"}
-SUB_ENVS = {"subfigure", "subfigure*", "subfloat"}
-VERBATIM_ENVS = {"verbatim", "verbatim*", "lstlisting", "minted", "Verbatim", "comment", "alltt", "filecontents",
-                 "filecontents*", "tikzpicture", "pgfpicture", "axis"}
-GRAPHIC_MACROS = {"includegraphics", "epsfig", "psfig", "epsfbox", "epsffile", "plotone", "plottwo",
-                  "plotfiddle", "includegraphicx", "epsfxsize"}
-# Macros our parser interprets: papers redefining them are not expanded over them.
-STRUCTURAL = GRAPHIC_MACROS | {"caption", "captionof", "subcaption", "subfloat", "subfigure", "subcaptionbox",
-                               "label", "begin", "end"}
-FIGURE_CAPTION_TYPES = {"figure", "figure*", "subfigure"}
-
-
-def _context_db():
-    db = get_default_latex_context_db()
-    macros = [
-        std_macro("includegraphics", "*[[{"),
-        std_macro("epsfig", "{"), std_macro("psfig", "{"), std_macro("epsfbox", "[{"), std_macro("epsffile", "[{"),
-        std_macro("plotone", "{"), std_macro("plottwo", "{{"), std_macro("plotfiddle", "{{{{{{{"),
-        std_macro("caption", "*[{"), std_macro("subcaption", "*[{"), std_macro("captionof", "*{[{"),
-        std_macro("subcaptionbox", "*[{[[{"), std_macro("subfloat", "[[{"), std_macro("subfigure", "[[{"),
-        std_macro("subtable", "[[{"), std_macro("sidesubfloat", "[[{"),
-        std_macro("label", "{"), std_macro("graphicspath", "{"), std_macro("captionsetup", "[{"),
-        std_macro("resizebox", "*{{{"), std_macro("scalebox", "{[{"), std_macro("rotatebox", "[{{"),
-        std_macro("centerline", "{"), std_macro("parbox", "[[[{{"), std_macro("makebox", "[[{"),
-        std_macro("framebox", "[[{"), std_macro("fbox", "{"), std_macro("raisebox", "{[[{"),
-        std_macro("adjustbox", "{{"), std_macro("href", "{{"), std_macro("hyperref", "[{"),
-        std_macro("vskip", ""), std_macro("hskip", ""), std_macro("vspace", "*{"), std_macro("hspace", "*{"),
-        std_macro("setlength", "{{"), std_macro("addtolength", "{{"),
-    ]
-    envs = [
-        std_environment("figure", "["), std_environment("figure*", "["), std_environment("wrapfigure", "[{[{"),
-        std_environment("wrapfigure*", "[{[{"), std_environment("SCfigure", "[["),
-        std_environment("subfigure", "[[[{"), std_environment("subfigure*", "[[[{"),
-        std_environment("minipage", "[[[{"), std_environment("table", "["), std_environment("table*", "["),
-        std_environment("wraptable", "[{[{"), std_environment("tabular", "[{"), std_environment("tabular*", "{[{"),
-        std_environment("tabularx", "{[{"), std_environment("adjustbox", "{"),
-        EnvironmentSpec("lstlisting", args_parser=VerbatimArgsParser(verbatim_arg_type="verbatim-environment")),
-        EnvironmentSpec("Verbatim", args_parser=VerbatimArgsParser(verbatim_arg_type="verbatim-environment")),
-        EnvironmentSpec("minted", args_parser=VerbatimArgsParser(verbatim_arg_type="verbatim-environment")),
-    ]
-    db.add_context_category("sciclip-figures", prepend=True, macros=macros, environments=envs)
-    return db
-
-
-_DB = _context_db()
+_DB = context_db()
 
 
 @dataclass
@@ -340,97 +300,6 @@ def _count_graphics(scope: _Scope) -> int:
     return len(scope.graphics) + sum(_count_graphics(c) for c in scope.children)
 
 
-_ENV_RE = re.compile(r"\\(begin|end)\s*\{([^{}]+)\}")
-_GRAPHIC_USE_RE = re.compile(r"\\(" + "|".join(sorted(GRAPHIC_MACROS, key=len, reverse=True)) + r")(?![A-Za-z@])")
-
-
-def env_spans(text: str) -> list[tuple[str, int, int]]:
-    """(name, start, end) of every environment, tolerating unbalanced \\begin/\\end; verbatim-like
-    environments are skipped whole so their contents cannot open figures."""
-    spans = []
-    stack: list[tuple[str, int]] = []
-    pos = 0
-    while True:
-        m = _ENV_RE.search(text, pos)
-        if m is None:
-            break
-        kind, name = m.group(1), m.group(2).strip()
-        pos = m.end()
-        if kind == "begin":
-            if name in VERBATIM_ENVS and name not in ("tikzpicture", "pgfpicture", "axis"):
-                end = re.compile(r"\\end\s*\{" + re.escape(name) + r"\}").search(text, pos)
-                stop = end.end() if end else len(text)
-                spans.append((name, m.start(), stop))
-                pos = stop
-                continue
-            stack.append((name, m.start()))
-        else:
-            for k in range(len(stack) - 1, -1, -1):
-                if stack[k][0] == name:
-                    spans.append((name, stack[k][1], m.end()))
-                    del stack[k:]
-                    break
-    spans.sort(key=lambda s: s[1])
-    return spans
-
-
-def _enclosing_group(text: str, pos: int) -> tuple[int, int] | None:
-    """The innermost brace group around ``pos``."""
-    depth = 0
-    i = pos - 1
-    while i >= 0:
-        c = text[i]
-        if c in "{}" and not _escaped(text, i):
-            if c == "}":
-                depth += 1
-            elif depth == 0:
-                g = read_group(text, i)
-                return (i, g[1]) if g else None
-            else:
-                depth -= 1
-        i -= 1
-    return None
-
-
-def _escaped(text: str, i: int) -> bool:
-    n = 0
-    while i - 1 - n >= 0 and text[i - 1 - n] == "\\":
-        n += 1
-    return n % 2 == 1
-
-
-def figure_regions(body: str) -> tuple[list[tuple[str, int, int]], int]:
-    """Regions to parse — outermost floats and the container of each \\captionof outside floats — and
-    the number of graphics outside all of them (uncaptioned inline graphics)."""
-    spans = env_spans(body)
-    floats: list[tuple[str, int, int]] = []
-    for name, s, e in spans:
-        if (name in FIGURE_ENVS or name in TABLE_ENVS) and not any(fs <= s and e <= fe for _, fs, fe in floats):
-            floats.append((name, s, e))
-    regions = list(floats)
-    for m in re.finditer(r"\\captionof(?![A-Za-z@])", body):
-        p = m.start()
-        if any(s <= p < e for _, s, e in regions):
-            continue
-        container = [(s, e) for name, s, e in spans
-                     if s <= p < e and name not in ("document", "itemize", "enumerate", "description")
-                     and name not in VERBATIM_ENVS]
-        group = _enclosing_group(body, p)
-        cands = container + ([group] if group else [])
-        if cands:
-            s, e = min(cands, key=lambda se: se[1] - se[0])
-        else:  # the paragraph around it
-            s = max(body.rfind("\n\n", 0, p), 0)
-            e = body.find("\n\n", p)
-            e = len(body) if e < 0 else e
-        regions.append(("captionof", s, e))
-    regions.sort(key=lambda r: r[1])
-    loose = sum(1 for m in _GRAPHIC_USE_RE.finditer(body)
-                if not any(s <= m.start() < e for _, s, e in regions)
-                and not any(s <= m.start() < e for n, s, e in spans if n in VERBATIM_ENVS))
-    return regions, loose
-
-
 def parse_region(text: str) -> _Scope:
     walker = LatexWalker(text, latex_context=_DB, tolerant_parsing=True)
     nodes, _, _ = walker.get_latex_nodes(pos=0)
@@ -473,7 +342,7 @@ def figures_in_text(text: str, main_tex: str = "main.tex",
     fig_index = 0
     for env, s, e in regions:
         if env in TABLE_ENVS:
-            n = len(_GRAPHIC_USE_RE.findall(body, s, e))
+            n = len(GRAPHIC_USE_RE.findall(body, s, e))
             if n:
                 counts["table_graphic"] = counts.get("table_graphic", 0) + n
             continue

@@ -1,4 +1,4 @@
-"""PMC articles in, WebDataset shards and a stats file out (the same writer and image pipeline as arXiv).
+"""The PMC source: one work item per article, figures and captions from its JATS XML.
 
 Input: a directory holding article-version folders (``PMC<n>.<v>/`` with the JATS XML and media files,
 as in the PMC Cloud Service) and/or legacy ``PMC<n>.tar.gz`` packages. Metadata (licence, PMID, DOI)
@@ -7,25 +7,23 @@ comes from the ``PMC<n>[.<v>].json`` beside the article when present, else from 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import re
-import shutil
-import tempfile
 import time
-import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from sciclip.errors import SciclipError, Skip
-from sciclip.images.pipeline import convert_image
-from sciclip.sources.arxiv.latex_captions import compose_caption
-from sciclip.sources.job import ExtractOptions, JobStats, PaperResult, Sample, prepare_outdir, run_job
+from sciclip.sources.base import Candidate, Source, WorkItem
+from sciclip.sources.job import ItemResult, JobStats, extract_unit
+from sciclip.sources.options import ExtractOptions
 from sciclip.sources.pmc.jats_figures import JatsFigure, match_media, parse_jats
-from sciclip.sources.uids import sample_uid
+from sciclip.sources.registry import register
 from sciclip.storage.safe_archive import extract_tar_bytes, gunzip_capped
+from sciclip.text.captions import compose_caption
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +64,7 @@ def _metadata(path: Path, name: str) -> dict:
     return {}
 
 
-def _load(name: str, path: Path, scratch: Path, opts: ExtractOptions, result: PaperResult) -> tuple[Path, list[Path]]:
+def _load(name: str, path: Path, scratch: Path, opts: ExtractOptions, result: ItemResult) -> tuple[Path, list[Path]]:
     """(XML file, media files) of one article; packages are unpacked safely into ``scratch``."""
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file())
@@ -96,46 +94,6 @@ def _figure_reason(fig: JatsFigure, jopts: JatsOptions) -> str | None:
     return None
 
 
-def process_article(name: str, path: str, opts: ExtractOptions, jopts: JatsOptions, scratch_root: str) -> PaperResult:
-    p = Path(path)
-    result = PaperResult(name, input_bytes=_size(p))
-    scratch = Path(tempfile.mkdtemp(prefix="article-", dir=scratch_root))
-    try:
-        xml, media = _load(name, p, scratch, opts, result)
-        t = time.perf_counter()
-        article = parse_jats(xml.read_bytes(), xml.name)
-        result.timings["parse"] = time.perf_counter() - t
-        meta = _metadata(p, name)
-        pmcid = meta.get("pmcid") or article.pmcid or name.split(".")[0]
-        info = {"pmcid": pmcid, "version": meta.get("version"), "pmid": _str(meta.get("pmid") or article.pmid),
-                "doi": meta.get("doi") or article.doi, "license": meta.get("license_code") or article.license}
-        names = [m.name for m in media]
-        by_name = {m.name: m for m in media}
-        for fig in article.figures:
-            reason = _figure_reason(fig, jopts)
-            for gi, slot in enumerate(fig.graphics or [[]]):
-                result.figures_found += 1
-                try:
-                    if reason:
-                        raise Skip(reason)
-                    sample = _make_sample(fig, gi, slot, names, by_name, info, name, opts, scratch, result.timings)
-                except Skip as s:
-                    result.figure_skips[s.reason] += 1
-                    result.messages.append(f"figure {fig.figure_id or fig.label!r} skipped ({s})")
-                    continue
-                result.samples.append(sample)
-    except Skip as s:
-        result.paper_skip = s.reason
-        result.messages.append(f"article skipped ({s})")
-    except Exception as e:  # an input we did not foresee: lose this article, not the batch
-        result.paper_skip = "article_error"
-        result.samples.clear()
-        result.messages.append(f"article skipped ({type(e).__name__}: {e})\n{traceback.format_exc(limit=4)}")
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return result
-
-
 def _str(v) -> str | None:
     return None if v is None else str(v)
 
@@ -146,58 +104,86 @@ def _size(p: Path) -> int:
     return sum(f.stat().st_size for f in p.iterdir() if f.is_file())
 
 
-def _make_sample(fig: JatsFigure, gi: int, slot: list[str], names: list[str], by_name: dict[str, Path], info: dict,
-                 name: str, opts: ExtractOptions, scratch: Path, timings: dict) -> Sample:
-    if not slot:
-        raise Skip("no_graphic")
-    if fig.group_caption_text:
-        caption = compose_caption(fig.group_caption_text, fig.caption_text or None, None, opts.subfigure_caption)
-    else:
-        caption = fig.caption_text
-    if not caption:
-        raise Skip("empty_caption")
-    if len(caption) < opts.min_caption_chars:
-        raise Skip("caption_too_short", f"{len(caption)} < {opts.min_caption_chars} characters")
-    files = [by_name[m] for m in (match_media(h, names) for h in slot) if m]
-    if not files:
-        raise Skip("graphic_not_found", ", ".join(slot))
-    path = max(files, key=lambda f: (f.stat().st_size, f.name))  # <alternatives>: the largest raster
-    data = path.read_bytes()
-    image = convert_image(data, opts.image, path=path, scratch=scratch, timings=timings)
-    sha = hashlib.sha256(data).hexdigest()
-    uid = sample_uid("pmc", str(info["pmcid"]), str(info.get("version")), fig.figure_id, str(gi), path.name, sha,
-                     caption)
-    meta = {
-        "uid": uid, "key": uid, "source": "pmc", "pmcid": info["pmcid"], "version": info.get("version"),
-        "article": name, "pmid": info.get("pmid"), "doi": info.get("doi"), "license": info.get("license"),
-        "figure_id": fig.figure_id, "label": fig.label, "fig_type": fig.fig_type, "graphic_index": gi,
-        "source_path": path.name, "image_format": image.source_format,
-        "original_width": image.original_width, "original_height": image.original_height,
-        "width": image.width, "height": image.height, "sha256": sha, "caption": caption,
-        "caption_xml": fig.caption_xml, "group_caption_xml": fig.group_caption_xml,
-    }
-    return Sample(uid, image.jpeg, caption, meta)
+@register
+class PmcSource(Source):
+    """PubMed Central: an item is one article (a folder or a legacy package), figures come from its JATS."""
 
+    name = "pmc"
+    noun = "articles"
+    item_error = "article_error"
+    columns = {"pmcid": "string", "pmid": "string", "doi": "string", "license": "string"}
 
-def _work(args: tuple) -> PaperResult:
-    return process_article(*args)
+    def __init__(self, opts: ExtractOptions = ExtractOptions(), jats: JatsOptions = JatsOptions()) -> None:
+        super().__init__(opts)
+        self.jats = jats
+
+    def check(self, inputs: list[Path]) -> None:
+        for d in inputs:
+            if not d.is_dir():
+                raise SciclipError(f"{d}: not a directory")
+
+    def input_size(self, inputs: list[Path]) -> int:
+        return sum(_size(p) for d in inputs for _, p in list_articles(d))
+
+    def items(self, inputs: list[Path], job) -> Iterator[WorkItem]:
+        for d in inputs:
+            for name, path in list_articles(d):
+                yield WorkItem(name, str(path), _size(path))
+
+    def candidates(self, item: WorkItem, scratch: Path, result: ItemResult) -> Iterator[Candidate | Skip]:
+        name, p = item.id, Path(item.payload)
+        xml, media = _load(name, p, scratch, self.opts, result)
+        t = time.perf_counter()
+        article = parse_jats(xml.read_bytes(), xml.name)
+        result.timings["parse"] = time.perf_counter() - t
+        meta = _metadata(p, name)
+        info = {"pmcid": meta.get("pmcid") or article.pmcid or name.split(".")[0], "version": meta.get("version"),
+                "pmid": _str(meta.get("pmid") or article.pmid), "doi": meta.get("doi") or article.doi,
+                "license": meta.get("license_code") or article.license}
+        names = [m.name for m in media]
+        by_name = {m.name: m for m in media}
+        for fig in article.figures:
+            reason = _figure_reason(fig, self.jats)
+            for gi, slot in enumerate(fig.graphics or [[]]):
+                try:
+                    if reason:
+                        raise Skip(reason)
+                    yield self._candidate(fig, gi, slot, names, by_name, info, name)
+                except Skip as s:
+                    yield Skip(s.reason, f"figure {fig.figure_id or fig.label!r}")
+
+    def _candidate(self, fig: JatsFigure, gi: int, slot: list[str], names: list[str], by_name: dict[str, Path],
+                   info: dict, name: str) -> Candidate:
+        if not slot:
+            raise Skip("no_graphic")
+        if fig.group_caption_text:
+            caption = compose_caption(fig.group_caption_text, fig.caption_text or None, None,
+                                      self.opts.subfigure_caption)
+        else:
+            caption = fig.caption_text
+        if not caption:
+            raise Skip("empty_caption")
+        files = [by_name[m] for m in (match_media(h, names) for h in slot) if m]
+        # <alternatives>: the largest raster wins
+        path = max(files, key=lambda f: (f.stat().st_size, f.name)) if files else None
+        meta = {
+            "pmcid": info["pmcid"], "version": info.get("version"), "article": name, "pmid": info.get("pmid"),
+            "doi": info.get("doi"), "license": info.get("license"), "figure_id": fig.figure_id, "label": fig.label,
+            "fig_type": fig.fig_type, "graphic_index": gi, "caption_xml": fig.caption_xml,
+            "group_caption_xml": fig.group_caption_xml,
+        }
+        return Candidate(caption=caption, image_path=path, source_path=path.name if path else "",
+                         image_ref=", ".join(slot), meta=meta,
+                         uid_parts=(str(info["pmcid"]), str(info.get("version")), fig.figure_id, str(gi)))
+
+    def provenance_url(self, meta: dict) -> str:
+        return f"https://pmc.ncbi.nlm.nih.gov/articles/{meta.get('pmcid', '')}/#{meta.get('figure_id', '')}"
 
 
 def extract_articles(input_dir: str | os.PathLike, outdir: str | os.PathLike, opts: ExtractOptions = ExtractOptions(),
                      jopts: JatsOptions = JatsOptions(), workers: int = 1, scratch_root: str | None = None,
                      label: str | None = None) -> JobStats:
     """Extract every article below ``input_dir`` into ``outdir/{00000..}.tar`` plus ``outdir/stats.json``."""
-    input_dir, outdir = Path(input_dir), Path(outdir)
-    if not input_dir.is_dir():
-        raise SciclipError(f"{input_dir}: not a directory")
-    articles = list_articles(input_dir)
-    prepare_outdir(outdir)
-    started = time.monotonic()
-    stats = JobStats("pmc", label or input_dir.name)
-    total = sum(_size(p) for _, p in articles)
-
-    def jobs(scratch: str):
-        for name, path in articles:
-            yield (name, str(path), opts, jopts, scratch)
-
-    return run_job(stats, jobs, _work, outdir, opts.samples_per_shard, workers, scratch_root, total, started=started)
+    input_dir = Path(input_dir)
+    return extract_unit(PmcSource(opts, jopts), [input_dir], outdir, workers, scratch_root,
+                        label=label or input_dir.name)

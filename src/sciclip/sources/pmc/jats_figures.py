@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from sciclip.errors import Skip
-from sciclip.sources.arxiv.latex_captions import latex_to_text, normalise_space
+from sciclip.text.captions import normalise_space
+from sciclip.text.latex import latex_to_text
 
 XLINK = "http://www.w3.org/1999/xlink"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"

@@ -14,8 +14,9 @@ from pylatexenc.latex2text import get_default_latex_context_db as _l2t_db
 from pylatexenc.latexwalker import LatexWalker
 from pylatexenc.macrospec import std_macro
 
-from sciclip.sources.arxiv.latex_figures import _context_db
-from sciclip.sources.arxiv.latex_macros import Macro, expand_macros
+from sciclip.text.captions import normalise_space
+from sciclip.text.latex_context import context_db
+from sciclip.text.latex_macros import Macro, expand_macros
 
 REF_MACROS = ["ref", "cref", "Cref", "autoref", "pageref", "vref", "nameref", "subref", "Vref",
               "cpageref", "crefrange", "Crefrange"]
@@ -39,7 +40,7 @@ def _all_args_text(node, l2tobj) -> str:
 
 
 def _converter() -> tuple[LatexNodes2Text, object]:
-    walker_db = _context_db()
+    walker_db = context_db()
     walker_db.add_context_category("sciclip-captions", prepend=True, macros=[
         std_macro(n, "*[[{") for n in CITE_MACROS] + [
         std_macro(n, "*{") for n in REF_MACROS + ["eqref"]] + [
@@ -107,26 +108,3 @@ def latex_to_text(latex: str, macros: dict[str, Macro] | None = None) -> str:
     return normalise_space(text)
 
 
-def normalise_space(text: str) -> str:
-    return " ".join(text.split())
-
-
-_TERMINAL = (".", "!", "?", ":", ";")
-
-
-def compose_caption(main: str | None, sub: str | None, sublabel: str | None, mode: str) -> str:
-    """The sample's caption from a main caption and a subfigure caption.
-
-    ``combine`` puts the subcaption first (it says what this panel shows; CLIP truncates long text)
-    followed by the figure's caption; ``sub`` and ``main`` keep one of them (falling back to the other).
-    """
-    sub_full = normalise_space(f"{sublabel or ''} {sub}") if sub else ""
-    main = main or ""
-    if mode == "main":
-        return main or sub_full
-    if mode == "sub":
-        return sub_full or main
-    if sub_full and main:
-        sep = " " if sub_full.endswith(_TERMINAL) else ". "
-        return sub_full + sep + main
-    return sub_full or main

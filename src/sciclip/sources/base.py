@@ -1,0 +1,84 @@
+"""The one interface every source implements, and the records it hands to the shared machinery.
+
+A source knows how to list the work items of a unit (papers in tarballs, articles in a batch folder, pages
+in a crawl file) and how to turn one item into figure candidates: image file, caption text, its own
+metadata. Everything after that is shared and written once (``sources.samples``, ``sources.job``): the
+caption length check, image conversion, sha256, uid, the common metadata keys, per-reason counters and
+shard writing. This is datatrove's reader shape and img2dataset's reader/writer split.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sciclip.errors import SciclipError, Skip
+from sciclip.sources.options import ExtractOptions
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One unit of failure isolation: a paper, an article, a page. ``payload`` must pickle (worker processes)."""
+
+    id: str
+    payload: Any
+    size: int = 0  # input bytes, for the progress bar
+
+
+@dataclass
+class Candidate:
+    """A figure a source found, before the shared checks and the image pipeline.
+
+    ``caption`` is final text under the source's conventions; ``image_path`` is the figure file on disk, or
+    None when the source could not find it (``image_ref`` then says what was referenced). ``uid_parts`` are
+    the source's identifying fields: the uid hashes them with the source name, ``source_path``, the image's
+    sha256 and the caption. ``meta`` holds the source's own columns.
+    """
+
+    caption: str
+    image_path: Path | None
+    source_path: str
+    uid_parts: tuple[str, ...]
+    meta: dict = field(default_factory=dict)
+    image_ref: str = ""
+
+
+class Source(ABC):
+    """A source of figure/caption pairs. Subclasses set the class attributes and the two methods."""
+
+    name: ClassVar[str]  # the source's name in config, paths, uids and the ``source`` column
+    noun: ClassVar[str] = "items"  # what an item is called in summaries ("papers", "articles", "pages")
+    item_error: ClassVar[str] = "item_error"  # counter for an item that raised something unforeseen
+    # extra columns every sample of this source carries, in img2dataset's parquet and json (name -> type)
+    columns: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, opts: ExtractOptions = ExtractOptions()) -> None:
+        self.opts = opts
+
+    def check(self, inputs: list[Path]) -> None:
+        """Refuse a unit whose inputs are missing before any output is touched (one-line error)."""
+        for p in inputs:
+            if not p.exists():
+                raise SciclipError(f"{p}: no such file or directory")
+
+    @abstractmethod
+    def items(self, inputs: list[Path], job: Any) -> Iterator[WorkItem]:
+        """The unit's work items in a fixed order. ``job`` (a ``JobStats``) takes unit-level counters, e.g.
+        refused archive members or damage; a source raises ``SciclipError`` for input it cannot read at all."""
+
+    @abstractmethod
+    def candidates(self, item: WorkItem, scratch: Path, result: Any) -> Iterator[Candidate | Skip]:
+        """Figures of one item, each yielded once: a ``Candidate``, or a ``Skip`` for a figure found but
+        unusable. An item-level problem raises ``Skip`` (the item is counted under its reason). ``result``
+        (an ``ItemResult``) takes parse timings, refused members and log messages."""
+
+    def input_size(self, inputs: list[Path]) -> int:
+        """Total input bytes of a unit (progress bars); 0 when unknown."""
+        return sum(p.stat().st_size for p in inputs if p.is_file())
+
+    def provenance_url(self, meta: dict) -> str:
+        """Where a sample came from, as a URL a person can follow (img2dataset's ``url`` column)."""
+        return str(meta.get("url") or "")

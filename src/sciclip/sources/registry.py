@@ -1,0 +1,49 @@
+"""The names of the sources sciclip knows, and their classes. A new source is one ``register`` call."""
+
+from __future__ import annotations
+
+from sciclip.errors import SciclipError
+from sciclip.sources.base import Source
+
+_SOURCES: dict[str, type[Source]] = {}
+BUILTIN = ("arxiv", "pmc")  # fixed order, whatever was imported first: it is the column order of the shards
+
+
+def register(cls: type[Source]) -> type[Source]:
+    """Class decorator: make ``cls`` available under ``cls.name``."""
+    if not getattr(cls, "name", None):
+        raise ValueError(f"{cls.__name__}: a source needs a name")
+    _SOURCES[cls.name] = cls
+    return cls
+
+
+def unregister(name: str) -> None:
+    _SOURCES.pop(name, None)
+
+
+def _load_builtin() -> None:
+    # imported for their register() side effect; deferred so that importing the registry stays cheap
+    import sciclip.sources.arxiv.extract  # noqa: F401
+    import sciclip.sources.pmc.extract  # noqa: F401
+
+
+def sources() -> dict[str, type[Source]]:
+    """Every registered source class by name, built-in ones first."""
+    _load_builtin()
+    order = [n for n in BUILTIN if n in _SOURCES] + [n for n in _SOURCES if n not in BUILTIN]
+    return {n: _SOURCES[n] for n in order}
+
+
+def source_class(name: str) -> type[Source]:
+    known = sources()
+    if name not in known:
+        raise SciclipError(f"unknown source {name!r} (known: {', '.join(known)})")
+    return known[name]
+
+
+def source_columns() -> list[str]:
+    """The extra columns of all sources, in registration order, each once."""
+    out: list[str] = []
+    for cls in sources().values():
+        out += [c for c in cls.columns if c not in out]
+    return out

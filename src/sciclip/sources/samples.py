@@ -1,0 +1,51 @@
+"""From a source's candidate to a finished sample: what is the same for every source, written once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from sciclip.errors import Skip
+from sciclip.images.pipeline import convert_image
+from sciclip.sources.base import Candidate
+from sciclip.sources.options import ExtractOptions
+from sciclip.sources.uids import sample_uid
+
+
+@dataclass
+class Sample:
+    key: str
+    jpg: bytes
+    caption: str
+    meta: dict
+
+    def members(self) -> dict[str, bytes]:
+        return {
+            "jpg": self.jpg,
+            "txt": self.caption.encode("utf-8"),
+            "json": json.dumps(self.meta, sort_keys=True, ensure_ascii=False).encode("utf-8"),
+        }
+
+
+def make_sample(source: str, cand: Candidate, opts: ExtractOptions, scratch, timings: dict) -> Sample:
+    """Check the caption, convert the image, derive sha256 and uid, and add the common metadata keys.
+
+    The checks run in this order so that a figure lands under one reason whatever else is wrong with it.
+    """
+    if len(cand.caption) < opts.min_caption_chars:
+        raise Skip("caption_too_short", f"{len(cand.caption)} < {opts.min_caption_chars} characters")
+    if cand.image_path is None:
+        raise Skip("graphic_not_found", cand.image_ref)
+    data = cand.image_path.read_bytes()
+    image = convert_image(data, opts.image, path=cand.image_path, scratch=scratch, timings=timings)
+    sha = hashlib.sha256(data).hexdigest()
+    uid = sample_uid(source, *cand.uid_parts, cand.source_path, sha, cand.caption)
+    meta = dict(cand.meta)
+    meta.update({
+        "uid": uid, "key": uid, "source": source, "source_path": cand.source_path,
+        "image_format": image.source_format, "original_width": image.original_width,
+        "original_height": image.original_height, "width": image.width, "height": image.height,
+        "sha256": sha, "caption": cand.caption,
+    })
+    return Sample(uid, image.jpeg, cand.caption, meta)
