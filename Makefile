@@ -27,6 +27,7 @@ demo: sysdeps venv
 	@$(BIN)/sciclip demo-summary results
 
 test: sysdeps venv
+	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -n $(CORES) --timeout 900
 
 test-fast: sysdeps venv
@@ -41,6 +42,7 @@ bench: sysdeps venv
 	$(BIN)/python bench/dryrun_fullscale.py
 
 lint: venv
+	$(BIN)/ruff check src tests bench
 	$(BIN)/snakemake --lint
 
 clean:

@@ -8,7 +8,7 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
 
 
 report: "workflow/report/workflow.rst"
@@ -18,12 +18,11 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/arxiv.smk"
 include: "workflow/rules/pmc.smk"
-include: "workflow/rules/stats.smk"
-include: "workflow/rules/decontaminate.smk"
-include: "workflow/rules/reshard.smk"
+include: "workflow/rules/sources.smk"
+include: "workflow/rules/shards.smk"
+include: "workflow/rules/curate.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
-include: "workflow/rules/heal.smk"
 
 
 rule all:

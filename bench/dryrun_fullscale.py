@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from sciclip.sample.arxiv import manifest_xml  # noqa: E402
 from sciclip.sources.arxiv.manifest import TarballEntry, write_selection  # noqa: E402
+from sciclip.sources.units import plan_units, read_members, write_units  # noqa: E402
 
 
 def tarballs(n: int) -> list[TarballEntry]:
@@ -61,6 +62,9 @@ def setup(wd: Path, n_tar: int, n_batch: int) -> None:
     lines = ["batch\tarticles"] + [f"b{b:05d}\t1000" for b in range(n_batch)]
     (res / "pmc" / "batches.tsv").write_text("\n".join(lines) + "\n")
     (res / "pmc" / "index.tsv").write_text("batch\tpmcid\n")  # the per-article index: not read to build the DAG
+    time.sleep(0.01)
+    for source, members in (("arxiv", "selected.tsv"), ("pmc", "batches.tsv")):  # the unit checkpoints, done
+        write_units(plan_units(read_members(res / source / members)), res / source / "units.tsv")
 
 
 def main() -> int:

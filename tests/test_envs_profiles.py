@@ -44,7 +44,7 @@ def env_packages(path: Path) -> set[str]:
 
 def test_every_rule_has_a_log_and_an_env():
     rs = rules()
-    assert {"arxiv_extract", "pmc_batch", "convert", "embed", "score", "subset", "reshard", "train"} <= set(rs)
+    assert {"units", "extract", "stats", "convert", "embed", "score", "subset", "reshard", "train"} <= set(rs)
     for name, r in rs.items():
         assert r["log"], f"rule {name} has no log:"
         assert r["conda"] and r["conda"].is_file(), f"rule {name} names no existing conda env"
@@ -62,9 +62,8 @@ def test_envs_are_pinned():
 
 
 def test_extraction_envs_carry_the_rasterisers():
-    for name in ("arxiv_extract", "pmc_batch"):
-        pkgs = env_packages(rules()[name]["conda"])
-        assert {"poppler", "ghostscript", "pillow", "pylatexenc"} <= pkgs, name
+    pkgs = env_packages(rules()["extract"]["conda"])
+    assert {"poppler", "ghostscript", "pillow", "pylatexenc"} <= pkgs
 
 
 def test_profiles_are_valid_yaml_with_the_expected_keys():

@@ -16,7 +16,8 @@ from tests.conftest import FIXTURES, ROOT, expected_pairs
 
 pytestmark = pytest.mark.slow
 
-COPY = ["Snakefile", "workflow", "config", "profiles", "src"]
+COPY = ["Snakefile", "workflow", "config", "profiles", "src", ".test"]
+FEATURES = sorted(p.parent.name for p in (ROOT / ".test").glob("*/config.yaml"))
 
 
 def make_checkout(dest: Path) -> Path:
@@ -89,9 +90,9 @@ def test_pmc_shards_land_beside_arxiv_one_job_per_batch(first_run):
     assert stats["papers_seen"] == 7 and stats["skipped_papers"] == {"malformed_xml": 2}
     downloads = first_run / "results" / "pmc" / "downloads"
     assert not downloads.exists() or not any(downloads.iterdir())  # keep_downloads: false
-    r = snakemake(first_run, "-n", "--forcerun", "pmc_batch", "arxiv_extract", "--cores", "2")
+    r = snakemake(first_run, "-n", "--forcerun", "extract", "--cores", "2")
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", r.stdout + r.stderr, re.M))
-    assert counts["pmc_batch"] == "3" and counts["arxiv_extract"] == "4"  # one job per batch / tarball
+    assert counts["extract"] == "7"  # one job per unit: 4 tarballs + 3 batches
 
 
 PLANTED = {("2002.00001", f"planted_{k}") for k in ("resized.png", "q70.jpg", "crop.png", "gray.png")} | {
@@ -298,9 +299,11 @@ def test_each_rule_env_provides_what_its_command_imported(first_run, tmp_path):
     assert set(PROVIDERS) >= ours, f"map these imports to conda packages: {ours - set(PROVIDERS)}"
     by_command = {}
     for name, rule in rules().items():
-        m = re.match(r"python -m sciclip ((?:arxiv|pmc) \w+|[\w-]+)", rule["shell"])
+        m = re.match(r"sciclip ((?:arxiv|pmc) \w+|\{wildcards.source\} \w+|[\w-]+)", rule["shell"])
         if m:
-            by_command.setdefault(m.group(1), []).append(name)
+            for command in ([m.group(1).replace("{wildcards.source}", s) for s in ("arxiv", "pmc")]
+                            if "{wildcards.source}" in m.group(1) else [m.group(1)]):
+                by_command.setdefault(command, []).append(name)
     checked = set()
     for trace in sorted((first_run / "trace").glob("*.json")):
         rec = json.loads(trace.read_text())
@@ -313,8 +316,7 @@ def test_each_rule_env_provides_what_its_command_imported(first_run, tmp_path):
             missing = imported - env_packages(rules()[rule_name]["conda"])
             assert not missing, f"rule {rule_name} ({command}) imports {missing} its env lacks"
             checked.add(rule_name)
-    assert {"arxiv_extract", "pmc_batch", "convert", "embed", "score", "subset", "reshard", "train",
-            "report_figures"} <= checked
+    assert {"extract", "convert", "embed", "score", "subset", "reshard", "train", "report_figures"} <= checked
 
 
 def test_slurm_profile_gives_train_a_gpu(first_run):
@@ -365,9 +367,7 @@ def test_training_command_guards_small_data():
 def test_coarser_work_units_give_the_same_data(first_run, tmp_path):
     """Jobs taking runs of tarballs / batches (the full-scale fan-out) produce byte-identical shards."""
     wd = make_checkout(tmp_path / "wf8")
-    (wd / "units.yaml").write_text("arxiv:\n  tarballs_per_job: 3\npmc:\n  batches_per_job: 2\n"
-                                   "train:\n  enabled: false\n")
-    snakemake(wd, "--cores", "2", "--configfile", "config/config.yaml", "units.yaml")
+    snakemake(wd, "--cores", "2", "--configfile", "config/config.yaml", ".test/coarse-units/config.yaml")
     assert sorted(p.name for p in (wd / "results" / "arxiv" / "shards").iterdir()) == [
         "arXiv_src_2001_001_x3", "arXiv_src_9901_001"]
     assert sorted(p.name for p in (wd / "results" / "pmc" / "shards").iterdir()) == ["b00000_x2", "b00002"]
@@ -403,3 +403,39 @@ def test_html_report_holds_the_figures(first_run):
     known = set(expected_pairs().values())
     assert any(caption in grid for caption in known)
     assert r.returncode == 0
+
+
+def _feature_args(feature: str) -> list[str]:
+    args = ["--configfile", "config/config.yaml", f".test/{feature}/config.yaml"]
+    return (["--profile", "profiles/slurm"] if feature == "slurm" else ["--cores", "2"]) + args
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_feature_config_dry_runs_and_lints(feature, tmp_path):
+    assert {"arxiv-only", "pmc-only", "no-decontamination", "coarse-units", "slurm"} <= set(FEATURES)
+    wd = make_checkout(tmp_path / feature)
+    r = snakemake(wd, "-n", *_feature_args(feature))
+    assert "sample_corpus" in r.stdout
+    r = snakemake(wd, "--lint", "--configfile", "config/config.yaml", f".test/{feature}/config.yaml")
+    assert "Congratulations" in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("feature", ["arxiv-only", "pmc-only", "no-decontamination"])
+def test_feature_config_end_to_end(feature, tmp_path):
+    wd = make_checkout(tmp_path / feature)
+    snakemake(wd, *_feature_args(feature))
+    res = wd / "results"
+    finals = sorted(p.name for p in (res / "final").iterdir() if p.is_dir())
+    if feature == "arxiv-only":
+        assert not (res / "pmc").exists() and finals == ["arxiv", "mixed"]
+        assert (res / "train" / "tiny-demo" / "summary.json").is_file()
+    elif feature == "pmc-only":
+        assert not (res / "arxiv").exists() and finals == ["mixed", "pmc"]
+        assert not (res / "train").exists()
+    else:
+        assert finals == ["arxiv", "mixed", "pmc"]
+        assert not list(res.glob("*/scores")) and not list(res.glob("*/embeddings_*"))
+        report = json.loads((res / "arxiv" / "decontamination.json").read_text())
+        assert (report["contaminated"], report["exact_duplicates"]) == (0, 1)
+    for source in {"arxiv-only": ["arxiv"], "pmc-only": ["pmc"]}.get(feature, ["arxiv", "pmc"]):
+        assert json.loads((res / "stats" / f"{source}.json").read_text())["samples"] > 0

@@ -1,9 +1,13 @@
-# arXiv bulk sources: manifest -> selection (one checkpoint) -> one download and one extraction job per tarball.
+# arXiv bulk sources: manifest -> selection -> one download job per unit (a run of tarballs); the shared unit
+# rules (sources.smk) extract each unit.
+ARXIV = config["arxiv"]
+MEMBERS["arxiv"] = f"{RESULTS}/arxiv/selected.tsv"
+UNIT_INPUTS["arxiv"] = {"inputs": f"{RESULTS}/arxiv/tarballs/{{unit}}"}
 
 
 rule arxiv_manifest:
     input:
-        get_arxiv_manifest_input,
+        get_sample_input(ARXIV),
     output:
         f"{RESULTS}/arxiv/manifest.xml",
     log:
@@ -11,13 +15,12 @@ rule arxiv_manifest:
     conda:
         "../envs/download.yaml"
     params:
-        source=get_source_flags(ARXIV),
-        key=ARXIV["manifest_key"],
+        flags=get_flags("arxiv manifest", ARXIV),
     shell:
-        "python -m sciclip arxiv manifest {params.source} --key {params.key:q} --out {output:q} 2> {log:q}"
+        "sciclip arxiv manifest {params.flags} --out {output:q} 2> {log:q}"
 
 
-checkpoint arxiv_select:
+rule arxiv_select:
     input:
         f"{RESULTS}/arxiv/manifest.xml",
     output:
@@ -27,46 +30,26 @@ checkpoint arxiv_select:
     conda:
         "../envs/download.yaml"
     params:
-        flags=get_select_flags(),
+        flags=get_flags("arxiv select", ARXIV),
     shell:
-        "python -m sciclip arxiv select --manifest {input:q} --out {output:q} {params.flags} 2> {log:q}"
+        "sciclip arxiv select --manifest {input:q} --out {output:q} {params.flags} 2> {log:q}"
 
 
 rule arxiv_download:
     input:
         # ancient: choosing more tarballs later must not make the ones already downloaded stale
-        ancient(f"{RESULTS}/arxiv/selected.tsv"),
+        selection=ancient(f"{RESULTS}/arxiv/selected.tsv"),
+        units=ancient(f"{RESULTS}/arxiv/units.tsv"),
     output:
-        arxiv_tarball_output(),
+        get_kept(directory(f"{RESULTS}/arxiv/tarballs/{{unit}}"), ARXIV["keep_tarballs"]),
     log:
-        f"{RESULTS}/logs/arxiv/download/{{tarball}}.log",
+        f"{RESULTS}/logs/arxiv/download/{{unit}}.log",
     conda:
         "../envs/download.yaml"
     params:
-        source=get_source_flags(ARXIV),
-        tarballs=get_unit_tarball_flags,
+        flags=get_flags("arxiv download", ARXIV),
     resources:
         downloads=1,
     shell:
-        "python -m sciclip arxiv download {params.source} --selection {input:q} {params.tarballs} "
-        "--out-dir {output:q} 2> {log:q}"
-
-
-rule arxiv_extract:
-    input:
-        tarballs=f"{RESULTS}/arxiv/tarballs/{{tarball}}",
-        selection=ancient(f"{RESULTS}/arxiv/selected.tsv"),  # which tarballs the unit holds (remote jobs read it)
-    output:
-        directory(f"{RESULTS}/arxiv/shards/{{tarball}}"),
-    log:
-        f"{RESULTS}/logs/arxiv/extract/{{tarball}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/arxiv/extract/{{tarball}}.tsv"
-    conda:
-        "../envs/extract.yaml"
-    threads: EXTRACT["threads"]
-    params:
-        tarballs=get_unit_tarball_paths,
-        flags=get_extract_flags(),
-    shell:
-        "python -m sciclip arxiv extract {params.tarballs} {output:q} {params.flags} --workers {threads} 2> {log:q}"
+        "sciclip arxiv download {params.flags} --selection {input.selection:q} --units {input.units:q} "
+        "--unit {wildcards.unit} --out-dir {output:q} 2> {log:q}"

@@ -1,9 +1,15 @@
-# PubMed Central: one index rule (checkpoint) -> one download+extraction job per batch of articles.
+# PubMed Central: one index of selected articles and their batches; the shared unit rules (sources.smk) then
+# download and extract each unit (a run of batches) in one job.
+PMC = config["pmc"]
+MEMBERS["pmc"] = f"{RESULTS}/pmc/batches.tsv"
+UNIT_INPUTS["pmc"] = {"index": f"{RESULTS}/pmc/index.tsv"}
+UNIT_PATHS["pmc"] = {"downloads": f"{RESULTS}/pmc/downloads/{{unit}}"}
+UNIT_DOWNLOADS.add("pmc")
 
 
-checkpoint pmc_index:
+rule pmc_index:
     input:
-        get_pmc_index_input,
+        get_sample_input(PMC),
     output:
         index=f"{RESULTS}/pmc/index.tsv",
         batches=f"{RESULTS}/pmc/batches.tsv",
@@ -12,34 +18,6 @@ checkpoint pmc_index:
     conda:
         "../envs/download.yaml"
     params:
-        source=get_pmc_source_flags(),
-        flags=get_pmc_list_flags(),
+        flags=get_flags("pmc list", PMC),
     shell:
-        "python -m sciclip pmc list {params.source} {params.flags} --out {output.index:q} "
-        "--batches {output.batches:q} 2> {log:q}"
-
-
-rule pmc_batch:
-    input:
-        index=f"{RESULTS}/pmc/index.tsv",
-        batches=f"{RESULTS}/pmc/batches.tsv",  # which batches the unit holds (remote jobs read it)
-    output:
-        directory(f"{RESULTS}/pmc/shards/{{batch}}"),
-    log:
-        f"{RESULTS}/logs/pmc/batch/{{batch}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/pmc/batch/{{batch}}.tsv"
-    conda:
-        "../envs/extract.yaml"
-    threads: EXTRACT["threads"]
-    params:
-        source=get_pmc_source_flags(),
-        extract=get_extract_flags(),
-        jats=get_jats_flags(),
-        batches=get_unit_batch_flags,
-        downloads=f"{RESULTS}/pmc/downloads/{{batch}}",
-    resources:
-        downloads=1,
-    shell:
-        "python -m sciclip pmc batch {params.source} --index {input.index:q} {params.batches} --label {wildcards.batch} "
-        "--downloads {params.downloads:q} {params.extract} {params.jats} --workers {threads} {output:q} 2> {log:q}"
+        "sciclip pmc list {params.flags} --out {output.index:q} --batches {output.batches:q} 2> {log:q}"

@@ -23,5 +23,5 @@ rule report_figures:
         out=get_report_dir,
         results=get_results_dir,
     shell:
-        "python -m sciclip report-figures --results {params.results:q} --out {params.out:q} --sources {params.sources} "
+        "sciclip report-figures --results {params.results:q} --out {params.out:q} --sources {params.sources} "
         "{params.threshold} 2> {log:q}"

@@ -11,4 +11,4 @@ rule sample_corpus:
     params:
         outdir=get_sample_outdir,
     shell:
-        "python -m sciclip sample {params.outdir:q} 2> {log:q}"
+        "sciclip sample {params.outdir:q} 2> {log:q}"

@@ -22,4 +22,4 @@ rule train:
         mem_mb=TRAIN["mem_mb"],
         runtime=TRAIN["runtime"],
     shell:
-        "python -m sciclip train {input:q} --run {wildcards.run} --logs {params.logs:q} {params.flags} > {log:q} 2>&1"
+        "sciclip train {input:q} --run {wildcards.run} --logs {params.logs:q} {params.flags} > {log:q} 2>&1"

@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 YOKOO_ARCH = "tf_efficientnetv2_m.in21k_ft_in1k"
 YOKOO_URL = ("https://github.com/lyakaap/ISC21-Descriptor-Track-1st/releases/download/v1.0.1/"
              "isc_ft_v107.pth.tar")
-DEFAULT_THRESHOLDS = {"yokoo": 0.604169, "phash": 0.75}
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 
 

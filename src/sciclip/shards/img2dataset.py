@@ -37,8 +37,12 @@ IMG2DATASET_COLUMNS = ["key", "caption", "url", "status", "error_message", "widt
 INT_COLUMNS = {"width", "height", "original_width", "original_height"}
 
 
-@functools.cache
 def columns() -> tuple[str, ...]:
+    return _columns(tuple(sources()))
+
+
+@functools.cache
+def _columns(registered: tuple[str, ...]) -> tuple[str, ...]:  # cached per set of registered sources
     return tuple(IMG2DATASET_COLUMNS + ["uid", "source"] + source_columns() + ["figure_label", "source_path"])
 
 

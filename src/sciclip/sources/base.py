@@ -47,7 +47,8 @@ class Candidate:
 
 
 class Source(ABC):
-    """A source of figure/caption pairs. Subclasses set the class attributes and the two methods."""
+    """A source of figure/caption pairs. Subclasses set the class attributes and the two methods, and can be
+    built with no arguments (default options: the shard tail asks a bare instance for provenance URLs)."""
 
     name: ClassVar[str]  # the source's name in config, paths, uids and the ``source`` column
     noun: ClassVar[str] = "items"  # what an item is called in summaries ("papers", "articles", "pages")

@@ -1,19 +1,4 @@
-# img2dataset conversion, descriptors, scores against the evaluation set, and the decontaminated subset.
-
-
-rule convert:
-    input:
-        get_source_shard_dirs,
-    output:
-        directory(f"{RESULTS}/{{source}}/img2dataset"),
-    log:
-        f"{RESULTS}/logs/convert/{{source}}.log",
-    conda:
-        "../envs/core.yaml"
-    params:
-        per_shard=config["img2dataset"]["samples_per_shard"],
-    shell:
-        "python -m sciclip convert {input:q} --out {output:q} --samples-per-shard {params.per_shard} 2> {log:q}"
+# Curation: descriptors, scores against the evaluation set, and the decontaminated, de-duplicated subset.
 
 
 rule embed_eval:
@@ -26,19 +11,18 @@ rule embed_eval:
     conda:
         "../envs/decontaminate.yaml"
     params:
-        source=get_eval_flags(),
-        embed=get_embed_flags(),
+        flags=get_eval_flags(),
     resources:
         gpu=get_embed_resources(),
     shell:
-        "python -m sciclip embed-eval {params.source} {params.embed} --out {output:q} 2> {log:q}"
+        "sciclip embed-eval {params.flags} --out {output:q} 2> {log:q}"
 
 
 rule embed:
     input:
         f"{RESULTS}/{{source}}/img2dataset",
     output:
-        f"{RESULTS}/{{source}}/embeddings_{DECON['descriptor']}.npz",
+        get_kept(f"{RESULTS}/{{source}}/embeddings_{DECON['descriptor']}.npz", DECON["keep_embeddings"]),
     log:
         f"{RESULTS}/logs/decontamination/embed_{{source}}.log",
     benchmark:
@@ -46,12 +30,12 @@ rule embed:
     conda:
         "../envs/decontaminate.yaml"
     params:
-        embed=get_embed_flags(),
+        flags=get_flags("embed", DECON),
     threads: DECON["workers"] + 1
     resources:
         gpu=get_embed_resources(),
     shell:
-        "python -m sciclip embed {input:q} {params.embed} --out {output:q} 2> {log:q}"
+        "sciclip embed {input:q} {params.flags} --out {output:q} 2> {log:q}"
 
 
 rule score:
@@ -66,7 +50,7 @@ rule score:
     conda:
         "../envs/decontaminate.yaml"
     shell:
-        "python -m sciclip score {input.shards:q} --embeddings {input.embeddings:q} --eval {input.eval:q} "
+        "sciclip score {input.shards:q} --embeddings {input.embeddings:q} --eval {input.eval:q} "
         "--out {output:q} 2> {log:q}"
 
 
@@ -84,5 +68,5 @@ rule subset:
     params:
         flags=get_subset_flags,
     shell:
-        "python -m sciclip subset --input {input.shards:q} {params.flags} --report {output.report:q} "
+        "sciclip subset --input {input.shards:q} {params.flags} --report {output.report:q} "
         "--out {output.subset:q} 2> {log:q}"

@@ -1,0 +1,163 @@
+"""``sciclip arxiv …``: manifest, selection, download and extraction of arXiv bulk tarballs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sciclip.cli.common import (
+    add_download_args,
+    add_extract_args,
+    add_units_args,
+    done_line,
+    extract_options,
+    say,
+)
+from sciclip.errors import SciclipError
+
+
+def add_source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", required=True,
+                   help="s3://bucket[/prefix], http(s)://..., file:///dir or a local directory (a mirror)")
+    rp = p.add_mutually_exclusive_group()
+    rp.add_argument("--requester-pays", dest="requester_pays", action="store_true", default=True,
+                    help="send RequestPayer=requester (the arxiv bucket needs it) [default]")
+    rp.add_argument("--no-requester-pays", dest="requester_pays", action="store_false")
+    add_download_args(p)
+
+
+def _spec(args):
+    from sciclip.storage.remote import SourceSpec
+
+    return SourceSpec(args.source, requester_pays=args.requester_pays, endpoint_url=args.endpoint_url,
+                      timeout_s=args.timeout_s)
+
+
+def cmd_manifest(args) -> int:
+    from sciclip.sources.arxiv.manifest import parse_manifest
+    from sciclip.storage.remote import fetch
+
+    out = Path(args.out)
+    fetch(_spec(args), args.manifest_key, out, retries=args.retries, backoff_s=args.backoff_s)
+    entries = parse_manifest(out.read_bytes(), str(out))
+    say(f"manifest {out}: {len(entries)} tarballs, {sum(e.size for e in entries) / 2**30:.1f} GiB")
+    return 0
+
+
+def cmd_select(args) -> int:
+    from sciclip.sources.arxiv.manifest import parse_manifest, select_tarballs, write_selection
+
+    path = Path(args.manifest)
+    if not path.is_file():
+        raise SciclipError(f"{path}: no such file")
+    entries = parse_manifest(path.read_bytes(), args.manifest)
+    tarballs = [t for t in (args.tarballs or "").split(",") if t.strip()] or None
+    budget = None if args.max_size_gb is not None and args.max_size_gb <= 0 else args.max_size_gb
+    chosen = select_tarballs(entries, max_size_gb=budget, start=args.start, end=args.end, tarballs=tarballs)
+    write_selection(chosen, args.out)
+    size = sum(e.size for e in chosen)
+    say(f"selected {len(chosen)} of {len(entries)} tarballs ({size / 2**30:.2f} GiB) -> {args.out}")
+    return 0
+
+
+def _unit_tarballs(args) -> list[str]:
+    from sciclip.sources.units import unit_members
+
+    names = list(getattr(args, "tarball", None) or [])
+    if args.units or args.unit:
+        if not (args.units and args.unit):
+            raise SciclipError("--units and --unit go together")
+        names += unit_members(args.units, args.unit)
+    return [t.rsplit("/", 1)[-1].removesuffix(".tar") for t in names]
+
+
+def cmd_download(args) -> int:
+    from sciclip.sources.arxiv.manifest import read_selection
+    from sciclip.storage.remote import fetch
+
+    names = _unit_tarballs(args)
+    if args.selection:
+        if not names:
+            raise SciclipError("--selection needs --tarball NAME (repeatable) or --units/--unit")
+        entries = {e.name: e for e in read_selection(args.selection)}
+        missing = [n for n in names if n not in entries]
+        if missing:
+            raise SciclipError(f"{args.selection}: tarball {missing[0]} is not selected")
+        if len(names) > 1 and not args.out_dir:
+            raise SciclipError("several tarballs need --out-dir")
+        todo = [(entries[n].filename, entries[n].md5sum,
+                 Path(args.out_dir) / f"{n}.tar" if args.out_dir else Path(args.out or "")) for n in names]
+    elif args.key:
+        todo = [(args.key, args.md5, Path(args.out or ""))]
+    else:
+        raise SciclipError("give --key KEY (and --md5), or --selection TSV --tarball NAME")
+    if any(str(dest) in ("", ".") for _, _, dest in todo):
+        raise SciclipError("give --out FILE (or --out-dir DIR)")
+    for key, md5, dest in todo:
+        fetch(_spec(args), key, dest, md5=md5, retries=args.retries, backoff_s=args.backoff_s)
+        say(f"{key} -> {dest} (md5 {'verified' if md5 else 'not checked'})")
+    return 0
+
+
+def cmd_extract(args) -> int:
+    from sciclip.sources.arxiv.extract import extract_tarballs
+
+    stats = extract_tarballs(args.tarball, args.outdir, extract_options(args), workers=args.workers,
+                             scratch_root=args.scratch_dir)
+    say(done_line(" ".join(args.tarball), stats, "papers", args.outdir))
+    return 0
+
+
+def cmd_unit(args) -> int:
+    """One workflow job: the tarballs of one unit, from the folder its download job filled."""
+    from sciclip.sources.arxiv.extract import extract_tarballs
+
+    tarballs = [Path(args.inputs) / f"{n}.tar" for n in _unit_tarballs(args)]
+    stats = extract_tarballs(tarballs, args.outdir, extract_options(args), workers=args.workers,
+                             scratch_root=args.scratch_dir)
+    say(done_line(args.unit, stats, "papers", args.outdir))
+    return 0
+
+
+def register(sub) -> None:
+    arxiv = sub.add_parser("arxiv", help="the arXiv bulk-source path").add_subparsers(
+        dest="arxiv_command", metavar="STAGE", required=True)
+    p = arxiv.add_parser("manifest", help="fetch the bucket manifest (src/arXiv_src_manifest.xml)")
+    add_source_args(p)
+    p.add_argument("--manifest-key", "--key", default="src/arXiv_src_manifest.xml", help="manifest key in the source")
+    p.add_argument("--out", required=True, help="where to write the manifest")
+    p.set_defaults(func=cmd_manifest)
+
+    p = arxiv.add_parser("select", help="choose tarballs from a manifest (range, list, size budget)")
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--out", required=True, help="selection TSV to write")
+    p.add_argument("--max-size-gb", type=float, default=None,
+                   help="budget in GiB over the selection (default and 0: none)")
+    p.add_argument("--start", default=None, help="first month (YYMM) or arXiv id, inclusive")
+    p.add_argument("--end", default=None, help="last month (YYMM) or arXiv id, inclusive")
+    p.add_argument("--tarballs", default=None, help="comma-separated tarball names instead of a range")
+    p.set_defaults(func=cmd_select)
+
+    p = arxiv.add_parser("download", help="download tarballs, md5-verified, atomically")
+    add_source_args(p)
+    p.add_argument("--selection", help="selection TSV (gives the key and md5 of each tarball)")
+    p.add_argument("--tarball", action="append", help="tarball name, e.g. arXiv_src_2001_001 (repeatable)")
+    add_units_args(p)
+    p.add_argument("--key", help="object key, e.g. src/arXiv_src_2001_001.tar (instead of --selection)")
+    p.add_argument("--md5", help="expected md5 (instead of --selection)")
+    p.add_argument("--out", default=None, help="the file to write (one tarball)")
+    p.add_argument("--out-dir", default=None, help="folder for <name>.tar of each tarball")
+    p.set_defaults(func=cmd_download)
+
+    p = arxiv.add_parser("extract", help="extract figures and captions of tarballs into one set of shards")
+    p.add_argument("tarball", nargs="+", help="one or more bulk tarballs (processed in this order)")
+    p.add_argument("outdir")
+    add_extract_args(p)
+    p.set_defaults(func=cmd_extract)
+
+    p = arxiv.add_parser("unit", help="extract one work unit (the workflow's per-unit job)")
+    add_units_args(p, required=True)
+    p.add_argument("--inputs", required=True, help="folder holding the unit's <tarball>.tar files")
+    p.add_argument("outdir")
+    add_extract_args(p)
+    p.set_defaults(func=cmd_unit)

@@ -1,0 +1,75 @@
+"""Argument groups and helpers several command groups share.
+
+Option names are the config keys' names (``--raster-timeout-s`` for ``extract.raster_timeout_s``), so that
+``config_flags`` can translate any config section without a table of renames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def positive_int(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
+
+
+def say(message: str) -> None:
+    """The one summary line a command prints when it is done (stderr: stdout stays for data)."""
+    print(message, file=sys.stderr)
+
+
+def add_download_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--endpoint-url", default=None, help="S3 endpoint (default: AWS, or $AWS_ENDPOINT_URL)")
+    p.add_argument("--retries", type=int, default=4, help="retries on transient errors (default 4)")
+    p.add_argument("--backoff-s", "--backoff", type=float, default=2.0,
+                   help="first retry delay in seconds, doubling (default 2)")
+    p.add_argument("--timeout-s", "--timeout", type=float, default=60.0, help="network timeout in seconds (60)")
+
+
+def add_units_args(p: argparse.ArgumentParser, required: bool = False) -> None:
+    p.add_argument("--units", required=required, help="unit list (results/<source>/units.tsv)")
+    p.add_argument("--unit", required=required, help="which unit of --units to process")
+
+
+def add_extract_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("images")
+    g.add_argument("--max-size", type=positive_int, default=512, help="longer side in px, never upscaled (512)")
+    g.add_argument("--no-resize", dest="resize", action="store_false", help="keep raster sizes as they are")
+    g.add_argument("--jpeg-quality", type=int, default=95, help="JPEG quality of the output (95)")
+    g.add_argument("--min-size", type=int, default=32, help="drop images whose shorter side is below this (32)")
+    g.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse images above this many pixels")
+    g.add_argument("--raster-timeout-s", "--raster-timeout", type=float, default=60.0,
+                   help="seconds per PDF/EPS rasterisation (60)")
+    g.add_argument("--vector-dpi", type=float, default=150.0, help="PDF/EPS resolution with --no-resize (150)")
+    g = p.add_argument_group("captions")
+    g.add_argument("--subfigure-caption", choices=("combine", "sub", "main"), default="combine",
+                   help="caption of a subfigure: its subcaption + the figure's caption (combine), or one of them")
+    g.add_argument("--multi-image", choices=("main", "skip"), default="main",
+                   help="several images sharing one caption: each gets it (main) or they are skipped")
+    g.add_argument("--min-caption-chars", type=int, default=10, help="drop captions shorter than this (10)")
+    g = p.add_argument_group("limits and output")
+    g.add_argument("--max-paper-mb", type=int, default=512, help="cap on a paper's inflated size (512 MiB)")
+    g.add_argument("--samples-per-shard", type=positive_int, default=10_000, help="samples per output shard")
+    g.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1)")
+    g.add_argument("--scratch-dir", default=None, help="where papers are unpacked (default: $TMPDIR)")
+
+
+def extract_options(args):
+    from sciclip.images.pipeline import ImageOptions
+    from sciclip.sources.options import ExtractOptions
+
+    image = ImageOptions(max_size=args.max_size, resize=args.resize, jpeg_quality=args.jpeg_quality,
+                         min_size=args.min_size, max_pixels=args.max_pixels, timeout_s=args.raster_timeout_s,
+                         vector_dpi=args.vector_dpi)
+    return ExtractOptions(image=image, subfigure_caption=args.subfigure_caption, multi_image=args.multi_image,
+                          min_caption_chars=args.min_caption_chars, max_paper_bytes=args.max_paper_mb << 20,
+                          samples_per_shard=args.samples_per_shard)
+
+
+def done_line(name: str, stats, noun: str, outdir) -> str:
+    return (f"{name}: {stats.papers_seen} {noun}, {stats.figures_found} figures, {stats.samples_written} samples "
+            f"-> {outdir}")

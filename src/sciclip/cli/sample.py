@@ -1,0 +1,19 @@
+"""``sciclip sample``: the embedded, deterministic sample corpus."""
+
+from __future__ import annotations
+
+import sys
+
+
+def cmd_sample(args) -> int:
+    from sciclip.sample import write_sample
+
+    written = write_sample(args.outdir)
+    print(f"wrote {len(written)} files of the sample mirror under {args.outdir}", file=sys.stderr)
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sample", help="write the embedded sample corpus (arXiv and PMC bucket mirrors)")
+    p.add_argument("outdir")
+    p.set_defaults(func=cmd_sample)

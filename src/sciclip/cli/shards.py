@@ -1,0 +1,98 @@
+"""``sciclip convert|reshard|heal|stats``: shard-level commands that work on any WebDataset folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from sciclip.cli.common import positive_int
+
+
+def cmd_convert(args) -> int:
+    from sciclip.shards.img2dataset import convert
+
+    rep = convert(args.inputs, args.out, args.samples_per_shard)
+    print(f"img2dataset: {rep.samples} samples from {rep.inputs} shards -> {rep.shards} shards in {args.out}"
+          + (f" ({rep.skipped_incomplete} incomplete samples skipped)" if rep.skipped_incomplete else ""),
+          file=sys.stderr)
+    return 0
+
+
+def cmd_reshard(args) -> int:
+    from sciclip.shards.reshard import reshard
+
+    state = reshard(args.input_dir, args.output_dir, args.subset_file, shard_size=args.shard_size,
+                    num_workers=args.num_workers, first_shard=args.first_shard, num_shards=args.num_shards,
+                    shard_format=args.shard_format, output_shard_format=args.output_shard_format,
+                    shard_stats_format=args.shard_stats_format,
+                    output_shard_stats_format=args.output_shard_stats_format, overwrite=args.overwrite)
+    print(f"processed {state['processed_count']} samples in {state['seconds']:.2f}s "
+          f"({state['processed_count'] / max(state['seconds'], 1e-9):.1f} samples/s); wrote {state['output_count']} "
+          f"samples in {state['output_shard_count']} shards -> {args.output_dir}", file=sys.stderr)
+    return 0
+
+
+def cmd_heal(args) -> int:
+    from sciclip.shards.heal import heal_directory
+
+    report = heal_directory(args.dir, args.out, pattern=args.pattern)
+    t = report.totals()
+    print(f"healed {t['shards_in']} shards -> {t['shards_out']}: kept {t['samples_kept']} samples; dropped "
+          f"{t['incomplete']} incomplete, {t['duplicate_keys']} duplicate keys, {t['dropped_partial']} cut by "
+          f"truncation ({t['truncated_shards']} truncated shards)", file=sys.stderr)
+    return 0
+
+
+def cmd_stats(args) -> int:
+    from sciclip.shards.stats import dataset_stats, format_summary
+    from sciclip.storage.atomic import atomic_write_bytes
+
+    stats = dataset_stats(args.dir, source=args.source)
+    text = json.dumps(stats, indent=2, sort_keys=True) + "\n"
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(args.out, text.encode())
+    if args.json:
+        sys.stdout.write(text)
+    else:
+        print(format_summary(stats))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("convert", help="rewrite shards into img2dataset's layout (fixed shard size, parquet, stats)")
+    p.add_argument("inputs", nargs="+", help="directories of shards (e.g. one per tarball or batch), in any order")
+    p.add_argument("--out", required=True)
+    p.add_argument("--samples-per-shard", type=positive_int, default=10_000)
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("reshard", help="reshard to a uid subset in DataComp's format (resharder.py's flags)")
+    p.add_argument("-i", "--input-dir", action="append", required=True,
+                   help="input directory containing a webdataset (repeat for several)")
+    p.add_argument("-o", "--output-dir", required=True)
+    p.add_argument("-s", "--subset-file", required=True, help="sorted np.dtype('u8,u8') array of uids")
+    p.add_argument("-n", "--num-shards", type=int, default=None, help="number of shards to process")
+    p.add_argument("--first-shard", type=int, default=0)
+    p.add_argument("-j", "--num-workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--shard-size", type=positive_int, default=10_000, help="maximum samples per output shard")
+    p.add_argument("--shard-format", default="{:08d}.tar")
+    p.add_argument("--output-shard-format", default="{:08d}.tar")
+    p.add_argument("--shard-stats-format", default="{:08d}_stats.json")
+    p.add_argument("--output-shard-stats-format", default="{:08d}_stats.json")
+    p.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty output directory")
+    p.set_defaults(func=cmd_reshard)
+
+    p = sub.add_parser("heal", help="repair WebDataset shards: keep whole samples, drop incomplete/duplicates")
+    p.add_argument("dir")
+    p.add_argument("--out", default=None, help="output directory (default: heal in place)")
+    p.add_argument("--pattern", default="*.tar", help="which files are shards (default *.tar)")
+    p.set_defaults(func=cmd_heal)
+
+    p = sub.add_parser("stats", help="statistics of WebDataset directories (and our job stats in them)")
+    p.add_argument("dir", nargs="+", help="one or more directories holding *.tar shards")
+    p.add_argument("--source", default=None, help="name to report (default: the directory name)")
+    p.add_argument("--out", default=None, help="also write the JSON here")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    p.set_defaults(func=cmd_stats)
