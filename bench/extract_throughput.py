@@ -26,7 +26,7 @@ from tests.realdata_eval import pack_papers  # noqa: E402
 
 from sciclip.images.pipeline import eps_bounding_box, sniff_format  # noqa: E402
 from sciclip.sample import write_sample  # noqa: E402
-from sciclip.sources.arxiv.extract import extract_tarball
+from sciclip.sources.arxiv.extract import extract_tarball  # noqa: E402
 from sciclip.sources.options import ExtractOptions  # noqa: E402
 
 REALDATA = ROOT.parent / "shared" / "realdata" / "latex"
