@@ -225,3 +225,21 @@ def test_graphicspath_is_recorded():
     text = doc(r"\begin{figure}\includegraphics{a}\caption{With a path.}\end{figure}",
                preamble=r"\graphicspath{{figs/}{more/}}")
     assert figures_in_text(text).candidates[0].graphicspath == ["figs/", "more/"]
+
+
+def test_images_in_tikz_nodes_are_the_figures_images():
+    text = doc(r"""
+\begin{figure*}
+\begin{subfigure}{0.3\textwidth}\includegraphics{loss}\caption{Loss}\end{subfigure}
+\begin{subfigure}{0.3\textwidth}\includegraphics{acc}\caption{Accuracy}\end{subfigure}
+\begin{tikzpicture}\node[anchor=south west,inner sep=0] at (0,0) {\includegraphics[width=2cm]{legend}};
+\draw (0,0) -- (1,1);\end{tikzpicture}
+\caption{Curves with a shared legend.}
+\end{figure*}
+\begin{figure}\tikz \node {\includegraphics{sketch}}; \caption{A tikz command.}\end{figure}
+\begin{figure}\begin{tikzpicture}\begin{axis}\addplot coordinates {(0,0) (1,1)};\end{axis}\end{tikzpicture}
+\caption{A pgfplots figure: no image.}\end{figure}""")
+    assert sorted(pairs(text)) == [("acc", "(b) Accuracy. Curves with a shared legend."),
+                                   ("legend", "Curves with a shared legend."),
+                                   ("loss", "(a) Loss. Curves with a shared legend."),
+                                   ("sketch", "A tikz command.")]

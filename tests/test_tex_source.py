@@ -7,12 +7,12 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from sciclip.sources.arxiv.graphics_paths import clean_graphic_name, parse_graphicspath, resolve_graphic
+from sciclip.sources.arxiv.tex_conditionals import resolve_conditionals
 from sciclip.sources.arxiv.tex_source import (
     SourceTree,
     decode_tex,
     find_main_files,
     inline_inputs,
-    remove_disabled_blocks,
     strip_comments,
 )
 from sciclip.text.captions import compose_caption
@@ -45,9 +45,9 @@ def test_strip_comments_like_tex():
 
 
 def test_disabled_blocks():
-    assert remove_disabled_blocks(r"A \iffalse B \ifx C \fi D \fi E") == "A  E"
-    assert remove_disabled_blocks(r"A \iffalse X \else Y \fi Z") == "A  Y  Z"
-    assert remove_disabled_blocks("A \\begin{comment} Q \\end{comment} W") == "A  W"
+    assert resolve_conditionals(r"A \iffalse B \ifx C \fi D \fi E") == "A  E"
+    assert resolve_conditionals(r"A \iffalse X \else Y \fi Z") == "A  Y  Z"
+    assert resolve_conditionals("A \\begin{comment} Q \\end{comment} W") == "A  W"
 
 
 def test_main_files_and_inlining(tmp_path):
@@ -162,3 +162,70 @@ def test_compose_caption_modes():
     assert compose_caption("Main.", "Sub", "(a)", "main") == "Main."
     assert compose_caption(None, "Sub", "(a)", "main") == "(a) Sub"
     assert compose_caption("Main.", None, None, "sub") == "Main."
+
+
+PAPER = "\\documentclass{article}\\begin{document}\\begin{figure}\\includegraphics{a}\\caption{%s}\\end{figure}" \
+        "\\end{document}"
+
+
+def test_stale_copies_in_subfolders_are_not_main_files(tmp_path):
+    tree = make_tree(tmp_path, {
+        "main.tex": PAPER % "Current.", "supplement.tex": PAPER % "Supplement.",
+        "old/paper-v9.tex": PAPER % "Outdated.", "old/paper-v10.tex": PAPER % "Outdated too.",
+        "__MACOSX/._main.tex": PAPER % "AppleDouble junk.",
+    })
+    assert find_main_files(tree) == [PurePosixPath("main.tex"), PurePosixPath("supplement.tex")]
+
+
+def test_subfolder_mains_count_when_none_is_at_the_top(tmp_path):
+    tree = make_tree(tmp_path, {"paper/main.tex": PAPER % "Current.", "paper/old/v1.tex": PAPER % "Old.",
+                                "supp/supp.tex": PAPER % "Supplement.", "README": "x"})
+    assert find_main_files(tree) == [PurePosixPath("paper/main.tex"), PurePosixPath("supp/supp.tex")]
+
+
+@pytest.mark.parametrize("name,readme,mains", [
+    ("00README.json", '{"process": {"compiler": "pdflatex"}, "sources": [{"filename": "sub/ms.tex", '
+     '"usage": "toplevel"}, {"filename": "main.tex", "usage": "ignore"}]}', ["sub/ms.tex"]),
+    ("00README.json", '{"sources": [{"filename": "draft.tex", "usage": "ignore"}]}', ["main.tex"]),
+    ("00README.json", '{"sources": [{"filename": "sub/ms.tex"}]}', ["sub/ms.tex"]),  # no usage: top-level
+    ("00README.yaml", "sources:\n  - filename: sub/ms.tex\n    usage: toplevel\n", ["sub/ms.tex"]),
+    ("00README.XXX", "sub/ms.tex toplevelfile\nnostamp\nnohypertex\nmain.tex ignore\n", ["sub/ms.tex"]),
+    ("00README.XXX", "draft.tex ignore\nfigs/x.eps landscape\n", ["main.tex"]),
+    ("00README.XXX", "missing.tex toplevelfile\ndraft.tex ignore\n", ["main.tex"]),  # a name not shipped
+    ("00README.json", "{not json", ["draft.tex", "main.tex"]),  # unreadable: guessed as without it
+])
+def test_00readme_decides_the_main_files(tmp_path, name, readme, mains):
+    tree = make_tree(tmp_path, {name: readme, "main.tex": PAPER % "Main.", "draft.tex": PAPER % "Draft.",
+                                "sub/ms.tex": PAPER % "In a subfolder."})
+    assert [str(m) for m in find_main_files(tree)] == mains
+
+
+def test_00readme_compiler_decides_engine_branches(tmp_path):
+    files = {"main.tex": "\\documentclass{article}\\ifxetex\\graphicspath{{xe/}}\\else\\graphicspath{{pdf/}}\\fi"}
+    tree = make_tree(tmp_path / "a", {**files, "00README.json": '{"process": {"compiler": "xelatex"}}'})
+    assert "{xe/}" in tree.text(PurePosixPath("main.tex")) and "pdf/" not in tree.text(PurePosixPath("main.tex"))
+    tree = make_tree(tmp_path / "b", files)
+    assert "{pdf/}" in tree.text(PurePosixPath("main.tex")) and "xe/" not in tree.text(PurePosixPath("main.tex"))
+
+
+XSPACE_MACROS = r"""
+\newcommand{\model}{Parti\xspace}
+\newcommand{\eg}{e.g.\xspace}
+\newcommand{\kepler}{\textsf{Kepler}}
+"""
+
+
+@pytest.mark.parametrize("latex,text", [
+    (r"Selected \model images.", "Selected Parti images."),
+    (r"Selected \model. More", "Selected Parti. More"),
+    (r"\model{} images and \model{}images", "Parti images and Partiimages"),
+    (r"\model, \model; \model-based (\model) ``\model''", "Parti, Parti; Parti-based (Parti) “Parti”"),
+    (r"\model\ images, \model~images, {\model} images", "Parti images, Parti images, Parti images"),
+    ("\\model\n    images", "Parti images"),
+    (r"\eg \model\ and \model\footnote{x} now", "e.g. Parti and Parti now"),
+    (r"\kepler\ data, \kepler{} data, \kepler-band", "Kepler data, Kepler data, Kepler-band"),
+    (r"\kepler data", "Keplerdata"),  # as TeX prints it: the space after a control word is skipped
+    (r"plain Parti\xspace images", "plain Parti images"),
+])
+def test_macro_spacing_as_tex_and_xspace(latex, text):
+    assert latex_to_text(latex, collect_macros(XSPACE_MACROS)) == text

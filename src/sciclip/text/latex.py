@@ -16,7 +16,7 @@ from pylatexenc.macrospec import std_macro
 
 from sciclip.text.captions import normalise_space
 from sciclip.text.latex_context import context_db
-from sciclip.text.latex_macros import Macro, expand_macros
+from sciclip.text.latex_macros import Macro, expand_macros, resolve_xspace
 
 REF_MACROS = ["ref", "cref", "Cref", "autoref", "pageref", "vref", "nameref", "subref", "Vref",
               "cpageref", "crefrange", "Crefrange"]
@@ -99,7 +99,7 @@ def latex_to_text(latex: str, macros: dict[str, Macro] | None = None) -> str:
     """Plain text of a LaTeX fragment (a caption), the paper's ``macros`` expanded first."""
     if macros:
         latex = expand_macros(latex, macros)
-    latex = _keep_math_spaces(latex)
+    latex = _keep_math_spaces(resolve_xspace(latex))
     try:
         nodes, _, _ = LatexWalker(latex, latex_context=_WDB, tolerant_parsing=True).get_latex_nodes(pos=0)
         text = _L2T.nodelist_to_text(nodes)

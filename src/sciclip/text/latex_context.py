@@ -13,7 +13,9 @@ TABLE_ENVS = {"table", "table*", "wraptable", "wraptable*", "sidewaystable", "si
               "SCtable*", "floatingtable", "margintable", "longtable", "algorithm", "algorithm*", "listing"}
 SUB_ENVS = {"subfigure", "subfigure*", "subfloat"}
 VERBATIM_ENVS = {"verbatim", "verbatim*", "lstlisting", "minted", "Verbatim", "comment", "alltt", "filecontents",
-                 "filecontents*", "tikzpicture", "pgfpicture", "axis"}
+                 "filecontents*"}
+# tikzpicture/pgfpicture are not verbatim: a panel or legend placed with \node{\includegraphics{..}} is
+# one of the figure's images.
 GRAPHIC_MACROS = {"includegraphics", "epsfig", "psfig", "epsfbox", "epsffile", "plotone", "plottwo",
                   "plotfiddle", "includegraphicx", "epsfxsize"}
 # Macros our parser interprets: papers redefining them are not expanded over them.

@@ -5,6 +5,10 @@ in captions (``\\kepler``, ``\\figurelabel{x}``, ``\\response{...}`` wrapping a 
 deliberately small expander, not a TeX engine: it handles definitions whose body is plain LaTeX with
 ``#1..#9`` parameters (and one optional first argument), and leaves anything cleverer (``@`` internals,
 nested definitions, delimited ``\\def`` parameters) untouched. Expansion is bounded in steps and size.
+
+Spacing follows TeX, whose output the authors proofread: the blanks after a control word are skipped
+(``\\model images`` with ``\\model`` -> ``Parti\\xspace`` is "Parti" + \\xspace + "images"), and
+``\\xspace`` prints a space unless punctuation, a brace or a control space follows.
 """
 
 from __future__ import annotations
@@ -217,17 +221,65 @@ def expand_macros(text: str, macros: dict[str, Macro], only: set[str] | None = N
         if not ok:
             pos = m.end()
             continue
+        if p == m.end():  # a bare control word: TeX's tokenizer dropped the spaces after it
+            p = skip_tex_space(text, p)
         body = _substitute(macro.body, args)
-        # Unlike TeX we keep the space after an argument-less macro ("\kepler data" stays two words),
-        # and a body ending in a control word must not fuse with a following letter.
-        if p < len(text) and (text[p].isalpha() or text[p] == "@") and re.search(r"\\[A-Za-z@]+$", body):
-            body += "{}"
+        # TeX substitutes tokens, we substitute text: a control word must not fuse with a letter next to
+        # it ("\eg\model" -> "e.g.\xspace Parti", not "\xspaceParti"). A space after a control word is
+        # one TeX drops anyway, so it separates without changing the output (\xspace still sees the letter).
+        if body[:1].isalpha() and _ENDS_IN_CONTROL_WORD.search(text, max(0, m.start() - 64), m.start()):
+            body = " " + body
+        if p < len(text) and (text[p].isalpha() or text[p] == "@") and _ENDS_IN_CONTROL_WORD.search(body):
+            body += " "
         text = text[: m.start()] + body + text[p:]
         pos = m.start()
         steps += 1
         if len(text) > limit:
             break
     return text
+
+
+_ENDS_IN_CONTROL_WORD = re.compile(r"(?<!\\)(?:\\\\)*\\[A-Za-z@]+$")
+
+
+def skip_tex_space(text: str, pos: int) -> int:
+    """Past the blanks TeX skips after a control word: spaces, and one end of line with the next line's
+    indentation. A blank line is a paragraph break and stays."""
+    q = pos
+    while q < len(text) and text[q] in " \t":
+        q += 1
+    if text.startswith("\n", q) or text.startswith("\r\n", q):
+        r = text.index("\n", q) + 1
+        while r < len(text) and text[r] in " \t\r":
+            r += 1
+        return q if text.startswith("\n", r) else r
+    return q
+
+
+# What \xspace looks at (xspace.sty's exception list): no space is added before these.
+_XSPACE_NO_SPACE_CHARS = set(",.'/?;:!~-)}{\n")
+_XSPACE_NO_SPACE_CS = re.compile(r"\\(?:[ /\\]|(?:footnote|footnotemark|space|xspace|bgroup|egroup)(?![A-Za-z@]))")
+_XSPACE_RE = re.compile(r"(?<!\\)((?:\\\\)*)\\xspace(?![A-Za-z@])")
+
+
+def resolve_xspace(text: str) -> str:
+    """Replace ``\\xspace`` by what it prints: a space, unless punctuation, a brace, a control space, a
+    footnote or the end follows. Spaces after it were skipped by TeX's tokenizer, so they do not count
+    ("Parti\\xspace images" and "Parti\\xspace{} images" differ by this)."""
+    if "\\xspace" not in text:
+        return text
+    out: list[str] = []
+    pos = 0
+    for m in _XSPACE_RE.finditer(text):
+        if m.start() < pos:
+            continue
+        nxt = skip_tex_space(text, m.end())
+        follows = text[nxt:nxt + 1]
+        space = bool(follows) and follows not in _XSPACE_NO_SPACE_CHARS and not _XSPACE_NO_SPACE_CS.match(text, nxt)
+        out.append(text[pos:m.start()] + m.group(1) + (" " if space else ""))
+        pos = nxt
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _substitute(body: str, args: list[str]) -> str:

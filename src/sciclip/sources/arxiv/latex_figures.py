@@ -318,22 +318,40 @@ def parse_region(text: str) -> _Scope:
     return root
 
 
+def _graphicspaths(text: str) -> list[tuple[int, list[str]]]:
+    """Every \\graphicspath in ``text`` with its position: a thesis sets one per chapter."""
+    out = []
+    for m in re.finditer(r"\\graphicspath\s*\{", text):
+        g = read_group(text, m.end() - 1)
+        if g:
+            out.append((m.start(), parse_graphicspath(g[0])))
+    return out
+
+
+def _path_at(paths: list[tuple[int, list[str]]], pos: int, default: list[str]) -> list[str]:
+    """The \\graphicspath in effect at ``pos``: the last one before it, as LaTeX reads the document."""
+    current = default
+    for start, dirs in paths:
+        if start > pos:
+            break
+        current = dirs
+    return current
+
+
 def figures_in_text(text: str, main_tex: str = "main.tex",
                     structural_macros: bool = True) -> DocumentFigures:
     """Figure candidates of one inlined, comment-free LaTeX document."""
     macros = collect_macros(text)
     for name in STRUCTURAL:
         macros.pop(name, None)
-    graphicspath: list[str] = []
-    for m in re.finditer(r"\\graphicspath\s*\{", text):
-        g = read_group(text, m.end() - 1)
-        if g:
-            graphicspath = parse_graphicspath(g[0])  # the last one in effect wins, as in LaTeX
-    _, body = document_body(text)
+    preamble, body = document_body(text)
     if structural_macros:
         structural = {n for n, mac in macros.items()
                       if re.search(r"\\(?:" + "|".join(STRUCTURAL) + r")(?![A-Za-z@])", mac.body)}
         body = expand_macros(body, macros, only=structural)
+    preamble_paths = _graphicspaths(preamble)
+    start_paths = preamble_paths[-1][1] if preamble_paths else []
+    body_paths = _graphicspaths(body)
     counts: dict[str, int] = {}
     regions, loose = figure_regions(body)
     if loose:
@@ -369,7 +387,7 @@ def figures_in_text(text: str, main_tex: str = "main.tex",
                 main_tex=main_tex,
                 figure_index=fig_index,
                 graphic_index=gi,
-                graphicspath=graphicspath,
+                graphicspath=_path_at(body_paths, s + p.graphic.pos, start_paths),
             ))
     return DocumentFigures(candidates, macros, counts)
 

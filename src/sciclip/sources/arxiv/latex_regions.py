@@ -25,7 +25,7 @@ def env_spans(text: str) -> list[tuple[str, int, int]]:
         kind, name = m.group(1), m.group(2).strip()
         pos = m.end()
         if kind == "begin":
-            if name in VERBATIM_ENVS and name not in ("tikzpicture", "pgfpicture", "axis"):
+            if name in VERBATIM_ENVS:
                 end = re.compile(r"\\end\s*\{" + re.escape(name) + r"\}").search(text, pos)
                 stop = end.end() if end else len(text)
                 spans.append((name, m.start(), stop))

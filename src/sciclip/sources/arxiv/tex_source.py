@@ -11,6 +11,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from sciclip.sources.arxiv.readme00 import Readme00, read_readme00
+from sciclip.sources.arxiv.tex_conditionals import resolve_conditionals
+
 TEX_SUFFIXES = (".tex", ".ltx", ".latex", ".tex_", "")
 MAX_INLINE_DEPTH = 16
 
@@ -41,79 +44,9 @@ def strip_comments(text: str) -> str:
     return _COMMENT_RE.sub(lambda m: m.group(1), text)
 
 
-_BLOCK_RE = re.compile(r"\\(iffalse|if0|begin\s*\{comment\})|\\(fi|else)(?![A-Za-z@])|\\end\s*\{comment\}|"
-                       r"\\(if[A-Za-z@]*)(?![A-Za-z@])")
-
-
-def remove_disabled_blocks(text: str) -> str:
-    """Remove ``\\iffalse ... \\fi`` (keeping an ``\\else`` branch) and ``comment`` environments.
-
-    Nested \\if...\\fi inside a disabled block are counted so the right \\fi closes it.
-    """
-    out: list[str] = []
-    pos = 0
-    i = 0
-    while True:
-        m = _BLOCK_RE.search(text, i)
-        if m is None:
-            break
-        opener = m.group(1)
-        if not opener:
-            i = m.end()
-            continue
-        if opener.startswith("begin"):
-            end = re.compile(r"\\end\s*\{comment\}").search(text, m.end())
-            stop = end.end() if end else len(text)
-            out.append(text[pos:m.start()])
-            pos = i = stop
-            continue
-        # \iffalse / \if0: skip to the matching \fi, or resume after a top-level \else
-        depth = 0
-        j = m.end()
-        resume = None
-        while True:
-            n = _BLOCK_RE.search(text, j)
-            if n is None:
-                resume = len(text)
-                break
-            j = n.end()
-            if n.group(1) in ("iffalse", "if0") or n.group(3):
-                depth += 1
-            elif n.group(2) == "else" and depth == 0:
-                # the \else branch is live: keep it, and drop the closing \fi later
-                out.append(text[pos:m.start()])
-                fi = _matching_fi(text, j)
-                out.append(text[j:fi[0]])
-                pos = i = fi[1]
-                resume = -1
-                break
-            elif n.group(2) == "fi":
-                if depth == 0:
-                    resume = j
-                    break
-                depth -= 1
-        if resume == -1:
-            continue
-        out.append(text[pos:m.start()])
-        pos = i = resume
-    out.append(text[pos:])
-    return "".join(out)
-
-
-def _matching_fi(text: str, start: int) -> tuple[int, int]:
-    depth = 0
-    for n in _BLOCK_RE.finditer(text, start):
-        if n.group(1) in ("iffalse", "if0") or n.group(3):
-            depth += 1
-        elif n.group(2) == "fi":
-            if depth == 0:
-                return n.start(), n.end()
-            depth -= 1
-    return len(text), len(text)
-
-
-def clean_tex(text: str) -> str:
-    return remove_disabled_blocks(strip_comments(text))
+def clean_tex(text: str, engine: str = "pdftex") -> str:
+    """Source as TeX reads it: comments dropped, engine conditionals and \\iffalse blocks resolved."""
+    return resolve_conditionals(strip_comments(text), engine)
 
 
 @dataclass
@@ -124,6 +57,7 @@ class SourceTree:
     files: list[PurePosixPath]
     _lower: dict[str, list[PurePosixPath]] = field(default_factory=dict, repr=False)
     _cache: dict[PurePosixPath, str] = field(default_factory=dict, repr=False)
+    _readme: Readme00 | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._set = set(self.files)
@@ -148,10 +82,18 @@ class SourceTree:
     def read_bytes(self, rel: PurePosixPath) -> bytes:
         return self.path(rel).read_bytes()
 
+    @property
+    def readme(self) -> Readme00:
+        """The submitter's 00README directives (none if there is no 00README)."""
+        if self._readme is None:
+            self._readme = read_readme00(self.files, self.read_bytes)
+        return self._readme
+
     def text(self, rel: PurePosixPath) -> str:
-        """Decoded source with comments and disabled blocks removed (cached: sections are inlined often)."""
+        """Decoded source as the 00README's engine (pdfLaTeX by default) reads it: comments removed,
+        conditionals resolved (cached: sections are inlined often)."""
         if rel not in self._cache:
-            self._cache[rel] = clean_tex(decode_tex(self.read_bytes(rel)))
+            self._cache[rel] = clean_tex(decode_tex(self.read_bytes(rel)), self.readme.engine)
         return self._cache[rel]
 
     def tex_files(self) -> list[PurePosixPath]:
@@ -170,10 +112,23 @@ _INPUT_RE = re.compile(
 
 
 def find_main_files(tree: SourceTree) -> list[PurePosixPath]:
-    """Files that start a LaTeX run: they contain \\documentclass (or LaTeX 2.09's \\documentstyle) and
-    are not themselves pulled in by another main file (standalone/subfiles children)."""
+    """Files that start a LaTeX run, chosen as arXiv's compiler chooses them.
+
+    The 00README's top-level files when it names any. Otherwise files with \\documentclass (or LaTeX
+    2.09's \\documentstyle) that the 00README does not ignore and that no other such file pulls in
+    (standalone/subfiles children); of these only the ones nearest the root, so that stale copies kept
+    in a subfolder (``old/paper-v9.tex``) do not add outdated captions. Two mains side by side (paper
+    and supplement) both count.
+    """
+    readme = tree.readme
+    named = [hit for hit in (_find_named(tree, n) for n in readme.toplevel) if hit is not None]
+    if named:
+        return list(dict.fromkeys(named))
+    ignored = {p for p in (normalise(n) for n in readme.ignore) if p is not None}
     candidates = []
     for rel in tree.tex_files():
+        if rel in ignored or any(part.startswith(".") or part == "__MACOSX" for part in rel.parts):
+            continue
         try:
             text = tree.text(rel)
         except OSError:
@@ -185,7 +140,16 @@ def find_main_files(tree: SourceTree) -> list[PurePosixPath]:
         for child in _referenced_inputs(tree, rel, tree.text(rel)):
             if child != rel:
                 included.add(child)
-    return sorted(c for c in candidates if c not in included)
+    mains = [c for c in candidates if c not in included]
+    if not mains:
+        return []
+    top = min(len(c.parts) for c in mains)
+    return sorted(c for c in mains if len(c.parts) == top)
+
+
+def _find_named(tree: SourceTree, name: str) -> PurePosixPath | None:
+    rel = normalise(name)
+    return None if rel is None else tree.find(rel) or tree.find(rel, ignore_case=True)
 
 
 def _referenced_inputs(tree: SourceTree, including: PurePosixPath, text: str) -> list[PurePosixPath]:
