@@ -30,7 +30,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from sciclip.sample import media  # noqa: E402
-from sciclip.shards.reshard import uid_pairs  # noqa: E402
+from sciclip.shards.subset_file import uid_pairs  # noqa: E402
 from sciclip.shards.writer import ShardWriter  # noqa: E402
 from sciclip.sources.uids import sample_uid  # noqa: E402
 

@@ -10,10 +10,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from sciclip.curate.decontaminate import build_subset, embed_eval, embed_source, max_similarity, score_source
+from sciclip.curate.decontaminate import embed_eval, embed_source, max_similarity, score_source
+from sciclip.curate.dedup import build_subset
 from sciclip.errors import SciclipError
 from sciclip.shards.img2dataset import columns, convert
-from sciclip.shards.reshard import U16, reshard, uid_pairs
+from sciclip.shards.reshard import reshard
+from sciclip.shards.subset_file import U16, uid_pairs
 from tests.conftest import read_shard, run_cli
 
 PLANTED_ARXIV = {("2002.00001", f"planted_{k}") for k in ("resized.png", "q70.jpg", "crop.png", "gray.png")}
@@ -122,9 +124,9 @@ def test_yokoo_embeddings_shape_and_norm(yokoo_ckpt, tmp_path):
 
 def test_yokoo_over_shards_with_a_dataloader(yokoo_ckpt, i2d, tmp_path):
     path, _ = yokoo_ckpt
-    n = embed_source(i2d, tmp_path / "e.npz", "yokoo", weights=str(path), device="cpu", batch_size=8, workers=2)
-    with np.load(tmp_path / "e.npz") as z:
-        assert z["emb"].shape == (n, 256) and len(set(z["ids"])) == n
+    n = embed_source(i2d, tmp_path / "emb", "yokoo", weights=str(path), device="cpu", batch_size=8, workers=2)
+    emb, ids = np.load(tmp_path / "emb" / "emb.npy"), np.load(tmp_path / "emb" / "ids.npy")
+    assert emb.shape == (n, 256) and ids.dtype == np.dtype("S32") and len(set(ids.tolist())) == n
 
 
 def test_yokoo_loader_refuses_bad_checkpoints(tmp_path):
@@ -151,9 +153,9 @@ def test_faiss_max_similarity():
 
 
 def test_phash_separates_planted_from_the_rest(i2d, sample_dir, tmp_path):
-    embed_source(i2d, tmp_path / "e.npz", "phash")
+    embed_source(i2d, tmp_path / "emb", "phash")
     embed_eval(tmp_path / "ev.npz", "phash", images=str(sample_dir / "eval"))
-    score_source(i2d, tmp_path / "e.npz", tmp_path / "ev.npz", tmp_path / "scores")
+    score_source(i2d, tmp_path / "emb", tmp_path / "ev.npz", tmp_path / "scores")
     rows = []
     for p in sorted(i2d.glob("*.parquet")):
         meta = pq.read_table(p, columns=["uid", "paper_id", "source_path"]).to_pylist()

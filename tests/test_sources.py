@@ -87,7 +87,7 @@ def _toy_unit(root: Path) -> Path:
 
 
 def test_toy_source_runs_through_the_job_and_the_tail(toy, tmp_path):
-    from sciclip.curate.decontaminate import build_subset
+    from sciclip.curate.dedup import build_subset
     from sciclip.shards.img2dataset import columns, convert
     from sciclip.shards.reshard import reshard
     from sciclip.shards.stats import dataset_stats, format_summary
@@ -194,7 +194,7 @@ def test_every_workflow_config_key_reaches_a_command_or_the_workflow():
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     commands = {"arxiv": ["arxiv manifest", "arxiv select", "arxiv download", "arxiv unit"],
                 "pmc": ["pmc list", "pmc unit"], "extract": ["arxiv unit", "pmc unit"],
-                "img2dataset": ["convert"], "decontamination": ["embed", "embed-eval"], "reshard": ["reshard"],
+                "img2dataset": ["convert-plan"], "decontamination": ["embed", "embed-eval", "filter"], "reshard": ["reshard"],
                 "train": ["train"]}
     workflow_keys = {"enabled", "keep_tarballs", "keep_embeddings", "members_per_unit", "workers", "thresholds", "outputs", "run",
                      "data", "extra_data", "mem_mb", "runtime", "download"}

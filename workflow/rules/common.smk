@@ -1,6 +1,7 @@
 # Helpers for the rules: targets, input functions and flag builders (named get_*); no logic in the rules.
 # Config keys become command-line flags by name (sciclip.cli.config_flags); unit planning is the package's.
 import functools
+import json
 import os
 import shlex
 import sys
@@ -43,6 +44,7 @@ UNIT_DOWNLOADS = set()  # sources whose unit jobs download (resource "downloads"
 wildcard_constraints:
     source="|".join(registered_sources()),
     unit=UNIT_PATTERN,
+    tunit=r"t\d+",
     name=r"[A-Za-z0-9_\-]+",
 
 
@@ -169,15 +171,49 @@ def get_threshold():
     return DECON["thresholds"][DECON["descriptor"]]
 
 
-def get_subset_scores(wildcards):
-    return [f"{RESULTS}/{wildcards.source}/scores"] if DECON["enabled"] else []
+# --- the tail: one job per tail unit (a run of img2dataset shards, planned by convert_plan) -------------------
 
 
-def get_subset_flags(wildcards, input):
-    """Scores and the configured descriptor's threshold; without decontamination only duplicates go."""
+@functools.lru_cache(maxsize=16)
+def _read_tail_units(path, mtime_ns, size):
+    with open(path) as f:
+        return tuple(u["name"] for u in json.load(f)["units"])
+
+
+def get_tail_units(source):
+    """Tail units of ``source``, from its conversion plan (a checkpoint: known once extraction is done)."""
+    return _read_tail_units(*_file_key(checkpoints.convert_plan.get(source=source).output[0]))
+
+
+def _tail_markers(source, kind):
+    return [f"{RESULTS}/{source}/{kind}/{u}.json" for u in get_tail_units(source)]
+
+
+def get_img2dataset_dir(wildcards):
+    return f"{RESULTS}/{wildcards.source}/img2dataset"
+
+
+def get_scores_dir(wildcards):
+    return f"{RESULTS}/{wildcards.source}/scores"
+
+
+def get_unit_scored(wildcards):
+    return [f"{RESULTS}/{wildcards.source}/scores.units/{wildcards.tunit}.json"] if DECON["enabled"] else []
+
+
+def get_filter_scores_flags(wildcards):
+    """Scores and the descriptor's threshold; without decontamination nothing is contaminated."""
     if not DECON["enabled"]:
         return ""
-    return f"--scores {shlex.quote(input.scores[0])} --threshold {get_threshold()}"
+    return f"--scores {shlex.quote(get_scores_dir(wildcards))} --threshold {get_threshold()}"
+
+
+def get_filtered_dirs(wildcards):
+    return [f"{RESULTS}/{wildcards.source}/filtered/{u}" for u in get_tail_units(wildcards.source)]
+
+
+def get_subset_threshold(wildcards):
+    return get_threshold() if DECON["enabled"] else 2.0  # above any score: only duplicates go
 
 
 def get_report_threshold_flag():
@@ -188,8 +224,8 @@ def get_output_sources(wildcards):
     return get_final_outputs()[wildcards.name]
 
 
-def get_reshard_inputs(wildcards):
-    return [f"{RESULTS}/{s}/img2dataset" for s in get_output_sources(wildcards)]
+def get_reshard_converted(wildcards):
+    return [m for s in get_output_sources(wildcards) for m in _tail_markers(s, "img2dataset.units")]
 
 
 def get_reshard_subsets(wildcards):
@@ -197,7 +233,7 @@ def get_reshard_subsets(wildcards):
 
 
 def get_reshard_input_flags(wildcards, input):
-    return " ".join(f"-i {shlex.quote(d)}" for d in input.shards)
+    return " ".join(f"-i {shlex.quote(f'{RESULTS}/{s}/img2dataset')}" for s in get_output_sources(wildcards))
 
 
 # --- training, report, heal --------------------------------------------------------------------------------
@@ -235,12 +271,12 @@ def get_stats_files(wildcards):
     return [f"{RESULTS}/stats/{s}.json" for s in SOURCES]
 
 
-def get_img2dataset_dirs(wildcards):
-    return [f"{RESULTS}/{s}/img2dataset" for s in SOURCES]
+def get_all_converted(wildcards):
+    return [m for s in SOURCES for m in _tail_markers(s, "img2dataset.units")]
 
 
-def get_score_dirs(wildcards):
-    return [f"{RESULTS}/{s}/scores" for s in SOURCES] if DECON["enabled"] else []
+def get_all_scored(wildcards):
+    return [m for s in SOURCES for m in _tail_markers(s, "scores.units")] if DECON["enabled"] else []
 
 
 def get_report_dir(wildcards, output):

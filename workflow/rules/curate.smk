@@ -1,4 +1,6 @@
-# Curation: descriptors, scores against the evaluation set, and the decontaminated, de-duplicated subset.
+# Curation, one job per tail unit: descriptors, scores against the evaluation set, the contamination filter;
+# then one gather job per source removes exact duplicates across the source with bounded memory (hash
+# partitions) and writes the decontaminated subset.
 
 
 rule embed_eval:
@@ -20,53 +22,83 @@ rule embed_eval:
 
 rule embed:
     input:
-        f"{RESULTS}/{{source}}/img2dataset",
+        plan=f"{RESULTS}/{{source}}/img2dataset.plan.json",
+        converted=f"{RESULTS}/{{source}}/img2dataset.units/{{tunit}}.json",
     output:
-        get_kept(f"{RESULTS}/{{source}}/embeddings_{DECON['descriptor']}.npz", DECON["keep_embeddings"]),
+        get_kept(directory(f"{RESULTS}/{{source}}/embeddings/{{tunit}}"), DECON["keep_embeddings"]),
     log:
-        f"{RESULTS}/logs/decontamination/embed_{{source}}.log",
+        f"{RESULTS}/logs/{{source}}/embed/{{tunit}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/decontamination/embed_{{source}}.tsv"
+        f"{RESULTS}/benchmarks/{{source}}/embed/{{tunit}}.tsv"
     conda:
         "../envs/decontaminate.yaml"
     params:
+        shards=get_img2dataset_dir,
         flags=get_flags("embed", DECON),
     threads: DECON["workers"] + 1
     resources:
         gpu=get_embed_resources(),
     shell:
-        "sciclip embed {input:q} {params.flags} --out {output:q} 2> {log:q}"
+        "sciclip embed {params.shards:q} --plan {input.plan:q} --unit {wildcards.tunit} {params.flags} "
+        "--out {output:q} 2> {log:q}"
 
 
 rule score:
     input:
-        shards=f"{RESULTS}/{{source}}/img2dataset",
-        embeddings=f"{RESULTS}/{{source}}/embeddings_{DECON['descriptor']}.npz",
+        plan=f"{RESULTS}/{{source}}/img2dataset.plan.json",
+        converted=f"{RESULTS}/{{source}}/img2dataset.units/{{tunit}}.json",
+        embeddings=f"{RESULTS}/{{source}}/embeddings/{{tunit}}",
         eval=f"{RESULTS}/decontamination/eval_{DECON['descriptor']}.npz",
     output:
-        directory(f"{RESULTS}/{{source}}/scores"),
+        f"{RESULTS}/{{source}}/scores.units/{{tunit}}.json",
     log:
-        f"{RESULTS}/logs/decontamination/score_{{source}}.log",
+        f"{RESULTS}/logs/{{source}}/score/{{tunit}}.log",
     conda:
         "../envs/decontaminate.yaml"
+    params:
+        shards=get_img2dataset_dir,
+        scores=get_scores_dir,
     shell:
-        "sciclip score {input.shards:q} --embeddings {input.embeddings:q} --eval {input.eval:q} "
-        "--out {output:q} 2> {log:q}"
+        "sciclip score {params.shards:q} --plan {input.plan:q} --unit {wildcards.tunit} "
+        "--embeddings {input.embeddings:q} --eval {input.eval:q} --out {params.scores:q} --report {output:q} "
+        "2> {log:q}"
+
+
+rule filter:
+    input:
+        plan=f"{RESULTS}/{{source}}/img2dataset.plan.json",
+        converted=f"{RESULTS}/{{source}}/img2dataset.units/{{tunit}}.json",
+        scored=get_unit_scored,
+    output:
+        temp(directory(f"{RESULTS}/{{source}}/filtered/{{tunit}}")),
+    log:
+        f"{RESULTS}/logs/{{source}}/filter/{{tunit}}.log",
+    conda:
+        "../envs/core.yaml"
+    params:
+        shards=get_img2dataset_dir,
+        scores=get_filter_scores_flags,
+        flags=get_flags("filter", DECON),
+    shell:
+        "sciclip filter {params.shards:q} --plan {input.plan:q} --unit {wildcards.tunit} {params.scores} "
+        "{params.flags} --out {output:q} 2> {log:q}"
 
 
 rule subset:
     input:
-        shards=f"{RESULTS}/{{source}}/img2dataset",
-        scores=get_subset_scores,
+        plan=f"{RESULTS}/{{source}}/img2dataset.plan.json",
+        filtered=get_filtered_dirs,
     output:
         subset=f"{RESULTS}/{{source}}/decontaminated.npy",
         report=f"{RESULTS}/{{source}}/decontamination.json",
     log:
-        f"{RESULTS}/logs/decontamination/subset_{{source}}.log",
+        f"{RESULTS}/logs/{{source}}/subset.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{source}}/subset.tsv"
     conda:
         "../envs/core.yaml"
     params:
-        flags=get_subset_flags,
+        threshold=get_subset_threshold,
     shell:
-        "sciclip subset --input {input.shards:q} {params.flags} --report {output.report:q} "
-        "--out {output.subset:q} 2> {log:q}"
+        "sciclip subset --filtered {input.filtered:q} --plan {input.plan:q} --threshold {params.threshold} "
+        "--report {output.report:q} --out {output.subset:q} 2> {log:q}"

@@ -4,8 +4,8 @@
 rule report_figures:
     input:
         stats=get_stats_files,
-        shards=get_img2dataset_dirs,
-        scores=get_score_dirs,
+        shards=get_all_converted,
+        scores=get_all_scored,
     output:
         report(f"{RESULTS}/report/caption_lengths.svg", category="Captions", caption="../report/caption_lengths.rst"),
         report(f"{RESULTS}/report/samples_per_unit.svg", category="Volume", caption="../report/samples_per_unit.rst"),

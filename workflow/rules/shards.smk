@@ -1,20 +1,40 @@
-# Shard-level rules: img2dataset conversion, final shards in DataComp's format (one output per source and
-# mixed ones, config reshard.outputs), healing foreign shards.
+# Shard-level rules: img2dataset conversion (a small plan per source, then one job per tail unit writing its
+# range of shards into results/{source}/img2dataset/), final shards in DataComp's format (one output per
+# source and mixed ones, config reshard.outputs), healing foreign shards.
+
+
+checkpoint convert_plan:
+    input:
+        get_unit_shard_dirs,
+    output:
+        f"{RESULTS}/{{source}}/img2dataset.plan.json",
+    log:
+        f"{RESULTS}/logs/{{source}}/convert_plan.log",
+    conda:
+        "../envs/core.yaml"
+    params:
+        flags=get_flags("convert-plan", config["img2dataset"]),
+    shell:
+        "sciclip convert-plan {input:q} {params.flags} --out {output:q} 2> {log:q}"
 
 
 rule convert:
     input:
-        get_unit_shard_dirs,
+        plan=f"{RESULTS}/{{source}}/img2dataset.plan.json",
+        shards=get_unit_shard_dirs,  # what the plan's units read (remote jobs need them declared)
     output:
-        directory(f"{RESULTS}/{{source}}/img2dataset"),
+        f"{RESULTS}/{{source}}/img2dataset.units/{{tunit}}.json",
     log:
-        f"{RESULTS}/logs/convert/{{source}}.log",
+        f"{RESULTS}/logs/{{source}}/convert/{{tunit}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{source}}/convert/{{tunit}}.tsv"
     conda:
         "../envs/core.yaml"
     params:
-        flags=get_flags("convert", config["img2dataset"]),
+        out=get_img2dataset_dir,
     shell:
-        "sciclip convert {input:q} --out {output:q} {params.flags} 2> {log:q}"
+        "sciclip convert --plan {input.plan:q} --unit {wildcards.tunit} --out {params.out:q} --report {output:q} "
+        "2> {log:q}"
 
 
 rule merge_subsets:
@@ -32,7 +52,7 @@ rule merge_subsets:
 
 rule reshard:
     input:
-        shards=get_reshard_inputs,
+        converted=get_reshard_converted,
         subset=f"{RESULTS}/final/{{name}}.subset.npy",
     output:
         directory(f"{RESULTS}/final/{{name}}"),
@@ -48,7 +68,7 @@ rule reshard:
         flags=get_flags("reshard", RESHARD),
     shell:
         "sciclip reshard {params.inputs} -o {output:q} -s {input.subset:q} {params.flags} "
-        "-j {threads} --shard-format '{{:05d}}.tar' --shard-stats-format '{{:05d}}_stats.json' --overwrite 2> {log:q}"
+        "-j {threads} --overwrite 2> {log:q}"
 
 
 # Heal foreign WebDataset shards (config heal.inputs: name -> directory); target results/healed/{name}.

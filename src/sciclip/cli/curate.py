@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import json
 from pathlib import Path
 
-from sciclip.cli.common import positive_int
+from sciclip.cli.common import positive_int, say
 from sciclip.errors import SciclipError
 
 
@@ -39,49 +39,94 @@ def add_embed_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--half", action="store_true", help="half precision on the GPU")
 
 
-def cmd_embed(args) -> int:
-    from sciclip.curate.decontaminate import embed_source
+def _unit(args):
+    """(plan, unit) for per-unit runs, else a plan over the whole folder with one unit."""
+    from sciclip.shards.tail_plan import folder_plan, read_plan
 
-    n = embed_source(args.input, args.out, args.descriptor, **_embed_kwargs(args))
-    print(f"embedded {n} images ({args.descriptor}) -> {args.out}", file=sys.stderr)
+    if args.plan or args.unit:
+        if not (args.plan and args.unit):
+            raise SciclipError("--plan and --unit go together")
+        return read_plan(args.plan), args.unit
+    plan = folder_plan(args.input, shards_per_unit=1 << 30)
+    return plan, plan.units[0].name
+
+
+def cmd_embed(args) -> int:
+    from sciclip.curate.decontaminate import embed_unit
+
+    plan, unit = _unit(args)
+    n = embed_unit(args.input, plan, unit, args.out, args.descriptor, **_embed_kwargs(args))
+    say(f"embedded {n} images ({args.descriptor}) -> {args.out}")
     return 0
 
 
 def cmd_embed_eval(args) -> int:
     from sciclip.curate.decontaminate import embed_eval
 
-    n = embed_eval(args.out, args.descriptor, images=args.eval_images, embeddings=args.eval_embeddings, **_embed_kwargs(args))
-    print(f"{n} evaluation descriptors ({args.descriptor}) -> {args.out}", file=sys.stderr)
+    n = embed_eval(args.out, args.descriptor, images=args.eval_images, embeddings=args.eval_embeddings,
+                   **_embed_kwargs(args))
+    say(f"{n} evaluation descriptors ({args.descriptor}) -> {args.out}")
     return 0
 
 
 def cmd_score(args) -> int:
-    from sciclip.curate.decontaminate import score_source
+    from sciclip.curate.decontaminate import score_unit
 
-    rep = score_source(args.input, args.embeddings, args.eval, args.out)
-    print(f"scored {rep['samples']} samples ({rep['descriptor']}) -> {args.out}", file=sys.stderr)
+    plan, unit = _unit(args)
+    rep = score_unit(args.input, plan, unit, args.embeddings, args.eval, args.out)
+    if args.report:
+        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.report).write_text(json.dumps(rep) + "\n")
+    say(f"scored {rep['samples']} samples ({rep['descriptor']}) -> {args.out}")
+    return 0
+
+
+def cmd_filter(args) -> int:
+    from sciclip.curate.dedup import filter_unit
+    from sciclip.shards.tail_plan import read_plan
+
+    if args.scores and args.threshold is None:
+        raise SciclipError("--scores needs --threshold")
+    rep = filter_unit(args.input, read_plan(args.plan), args.unit, args.scores,
+                      args.threshold if args.scores else 2.0, args.out, args.dedup_partitions)
+    say(f"tail unit {args.unit}: {rep['samples']} samples, {rep['contaminated']} contaminated -> {args.out}")
     return 0
 
 
 def cmd_subset(args) -> int:
-    from sciclip.curate.decontaminate import build_subset, merge_subsets
+    from sciclip.curate.dedup import build_subset, dedup_source, merge_subsets
+    from sciclip.shards.tail_plan import read_plan
 
     if args.merge:
         n = merge_subsets(args.merge, args.out)
-        print(f"merged {len(args.merge)} subsets: {n} uids -> {args.out}", file=sys.stderr)
+        say(f"merged {len(args.merge)} subsets: {n} uids -> {args.out}")
         return 0
-    if not args.input or (args.scores and args.threshold is None):
-        raise SciclipError("give --input, and --scores with --threshold (or --merge A.npy B.npy ...)")
-    rep = build_subset(args.input, args.scores, args.threshold if args.scores else 2.0, args.out, args.report)
-    print(f"{rep['samples']} samples: {rep['contaminated']} contaminated, {rep['exact_duplicates']} exact duplicates, "
-          f"{rep['kept']} kept -> {args.out}", file=sys.stderr)
+    if args.scores and args.threshold is None:
+        raise SciclipError("--scores needs --threshold")
+    threshold = args.threshold if args.threshold is not None else 2.0
+    if args.filtered:
+        if not args.plan:
+            raise SciclipError("--filtered needs --plan")
+        rep = dedup_source(args.filtered, read_plan(args.plan), threshold, args.out, args.report)
+    elif args.input:
+        rep = build_subset(args.input, args.scores, threshold if args.scores else 2.0, args.out, args.report)
+    else:
+        raise SciclipError("give --input I2D [--scores S --threshold T], --filtered DIR... --plan P, or --merge A B ...")
+    say(f"{rep['samples']} samples: {rep['contaminated']} contaminated, {rep['exact_duplicates']} exact "
+        f"duplicates, {rep['kept']} kept -> {args.out}")
     return 0
 
 
+def _add_unit_args(p: argparse.ArgumentParser, required: bool = False) -> None:
+    p.add_argument("--plan", required=required, help="tail plan (convert-plan); with --unit: one tail unit only")
+    p.add_argument("--unit", required=required, help="the tail unit of --plan to process")
+
+
 def register(sub) -> None:
-    p = sub.add_parser("embed", help="descriptors of every image of an img2dataset folder")
+    p = sub.add_parser("embed", help="descriptors of the images of an img2dataset folder (or of one tail unit)")
     p.add_argument("input")
-    p.add_argument("--out", required=True, help=".npz with ids and descriptors")
+    p.add_argument("--out", required=True, help="folder for emb.npy, ids.npy and descriptor.txt")
+    _add_unit_args(p)
     add_embed_args(p)
     p.set_defaults(func=cmd_embed)
 
@@ -94,16 +139,29 @@ def register(sub) -> None:
 
     p = sub.add_parser("score", help="max similarity of each sample to the evaluation set (faiss), per shard")
     p.add_argument("input", help="img2dataset folder")
-    p.add_argument("--embeddings", required=True)
-    p.add_argument("--eval", required=True)
+    p.add_argument("--embeddings", required=True, help="the folder embed wrote")
+    p.add_argument("--eval", required=True, help="evaluation descriptors (embed-eval)")
     p.add_argument("--out", required=True, help="folder for {shard}.parquet")
+    p.add_argument("--report", default=None, help="also write what was done as JSON here")
+    _add_unit_args(p)
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("filter", help="one tail unit's contaminated samples and duplicate-detection records")
+    p.add_argument("input", help="img2dataset folder")
+    _add_unit_args(p, required=True)
+    p.add_argument("--scores", default=None, help="folder of score parquets (without: nothing is contaminated)")
+    p.add_argument("--threshold", type=float, default=None)
+    p.add_argument("--dedup-partitions", type=positive_int, default=64, help="hash partitions for deduplication (64)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_filter)
 
     p = sub.add_parser("subset", help="decontaminated, de-duplicated uid subset (DataComp .npy)")
     p.add_argument("--input", help="img2dataset folder")
     p.add_argument("--scores", help="folder of score parquets (without: only exact duplicates are removed)")
     p.add_argument("--threshold", type=float, default=None)
     p.add_argument("--report", default=None, help="JSON report of what was removed")
+    p.add_argument("--filtered", nargs="+", default=None, help="instead: the filter outputs of every tail unit")
+    p.add_argument("--plan", default=None, help="with --filtered: the tail plan")
     p.add_argument("--merge", nargs="+", default=None, help="instead: merge these subset files")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_subset)

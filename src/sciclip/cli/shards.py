@@ -3,30 +3,87 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 
-from sciclip.cli.common import positive_int
+from sciclip.cli.common import positive_int, say
+from sciclip.errors import SciclipError
+
+log = logging.getLogger(__name__)
+
+
+def _write_report(path: str | None, report) -> None:
+    if path:
+        from dataclasses import asdict
+
+        from sciclip.storage.atomic import atomic_write_bytes
+
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, (json.dumps(asdict(report), indent=1) + "\n").encode())
 
 
 def cmd_convert(args) -> int:
-    from sciclip.shards.img2dataset import convert
+    from sciclip.shards.img2dataset import convert, convert_unit
+    from sciclip.shards.tail_plan import read_plan
 
-    rep = convert(args.inputs, args.out, args.samples_per_shard)
-    print(f"img2dataset: {rep.samples} samples from {rep.inputs} shards -> {rep.shards} shards in {args.out}"
-          + (f" ({rep.skipped_incomplete} incomplete samples skipped)" if rep.skipped_incomplete else ""),
-          file=sys.stderr)
+    if args.plan:
+        if not args.unit or args.inputs:
+            raise SciclipError("with --plan give --unit NAME and no input folders (the plan names them)")
+        rep = convert_unit(read_plan(args.plan), args.unit, args.out)
+        where = f"tail unit {args.unit}"
+    else:
+        if not args.inputs:
+            raise SciclipError("give input folders of shards, or --plan PLAN --unit NAME")
+        rep = convert(args.inputs, args.out, args.samples_per_shard, args.shards_per_unit)
+        where = f"{len(args.inputs)} folders"
+    _write_report(args.report, rep)
+    damage = f"; {rep.failed} samples unreadable ({len(rep.damaged_inputs)} damaged inputs)" if rep.failed else ""
+    for line in rep.damaged_inputs:
+        log.warning("damaged input: %s", line)
+    say(f"img2dataset: {rep.samples} samples from {where} -> {rep.shards} shards in {args.out}{damage}")
     return 0
+
+
+def cmd_convert_plan(args) -> int:
+    from sciclip.shards.tail_plan import plan_tail, write_plan
+
+    plan = plan_tail(args.inputs, args.samples_per_shard, args.shards_per_unit)
+    write_plan(plan, args.out)
+    say(f"img2dataset plan: {plan.samples} samples in {plan.shards} shards, {len(plan.units)} tail units -> "
+        f"{args.out}")
+    return 0
+
+
+def _shard_format(dirs: list[str], given: str | None) -> str:
+    """resharder.py's --shard-format, or (default) the format of the shards found: img2dataset writes as many
+    digits as its shard count needs (5 at least), DataComp's pool uses 8."""
+    if given:
+        return given
+    import re
+
+    widths = set()
+    for d in dirs:
+        if not Path(d).is_dir():
+            raise SciclipError(f"{d}: no such input directory")
+        widths |= {len(p.stem) for p in Path(d).iterdir() if re.fullmatch(r"\d+\.tar", p.name)}
+    if len(widths) != 1:
+        raise SciclipError(f"{', '.join(dirs)}: " + ("no shards named like 00000.tar" if not widths else
+                           f"shard names of several widths {sorted(widths)}; give --shard-format"))
+    width = widths.pop()
+    return f"{{:0{width}d}}.tar"
 
 
 def cmd_reshard(args) -> int:
     from sciclip.shards.reshard import reshard
 
+    shard_format = _shard_format(args.input_dir, args.shard_format)
+    stats_format = args.shard_stats_format or shard_format.replace(".tar", "_stats.json")
     state = reshard(args.input_dir, args.output_dir, args.subset_file, shard_size=args.shard_size,
                     num_workers=args.num_workers, first_shard=args.first_shard, num_shards=args.num_shards,
-                    shard_format=args.shard_format, output_shard_format=args.output_shard_format,
-                    shard_stats_format=args.shard_stats_format,
+                    shard_format=shard_format, output_shard_format=args.output_shard_format,
+                    shard_stats_format=stats_format,
                     output_shard_stats_format=args.output_shard_stats_format, overwrite=args.overwrite)
     print(f"processed {state['processed_count']} samples in {state['seconds']:.2f}s "
           f"({state['processed_count'] / max(state['seconds'], 1e-9):.1f} samples/s); wrote {state['output_count']} "
@@ -63,10 +120,21 @@ def cmd_stats(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("convert", help="rewrite shards into img2dataset's layout (fixed shard size, parquet, stats)")
-    p.add_argument("inputs", nargs="+", help="directories of shards (e.g. one per tarball or batch), in any order")
+    p.add_argument("inputs", nargs="*", help="directories of shards (e.g. one per work unit), in any order")
     p.add_argument("--out", required=True)
     p.add_argument("--samples-per-shard", type=positive_int, default=10_000)
+    p.add_argument("--shards-per-unit", type=positive_int, default=50, help="output shards per tail unit (50)")
+    p.add_argument("--plan", default=None, help="instead of input folders: a plan from convert-plan ...")
+    p.add_argument("--unit", default=None, help="... and the tail unit of it to write")
+    p.add_argument("--report", default=None, help="also write what was done as JSON here")
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("convert-plan", help="lay out the img2dataset shards and cut them into tail units")
+    p.add_argument("inputs", nargs="+", help="directories of shards (e.g. one per work unit), in any order")
+    p.add_argument("--out", required=True, help="plan JSON to write")
+    p.add_argument("--samples-per-shard", type=positive_int, default=10_000)
+    p.add_argument("--shards-per-unit", type=positive_int, default=50, help="output shards per tail unit (50)")
+    p.set_defaults(func=cmd_convert_plan)
 
     p = sub.add_parser("reshard", help="reshard to a uid subset in DataComp's format (resharder.py's flags)")
     p.add_argument("-i", "--input-dir", action="append", required=True,
@@ -77,9 +145,10 @@ def register(sub) -> None:
     p.add_argument("--first-shard", type=int, default=0)
     p.add_argument("-j", "--num-workers", type=int, default=os.cpu_count() or 1)
     p.add_argument("--shard-size", type=positive_int, default=10_000, help="maximum samples per output shard")
-    p.add_argument("--shard-format", default="{:08d}.tar")
+    p.add_argument("--shard-format", default=None,
+                   help="input shard names (default: as found, e.g. {:05d}.tar from convert, {:08d}.tar)")
     p.add_argument("--output-shard-format", default="{:08d}.tar")
-    p.add_argument("--shard-stats-format", default="{:08d}_stats.json")
+    p.add_argument("--shard-stats-format", default=None, help="(default: follows --shard-format)")
     p.add_argument("--output-shard-stats-format", default="{:08d}_stats.json")
     p.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty output directory")
     p.set_defaults(func=cmd_reshard)

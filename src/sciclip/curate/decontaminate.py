@@ -6,27 +6,33 @@ Definitions (one place):
 - a sample is contaminated when score >= threshold (DataComp: 0.604169 for Yokoo's descriptor);
 - an exact duplicate is a sample whose (image sha256, caption) already occurred earlier in key order;
 - the subset = uids of samples neither contaminated nor duplicates, as a sorted ``np.dtype("u8,u8")`` array.
+
+Everything runs per tail unit (``shards.tail_plan``) with memory bounded by the unit: descriptors stream into
+preallocated memory-mapped arrays, scores are computed in chunks; exact duplicates across the whole source are
+found by ``curate.dedup`` over hash partitions.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sciclip.curate.descriptors import embed, folder_images, load_eval_embeddings
+from sciclip.curate.descriptors import DIMS, embed, embed_batches, folder_images, load_eval_embeddings
 from sciclip.errors import SciclipError
-from sciclip.shards.reshard import U16, uid_pairs
-from sciclip.storage.atomic import atomic_write_bytes
+from sciclip.shards.tail_plan import TailPlan, folder_plan
 
 log = logging.getLogger(__name__)
 
 DATACOMP_SCORE_COLUMN = "dedup-isc-ft-v107-score"
+
+
+SCORE_CHUNK = 65_536  # queries per faiss search: bounds the working memory of scoring
 
 
 def _save_npz(path: Path, ids: list[str], emb: np.ndarray, descriptor: str) -> None:
@@ -37,22 +43,58 @@ def _save_npz(path: Path, ids: list[str], emb: np.ndarray, descriptor: str) -> N
 
 
 def load_npz(path: str | os.PathLike) -> tuple[list[str], np.ndarray, str]:
-    with np.load(path) as z:
-        return [str(x) for x in z["ids"]], z["emb"], str(z["descriptor"])
+    try:
+        with np.load(path) as z:
+            return [str(x) for x in z["ids"]], z["emb"], str(z["descriptor"])
+    except (OSError, ValueError, KeyError) as e:
+        raise SciclipError(f"{path}: not a descriptor file ({e})") from None
 
 
-def img2dataset_shards(folder: str | os.PathLike) -> list[Path]:
-    shards = sorted(p for p in Path(folder).glob("*.tar") if not p.name.startswith("."))
-    if not shards:
-        raise SciclipError(f"{folder}: no shards")
+def unit_shards(folder: str | os.PathLike, plan: TailPlan, unit: str) -> list[Path]:
+    u = plan.unit(unit)
+    shards = [Path(folder) / f"{i:0{plan.oom_shards}d}.tar" for i in range(u.first_shard, u.first_shard + u.shards)]
+    missing = [p for p in shards if not p.is_file()]
+    if missing:
+        raise SciclipError(f"{missing[0]}: no such shard (was tail unit {unit} converted?)")
     return shards
 
 
-def embed_source(folder: str | os.PathLike, out: str | os.PathLike, descriptor: str, **kw) -> int:
-    ids, emb = embed(None, descriptor, shards=img2dataset_shards(folder), progress_desc=f"embed {Path(folder).name}",
-                     **kw)
-    _save_npz(Path(out), ids, emb, descriptor)
-    return len(ids)
+def embed_unit(folder: str | os.PathLike, plan: TailPlan, unit: str, out: str | os.PathLike, descriptor: str,
+               **kw) -> int:
+    """Descriptors of one tail unit, streamed into ``out/emb.npy`` (rows) and ``out/ids.npy`` (uids as S32),
+    both preallocated for the unit's planned samples; rows of samples without a decodable image keep an empty id."""
+    n = plan.unit(unit).samples
+    dim, dtype = DIMS[descriptor]
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    emb = np.lib.format.open_memmap(tmp / "emb.npy", mode="w+", dtype=dtype, shape=(n, dim))
+    ids = np.lib.format.open_memmap(tmp / "ids.npy", mode="w+", dtype="S32", shape=(n,))
+    filled = 0
+    for batch_ids, batch in embed_batches(None, descriptor, shards=unit_shards(folder, plan, unit),
+                                          progress_desc=f"embed {unit}", total=n, **kw):
+        if filled + len(batch_ids) > n:
+            raise SciclipError(f"tail unit {unit}: more images than the plan's {n} samples")
+        emb[filled:filled + len(batch)] = batch
+        ids[filled:filled + len(batch_ids)] = np.array(batch_ids, dtype="S32")
+        filled += len(batch_ids)
+    emb.flush()
+    ids.flush()
+    del emb, ids
+    (tmp / "descriptor.txt").write_text(descriptor)
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return filled
+
+
+def load_unit_embeddings(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, str]:
+    folder = Path(folder)
+    try:
+        return (np.load(folder / "ids.npy", mmap_mode="r"), np.load(folder / "emb.npy", mmap_mode="r"),
+                (folder / "descriptor.txt").read_text().strip())
+    except (OSError, ValueError) as e:
+        raise SciclipError(f"{folder}: not a unit's descriptors ({e})") from None
 
 
 def embed_eval(out: str | os.PathLike, descriptor: str, images: str | None = None, embeddings: str | None = None,
@@ -80,41 +122,64 @@ def embed_eval(out: str | os.PathLike, descriptor: str, images: str | None = Non
     return len(ids)
 
 
-def max_similarity(queries: np.ndarray, index_vectors: np.ndarray, descriptor: str) -> np.ndarray:
+def _index(index_vectors: np.ndarray, descriptor: str):
     import faiss
 
-    if len(queries) == 0:
-        return np.zeros(0, np.float32)
     if descriptor == "phash":
         index = faiss.IndexBinaryFlat(index_vectors.shape[1] * 8)
         index.add(np.ascontiguousarray(index_vectors, dtype=np.uint8))
-        dist, _ = index.search(np.ascontiguousarray(queries, dtype=np.uint8), 1)
-        return (1.0 - dist[:, 0] / (index_vectors.shape[1] * 8)).astype(np.float32)
+        return index
     index = faiss.IndexFlatIP(index_vectors.shape[1])
     if hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0:
         index = faiss.index_cpu_to_all_gpus(index)
     index.add(np.ascontiguousarray(index_vectors, dtype=np.float32))
-    sims, _ = index.search(np.ascontiguousarray(queries, dtype=np.float32), 1)
-    return sims[:, 0].astype(np.float32)
+    return index
 
 
-def score_source(folder: str | os.PathLike, embeddings: str | os.PathLike, eval_embeddings: str | os.PathLike,
-                 outdir: str | os.PathLike) -> dict:
-    """Per img2dataset shard, ``{shard}.parquet`` with uid and score (and DataComp's column for Yokoo)."""
-    ids, emb, descriptor = load_npz(embeddings)
+def max_similarity(queries: np.ndarray, index_vectors: np.ndarray, descriptor: str) -> np.ndarray:
+    """Max similarity of every query to the index vectors, searched in chunks (queries may be a memmap)."""
+    out = np.zeros(len(queries), np.float32)
+    if len(queries) == 0:
+        return out
+    index = _index(index_vectors, descriptor)
+    bits = index_vectors.shape[1] * 8
+    for start in range(0, len(queries), SCORE_CHUNK):
+        q = np.asarray(queries[start:start + SCORE_CHUNK])
+        if descriptor == "phash":
+            dist, _ = index.search(np.ascontiguousarray(q, dtype=np.uint8), 1)
+            out[start:start + len(q)] = 1.0 - dist[:, 0] / bits
+        else:
+            sims, _ = index.search(np.ascontiguousarray(q, dtype=np.float32), 1)
+            out[start:start + len(q)] = sims[:, 0]
+    return out
+
+
+def score_unit(folder: str | os.PathLike, plan: TailPlan, unit: str, embeddings: str | os.PathLike,
+               eval_embeddings: str | os.PathLike, outdir: str | os.PathLike) -> dict:
+    """Per img2dataset shard of the unit, ``{shard}.parquet`` with uid and score (and DataComp's column for
+    Yokoo), rows in shard order; samples that failed conversion have no row (as in img2dataset's tars)."""
+    ids, emb, descriptor = load_unit_embeddings(embeddings)
     _, ev, ev_descriptor = load_npz(eval_embeddings)
     if descriptor != ev_descriptor:
-        raise SciclipError(f"{embeddings} ({descriptor}) and {eval_embeddings} ({ev_descriptor}) use different descriptors")
-    scores = dict(zip(ids, max_similarity(emb, ev, descriptor).tolist()))
+        raise SciclipError(f"{embeddings} ({descriptor}) and {eval_embeddings} ({ev_descriptor}) use different "
+                           "descriptors")
+    scores = max_similarity(emb, ev, descriptor)
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = np.asarray(ids)[order]
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     n = 0
-    for shard in img2dataset_shards(folder):
-        uids = pq.read_table(shard.with_suffix(".parquet"), columns=["uid"]).column("uid").to_pylist()
-        missing = [u for u in uids if u not in scores]
-        if missing:
-            raise SciclipError(f"{shard}: {len(missing)} samples have no descriptor (first uid {missing[0]})")
-        col = pa.array([scores[u] for u in uids], pa.float32())
+    for shard in unit_shards(folder, plan, unit):
+        table = pq.read_table(shard.with_suffix(".parquet"), columns=["uid", "status"])
+        uids = [u for u, s in zip(table.column("uid").to_pylist(), table.column("status").to_pylist())
+                if s == "success"]
+        wanted = np.array(uids, dtype="S32")
+        pos = np.searchsorted(sorted_ids, wanted)
+        found = (pos < len(sorted_ids)) & (sorted_ids[np.minimum(pos, len(sorted_ids) - 1)] == wanted)
+        if not bool(np.all(found)):
+            first = uids[int(np.argmin(found))]
+            raise SciclipError(f"{shard}: {int((~found).sum())} samples have no descriptor (first uid {first})")
+        col = pa.array(scores[order[pos]], pa.float32())
         cols = {"uid": pa.array(uids, pa.string()), "score": col}
         if descriptor == "yokoo":
             cols[DATACOMP_SCORE_COLUMN] = col
@@ -125,57 +190,14 @@ def score_source(folder: str | os.PathLike, embeddings: str | os.PathLike, eval_
     return {"samples": n, "descriptor": descriptor}
 
 
-def build_subset(folder: str | os.PathLike, scores_dir: str | os.PathLike | None, threshold: float,
-                 out: str | os.PathLike, report_path: str | os.PathLike | None = None) -> dict:
-    """The decontaminated, de-duplicated uid subset of one img2dataset folder (``scores_dir`` None: no
-    decontamination, only exact duplicates go)."""
-    seen: set[tuple[str, str]] = set()
-    keep: list[str] = []
-    contaminated: list[dict] = []
-    duplicates: list[dict] = []
-    total = 0
-    for shard in img2dataset_shards(folder):
-        meta = pq.read_table(shard.with_suffix(".parquet"), columns=["key", "uid", "sha256", "caption"]).to_pylist()
-        if scores_dir is None:
-            score_of = {r["uid"]: float("-inf") for r in meta}
-        else:
-            sc = pq.read_table(Path(scores_dir) / f"{shard.stem}.parquet", columns=["uid", "score"]).to_pylist()
-            score_of = {r["uid"]: r["score"] for r in sc}
-        for row in meta:
-            total += 1
-            s = score_of.get(row["uid"])
-            if s is None:
-                raise SciclipError(f"{shard}: no score for uid {row['uid']}")
-            if s >= threshold:
-                contaminated.append({"uid": row["uid"], "key": row["key"], "score": round(float(s), 6)})
-                continue
-            ident = (row["sha256"], row["caption"])
-            if ident in seen:
-                duplicates.append({"uid": row["uid"], "key": row["key"]})
-                continue
-            seen.add(ident)
-            keep.append(row["uid"])
-    subset = np.sort(uid_pairs(keep)) if keep else np.zeros(0, dtype=U16)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}.npy")
-    np.save(tmp, subset)
-    os.replace(tmp, out)
-    report = {"samples": total, "kept": len(keep), "contaminated": len(contaminated),
-              "exact_duplicates": len(duplicates), "threshold": threshold,
-              "contaminated_samples": contaminated, "duplicate_samples": duplicates}
-    if report_path:
-        atomic_write_bytes(report_path, (json.dumps(report, indent=2) + "\n").encode())
-    log.info("%s: %d samples, %d contaminated, %d exact duplicates, %d kept", folder, total, len(contaminated),
-             len(duplicates), len(keep))
-    return report
+def embed_source(folder: str | os.PathLike, out: str | os.PathLike, descriptor: str, **kw) -> int:
+    """Descriptors of a whole img2dataset folder into ``out`` (one unit covering every shard)."""
+    plan = folder_plan(folder, shards_per_unit=1 << 30)
+    return embed_unit(folder, plan, plan.units[0].name, out, descriptor, **kw)
 
 
-def merge_subsets(paths: list[str | os.PathLike], out: str | os.PathLike) -> int:
-    """The union (with multiplicity) of several subset files, sorted: the mixed output's subset."""
-    from sciclip.shards.reshard import load_subset
-
-    arrays = [np.asarray(load_subset(p)) for p in paths]
-    merged = np.sort(np.concatenate(arrays)) if arrays else np.zeros(0, dtype=U16)
-    np.save(out, merged.astype(U16))
-    return len(merged)
+def score_source(folder: str | os.PathLike, embeddings: str | os.PathLike, eval_embeddings: str | os.PathLike,
+                 outdir: str | os.PathLike) -> dict:
+    """Scores of a whole img2dataset folder from ``embed_source``'s output."""
+    plan = folder_plan(folder, shards_per_unit=1 << 30)
+    return score_unit(folder, plan, plan.units[0].name, embeddings, eval_embeddings, outdir)

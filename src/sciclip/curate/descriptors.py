@@ -163,21 +163,28 @@ def shard_stream(shards: list[Path], transform):
     return ShardStream()
 
 
-def embed(items, descriptor: str, weights: str | None = None, device: str | None = None, batch_size: int = 64,
-          workers: int = 2, half: bool = False, shards: list[Path] | None = None,
-          progress_desc: str = "embed") -> tuple[list[str], np.ndarray]:
-    """(ids, descriptors) for ``shards`` (streamed by a DataLoader) or an iterable of (id, image)."""
+def embed_batches(items, descriptor: str, weights: str | None = None, device: str | None = None,
+                  batch_size: int = 64, workers: int = 2, half: bool = False, shards: list[Path] | None = None,
+                  progress_desc: str = "embed", total: int | None = None) -> Iterator[tuple[list[str], np.ndarray]]:
+    """Batches of (ids, descriptors) for ``shards`` (streamed by a DataLoader) or an iterable of (id, image):
+    callers write them out as they come, so memory stays at one batch whatever the corpus size."""
     from sciclip.progress import progress
 
     if descriptor == "phash":
-        ids, codes = [], []
         source = items if shards is None else shard_images(shards)
-        for uid, img in progress(iterable=source, desc=progress_desc, unit="img"):
+        ids: list[str] = []
+        codes: list[np.ndarray] = []
+        for uid, img in progress(iterable=source, desc=progress_desc, unit="img", total=total):
             if img is None:
                 continue
             ids.append(uid)
             codes.append(phash_bits(img))
-        return ids, (np.stack(codes) if codes else np.zeros((0, 8), np.uint8))
+            if len(ids) == batch_size:
+                yield ids, np.stack(codes)
+                ids, codes = [], []
+        if ids:
+            yield ids, np.stack(codes)
+        return
     if descriptor != "yokoo":
         raise SciclipError(f"unknown descriptor {descriptor!r} (yokoo or phash)")
     import torch
@@ -192,21 +199,32 @@ def embed(items, descriptor: str, weights: str | None = None, device: str | None
     transform = yokoo_transform(size)
     if shards is not None:
         dataset = shard_stream(shards, transform)
-        loader = tud.DataLoader(dataset, batch_size=batch_size, num_workers=min(workers, len(shards)) if shards else 0)
+        loader = tud.DataLoader(dataset, batch_size=batch_size, num_workers=min(workers, len(shards)) if shards else 0,
+                                pin_memory=device.startswith("cuda"))
     else:
         pairs = [(i, transform(img)) for i, img in items if img is not None]
         loader = tud.DataLoader(pairs, batch_size=batch_size)
-    ids: list[str] = []
-    out = []
     with torch.inference_mode():
-        for batch_ids, x in progress(iterable=loader, desc=progress_desc, unit="batch"):
+        for batch_ids, x in progress(iterable=loader, desc=progress_desc, unit="batch",
+                                     total=-(-total // batch_size) if total else None):
             x = x.to(device, non_blocking=True)
             if half and device.startswith("cuda"):
                 x = x.half()
-            out.append(model(x).float().cpu().numpy())
-            ids.extend(batch_ids)
-    emb = np.concatenate(out) if out else np.zeros((0, 256), np.float32)
-    return ids, emb.astype(np.float32)
+            yield list(batch_ids), model(x).float().cpu().numpy().astype(np.float32)
+
+
+DIMS = {"phash": (8, np.uint8), "yokoo": (256, np.float32)}
+
+
+def embed(items, descriptor: str, **kw) -> tuple[list[str], np.ndarray]:
+    """All (ids, descriptors) in memory: for the evaluation set, which is small."""
+    ids: list[str] = []
+    out: list[np.ndarray] = []
+    for batch_ids, emb in embed_batches(items, descriptor, **kw):
+        ids += batch_ids
+        out.append(emb)
+    dim, dtype = DIMS[descriptor]
+    return ids, (np.concatenate(out) if out else np.zeros((0, dim), dtype))
 
 
 def load_eval_embeddings(path: str | os.PathLike) -> np.ndarray:

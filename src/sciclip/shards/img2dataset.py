@@ -7,6 +7,11 @@ original_width, original_height, exif, sha256 — plus ours: uid, source, paper/
 beside each shard ``{shard}.parquet`` (one row per sample, the same fields) and ``{shard}_stats.json``.
 Input order is the sorted input directories, then shard order, then sample order: the output is a pure
 function of the input. Image bytes are copied, never re-encoded.
+
+Conversion runs per tail unit (``shards.tail_plan``): each job writes its own range of shards, so a corpus of
+any size converts in parallel with bounded memory, and the result is byte-identical to a single job. A sample
+the plan counted but the job cannot read whole (a damaged or incomplete input) keeps its key, as img2dataset
+does for a failed download: a parquet row with status ``failed_to_download`` and no tar members.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -24,7 +29,9 @@ import pyarrow.parquet as pq
 
 from sciclip.errors import SciclipError
 from sciclip.progress import progress
+from sciclip.shards import fast_tar
 from sciclip.shards.reader import ShardReport, read_samples
+from sciclip.shards.tail_plan import TailPlan, plan_tail
 from sciclip.shards.writer import ShardWriter
 from sciclip.sources.base import Source
 from sciclip.sources.registry import source_columns, sources
@@ -72,81 +79,118 @@ class ConvertReport:
     inputs: int = 0
     samples: int = 0
     shards: int = 0
-    skipped_incomplete: int = 0
-    damaged_inputs: int = 0
+    failed: int = 0  # samples counted by the plan but missing, incomplete or unreadable in the input
+    damaged_inputs: list = field(default_factory=list)
 
 
-def _input_samples(dirs: list[Path], report: ConvertReport) -> Iterator[tuple[bytes, str, dict]]:
-    for d in dirs:
-        for shard in sorted(p for p in d.glob("*.tar") if not p.name.startswith(".")):
-            report.inputs += 1
-            sr = ShardReport(shard.name)
-            for _, members in read_samples(shard, sr):
-                if "jpg" not in members or "txt" not in members or "json" not in members:
-                    report.skipped_incomplete += 1
-                    continue
+def _range_samples(path: Path, skip: int, take: int, report: ConvertReport) -> Iterator[tuple | None]:
+    """``take`` samples of one input shard after the first ``skip``: (jpg, caption, meta), or None for a
+    sample that is not there whole (the stream is padded to ``take``)."""
+    report.inputs += 1
+    sr = ShardReport(path.name)
+    n = 0
+    if path.is_file():
+        for i, (_, members) in enumerate(read_samples(path, sr)):
+            if i < skip:
+                continue
+            if n == take:
+                break
+            n += 1
+            if "jpg" not in members or "txt" not in members or "json" not in members:
+                yield None
+                continue
+            try:
                 yield members["jpg"], members["txt"].decode("utf-8"), json.loads(members["json"])
-            if sr.truncated:
-                report.damaged_inputs += 1
+            except (UnicodeDecodeError, ValueError):
+                yield None
+    else:
+        sr.truncated = "no such file"
+    if sr.truncated or n < take:
+        report.damaged_inputs.append(f"{path}: {sr.truncated or 'fewer samples than counted'}")
+    for _ in range(take - n):
+        yield None
 
 
 def _schema() -> pa.Schema:
     return pa.schema([pa.field(c, pa.int64() if c in INT_COLUMNS else pa.string()) for c in columns()])
 
 
-def convert(input_dirs: list[str | os.PathLike], outdir: str | os.PathLike, samples_per_shard: int = 10_000,
-            expected_total: int | None = None) -> ConvertReport:
-    """Rewrite the samples under ``input_dirs`` (each a folder of shards) into img2dataset layout."""
-    dirs = sorted(Path(d) for d in input_dirs)
-    for d in dirs:
-        if not d.is_dir():
-            raise SciclipError(f"{d}: not a directory")
+def _failed_row(key: str, error: str) -> dict:
+    row = {c: None for c in columns()}
+    row.update({"key": key, "status": "failed_to_download", "error_message": error})
+    return row
+
+
+def _write_shard(outdir: Path, name: str, samples: list[tuple[str, dict[str, bytes]]], rows: list[dict],
+                 started: float) -> None:
+    writer = ShardWriter(outdir, 1 << 62, name_format=name + ".tar")
+    for key, members in samples:
+        writer.write(key, members)
+    if not writer.close():  # every sample failed: an empty tar keeps the shard sequence whole
+        with open(outdir / f".{name}.tar.tmp", "wb") as f:
+            fast_tar.TarWriter(f).close()
+        os.replace(outdir / f".{name}.tar.tmp", outdir / f"{name}.tar")
+    tmp = outdir / f".{name}.parquet.tmp"
+    pq.write_table(pa.Table.from_pylist(rows, schema=_schema()), tmp)
+    os.replace(tmp, outdir / f"{name}.parquet")
+    now = time.time()
+    ok = sum(1 for r in rows if r["status"] == "success")
+    status = {"success": ok, "failed_to_download": len(rows) - ok} if ok < len(rows) else {"success": ok}
+    stats = {"count": len(rows), "successes": ok, "failed_to_download": len(rows) - ok, "failed_to_resize": 0,
+             "duration": round(now - started, 3), "start_time": started, "end_time": now, "status_dict": status}
+    atomic_write_bytes(outdir / f"{name}_stats.json", (json.dumps(stats, indent=2) + "\n").encode())
+
+
+def convert_unit(plan: TailPlan, unit_name: str, outdir: str | os.PathLike) -> ConvertReport:
+    """Write the img2dataset shards of one tail unit into ``outdir`` (shared by all units of the plan)."""
+    unit = plan.unit(unit_name)
     outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    report = ConvertReport()
+    per_shard = plan.samples_per_shard
+    stream = (item for path, skip, take in unit.inputs for item in _range_samples(Path(path), skip, take, report))
+    with progress(total=unit.samples, desc=f"img2dataset {unit.name}", unit="sample") as bar:
+        for shard in range(unit.first_shard, unit.first_shard + unit.shards):
+            started = time.time()
+            samples: list[tuple[str, dict[str, bytes]]] = []
+            rows: list[dict] = []
+            size = min(per_shard, plan.samples - shard * per_shard)
+            for index in range(size):
+                key = plan.key(shard, index)
+                item = next(stream)
+                if item is None:
+                    rows.append(_failed_row(key, "sample missing, incomplete or unreadable in the input"))
+                    report.failed += 1
+                else:
+                    jpg, caption, meta = item
+                    out = img2dataset_json(meta, key, caption)
+                    samples.append((key, {"jpg": jpg, "txt": caption.encode("utf-8"),
+                                          "json": json.dumps(out, sort_keys=True, ensure_ascii=False).encode()}))
+                    rows.append(out)
+                    report.samples += 1
+                bar.update(1)
+            _write_shard(outdir, f"{shard:0{plan.oom_shards}d}", samples, rows, started)
+            report.shards += 1
+    if next(stream, None) is not None:
+        raise SciclipError(f"tail unit {unit.name}: the input holds more samples than the plan counted")
+    return report
+
+
+def convert(input_dirs: list[str | os.PathLike], outdir: str | os.PathLike, samples_per_shard: int = 10_000,
+            shards_per_unit: int = 50) -> ConvertReport:
+    """Rewrite the samples under ``input_dirs`` (each a folder of shards) into img2dataset layout: the plan,
+    then every tail unit in turn (the workflow runs the units as parallel jobs)."""
+    outdir = Path(outdir)
+    plan = plan_tail(input_dirs, samples_per_shard, shards_per_unit)
     outdir.mkdir(parents=True, exist_ok=True)
     for old in list(outdir.glob("*.tar")) + list(outdir.glob("*.parquet")) + list(outdir.glob("*_stats.json")):
         old.unlink()
-    oom_samples = len(str(samples_per_shard - 1))
-    total = expected_total
-    oom_shards = max(5, len(str(((total or 0) + samples_per_shard - 1) // samples_per_shard)))
-    report = ConvertReport()
-    rows: list[dict] = []
-    shard_id = 0
-    idx = 0
-    started = time.time()
-    writer = ShardWriter(outdir, samples_per_shard, name_format="{:05d}.tar")
-
-    def finish_shard() -> None:
-        nonlocal rows, started
-        name = f"{shard_id:05d}"
-        table = pa.Table.from_pylist(rows, schema=_schema())
-        tmp = outdir / f".{name}.parquet.tmp"
-        pq.write_table(table, tmp)
-        os.replace(tmp, outdir / f"{name}.parquet")
-        now = time.time()
-        stats = {"count": len(rows), "successes": len(rows), "failed_to_download": 0, "failed_to_resize": 0,
-                 "duration": round(now - started, 3), "start_time": started, "end_time": now,
-                 "status_dict": {"success": len(rows)}}
-        atomic_write_bytes(outdir / f"{name}_stats.json", (json.dumps(stats, indent=2) + "\n").encode())
-        rows = []
-        started = now
-
-    with progress(desc=f"img2dataset {outdir.name}", unit="sample") as bar:
-        for jpg, caption, meta in _input_samples(dirs, report):
-            key = f"{shard_id * 10 ** oom_samples + idx:0{oom_samples + oom_shards}d}"
-            out = img2dataset_json(meta, key, caption)
-            writer.write(key, {"jpg": jpg, "txt": caption.encode("utf-8"),
-                               "json": json.dumps(out, sort_keys=True, ensure_ascii=False).encode("utf-8")})
-            rows.append(out)
-            report.samples += 1
-            bar.update(1)
-            idx += 1
-            if idx == samples_per_shard:
-                finish_shard()
-                shard_id += 1
-                idx = 0
-        writer.close()
-        if rows:
-            finish_shard()
-            shard_id += 1
-    report.shards = shard_id
-    return report
+    total = ConvertReport()
+    for unit in plan.units:
+        r = convert_unit(plan, unit.name, outdir)
+        total.inputs += r.inputs
+        total.samples += r.samples
+        total.shards += r.shards
+        total.failed += r.failed
+        total.damaged_inputs += r.damaged_inputs
+    return total

@@ -6,10 +6,11 @@ i.e. upsampling) with its other members copied unchanged; ``{:08d}_stats.json`` 
 ``sample_ids.npy``, a copy of the subset file; ``meta.json`` with the arguments as strings and the run's
 state (``output_shard_count`` is what DataComp's train.py reads). It accepts the same flags.
 
-Unlike resharder.py, output order does not depend on worker timing: a first pass (parallel over input
-shards) finds how often each input sample is selected — from the shard's parquet when present, else from
-its json members — and plans every output shard's exact content; then each worker writes whole output
-shards, reading only the input shards those need and seeking past unselected members.
+Unlike resharder.py, output order does not depend on worker timing, and memory does not depend on the number
+of samples: a first pass (parallel over input shards) counts how many output samples each input shard gives —
+from the shard's parquet when present, else from its json members, looked up in the memory-mapped subset —
+so that each output shard knows which slice of which input shards it holds; then each worker writes whole
+output shards, re-reading only the selections of the input shards it needs and seeking past unselected members.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import tarfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,49 +33,19 @@ from sciclip.errors import SciclipError
 from sciclip.progress import progress
 from sciclip.shards import fast_tar
 from sciclip.shards.reader import split_key
+from sciclip.shards.subset_file import hex_to_pairs, load_subset, multiplicity
 from sciclip.storage.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-U16 = np.dtype("u8,u8")
+_SUBSETS: dict[str, np.ndarray] = {}
 
 
-def load_subset(path: str | os.PathLike) -> np.ndarray:
-    """A DataComp subset: sorted structured array of (high, low) uint64 pairs (.npy or a raw memmap)."""
-    path = Path(path)
-    if not path.is_file():
-        raise SciclipError(f"{path}: no such subset file")
-    with open(path, "rb") as f:
-        magic = f.read(6)
-    subset = np.load(path, mmap_mode="r") if magic == b"\x93NUMPY" else np.memmap(path, U16, mode="r")
-    if subset.dtype != U16:
-        raise SciclipError(f"{path}: subset dtype is {subset.dtype}, expected {U16}")
-    if 1 < len(subset) <= 50_000_000:  # binary search needs sorted input; DataComp's tools assume it
-        hi, lo = subset["f0"], subset["f1"]
-        ok = (hi[1:] > hi[:-1]) | ((hi[1:] == hi[:-1]) & (lo[1:] >= lo[:-1]))
-        if not bool(np.all(ok)):
-            raise SciclipError(f"{path}: subset is not sorted")
-    return subset
-
-
-def uid_pairs(uids: list[str]) -> np.ndarray:
-    return np.array([(int(u[:16], 16), int(u[16:32], 16)) for u in uids], dtype=U16)
-
-
-def multiplicity(subset: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """How often each uid occurs in the (sorted) subset."""
-    if len(pairs) == 0:
-        return np.zeros(0, dtype=np.int64)
-    a = np.searchsorted(subset, pairs, "left")
-    b = np.searchsorted(subset, pairs, "right")
-    return (b - a).astype(np.int64)
-
-
-@dataclass
-class InputShard:
-    path: Path
-    selected: list[tuple[int, str, int]]  # (sample ordinal in the shard, uid, repeats)
-    samples: int
+def _subset(path: str) -> np.ndarray:
+    """The subset, memory-mapped once per (worker) process; sortedness is checked once, by the caller."""
+    if path not in _SUBSETS:
+        _SUBSETS[path] = load_subset(path, check=False)
+    return _SUBSETS[path]
 
 
 def _shard_uids_from_parquet(tar_path: Path) -> list[str] | None:
@@ -113,16 +83,19 @@ def _shard_uids_from_tar(tar_path: Path) -> list[str]:
     return uids
 
 
-def _scan(args: tuple[str, str]) -> tuple[str, list[tuple[int, str, int]], int]:
-    tar_path, subset_path = Path(args[0]), args[1]
-    subset = load_subset(subset_path)
+def _selection(tar_path: Path, subset_path: str) -> tuple[list[tuple[int, str, int]], int]:
+    """(ordinal in the shard, uid, times selected) of the shard's selected samples, and its sample count."""
     uids = _shard_uids_from_parquet(tar_path)
     if uids is None:
         uids = _shard_uids_from_tar(tar_path)
-    valid = [(i, u) for i, u in enumerate(uids) if re.fullmatch(r"[0-9a-fA-F]{32}", u or "")]
-    counts = multiplicity(subset, uid_pairs([u.lower() for _, u in valid]))
-    selected = [(i, u.lower(), int(c)) for (i, u), c in zip(valid, counts) if c > 0]
-    return str(tar_path), selected, len(uids)
+    valid = [(i, u.lower()) for i, u in enumerate(uids) if re.fullmatch(r"[0-9a-fA-F]{32}", u or "")]
+    counts = multiplicity(_subset(subset_path), hex_to_pairs(np.array([u for _, u in valid], dtype="S32")))
+    return [(i, u, int(c)) for (i, u), c in zip(valid, counts) if c > 0], len(uids)
+
+
+def _count(args: tuple[str, str]) -> tuple[str, int, int]:
+    selected, samples = _selection(Path(args[0]), args[1])
+    return args[0], sum(c for _, _, c in selected), samples
 
 
 def _selected_samples(tar_path: str, wanted: dict[int, tuple]) -> Iterator[tuple[int, list[tuple[str, bytes]]]]:
@@ -174,16 +147,31 @@ def _selected_tarfile(tar_path: str, wanted: dict[int, tuple]):
         yield from _grouped(members(), wanted)
 
 
+def _picks(selected: list[tuple[int, str, int]], a: int, b: int) -> list[tuple[int, str, int, int]]:
+    """The output positions [a, b) of one input shard (a sample selected c times takes c positions) as
+    (ordinal, uid, first repeat j, repeats)."""
+    picks, pos = [], 0
+    for ordinal, uid, count in selected:
+        lo, hi = max(a, pos), min(b, pos + count)
+        if lo < hi:
+            picks.append((ordinal, uid, lo - pos, hi - lo))
+        pos += count
+        if pos >= b:
+            break
+    return picks
+
+
 def _write_output(args: tuple) -> tuple[int, int]:
-    """Write output shard ``index`` from its plan: [(input tar, [(ordinal, uid, first j, n), ...]), ...]."""
-    index, plan, output_dir, output_shard_format, output_shard_stats_format = args
+    """Write output shard ``index`` from its parts: [(input tar, first position, end position), ...]."""
+    index, parts, subset_path, output_dir, output_shard_format, output_shard_stats_format = args
     out_path = Path(output_dir) / output_shard_format.format(index)
     tmp = out_path.with_name(f".{out_path.name}.tmp-{os.getpid()}")
     written = 0
     with open(tmp, "wb", buffering=1 << 20) as f:
         out = fast_tar.TarWriter(f)
-        for tar_path, picks in plan:
-            wanted = {ordinal: (uid, j0, n) for ordinal, uid, j0, n in picks}
+        for tar_path, a, b in parts:
+            selected, _ = _selection(Path(tar_path), subset_path)
+            wanted = {ordinal: (uid, j0, n) for ordinal, uid, j0, n in _picks(selected, a, b)}
             try:
                 for ordinal, members in _selected_samples(tar_path, wanted):
                     uid, j0, n = wanted[ordinal]
@@ -198,6 +186,25 @@ def _write_output(args: tuple) -> tuple[int, int]:
     stats = Path(output_dir) / output_shard_stats_format.format(index)
     atomic_write_bytes(stats, json.dumps({"successes": written}).encode())
     return index, written
+
+
+def plan_outputs(counts: list[tuple[str, int]], shard_size: int) -> Iterator[list[tuple[str, int, int]]]:
+    """Parts of each output shard in turn, from the per-input-shard output counts (global order = input shard
+    order, then sample order; a sample's repeats stay together unless a shard boundary splits them)."""
+    parts: list[tuple[str, int, int]] = []
+    fill = 0
+    for tar_path, n in counts:
+        start = 0
+        while start < n:
+            take = min(n - start, shard_size - fill)
+            parts.append((tar_path, start, start + take))
+            start += take
+            fill += take
+            if fill == shard_size:
+                yield parts
+                parts, fill = [], 0
+    if parts:
+        yield parts
 
 
 def input_shards(input_dir: Path, shard_format: str, first_shard: int, num_shards: int | None) -> list[Path]:
@@ -237,30 +244,17 @@ def reshard(input_dirs: list[str | os.PathLike], output_dir: str | os.PathLike, 
             else:
                 shutil.rmtree(p)
     workers = max(1, min(num_workers, len(shards)))
+    subset_path = str(subset_file)
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
     try:
         mapper = pool.map if pool else map
-        scans = list(progress(iterable=mapper(_scan, [(str(p), str(subset_file)) for p in shards]),
+        scans = list(progress(iterable=mapper(_count, [(str(p), subset_path) for p in shards]),
                               total=len(shards), desc="scan", unit="shard"))
-        # plan: global order = input shard order, then sample order; repeats stay together
-        outputs: list[list[tuple[str, list]]] = []
-        fill = shard_size
-        for tar_path, selected, _ in scans:
-            for ordinal, uid, count in selected:
-                j = 0
-                while j < count:
-                    if fill == shard_size:
-                        outputs.append([])
-                        fill = 0
-                    take = min(count - j, shard_size - fill)
-                    if not outputs[-1] or outputs[-1][-1][0] != tar_path:
-                        outputs[-1].append((tar_path, []))
-                    outputs[-1][-1][1].append((ordinal, uid, j, take))
-                    j += take
-                    fill += take
-        tasks = [(i, plan, str(output_dir), output_shard_format, output_shard_stats_format)
-                 for i, plan in enumerate(outputs)]
-        results = list(progress(iterable=mapper(_write_output, tasks), total=len(tasks), desc="write", unit="shard"))
+        tasks = ((i, parts, subset_path, str(output_dir), output_shard_format, output_shard_stats_format)
+                 for i, parts in enumerate(plan_outputs([(path, n) for path, n, _ in scans], shard_size)))
+        total_out = sum(n for _, n, _ in scans)
+        results = list(progress(iterable=mapper(_write_output, tasks), total=-(-total_out // shard_size),
+                                desc="write", unit="shard"))
     finally:
         if pool:
             pool.shutdown()

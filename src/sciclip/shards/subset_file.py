@@ -1,0 +1,135 @@
+"""DataComp subset files: sorted ``np.dtype("u8,u8")`` arrays of uids, read, checked and written in chunks so
+that memory never grows with the number of samples (a full run's subset is tens of millions of uids)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from sciclip.errors import SciclipError
+
+U16 = np.dtype("u8,u8")
+CHUNK = 1 << 20  # uids per chunk: 16 MiB
+
+
+def uid_pairs(uids: list[str]) -> np.ndarray:
+    """(high, low) uint64 pairs of 32-hex-character uids, as DataComp stores them."""
+    return np.array([(int(u[:16], 16), int(u[16:32], 16)) for u in uids], dtype=U16)
+
+
+def hex_to_pairs(uids: np.ndarray) -> np.ndarray:
+    """Vectorised ``uid_pairs`` for an array of 32-byte ASCII hex uids (dtype S32)."""
+    out = np.empty(len(uids), dtype=U16)
+    if len(uids):
+        raw = np.frombuffer(np.ascontiguousarray(uids, dtype="S32").tobytes(), dtype=np.uint8).reshape(-1, 32)
+        nib = np.where(raw >= ord("a"), raw - ord("a") + 10, np.where(raw >= ord("A"), raw - ord("A") + 10,
+                                                                       raw - ord("0"))).astype(np.uint64)
+        weights = np.uint64(1) << (np.arange(15, -1, -1, dtype=np.uint64) * np.uint64(4))
+        out["f0"] = (nib[:, :16] * weights).sum(axis=1, dtype=np.uint64)
+        out["f1"] = (nib[:, 16:] * weights).sum(axis=1, dtype=np.uint64)
+    return out
+
+
+def _is_sorted(a: np.ndarray) -> bool:
+    hi, lo = a["f0"], a["f1"]
+    return bool(np.all((hi[1:] > hi[:-1]) | ((hi[1:] == hi[:-1]) & (lo[1:] >= lo[:-1]))))
+
+
+def check_sorted(subset: np.ndarray, path: str | os.PathLike = "subset") -> None:
+    """Binary search needs sorted input (DataComp's tools assume it): checked at any size, chunk by chunk."""
+    for start in range(0, len(subset), CHUNK):
+        chunk = np.asarray(subset[start:start + CHUNK + 1])  # one overlapping element joins the chunks
+        if len(chunk) > 1 and not _is_sorted(chunk):
+            raise SciclipError(f"{path}: subset is not sorted (near uid #{start})")
+
+
+def load_subset(path: str | os.PathLike, check: bool = True) -> np.ndarray:
+    """A DataComp subset (.npy, or a raw memmap as resharder.py also accepts), memory-mapped."""
+    path = Path(path)
+    if not path.is_file():
+        raise SciclipError(f"{path}: no such subset file")
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    try:
+        if magic == b"\x93NUMPY":
+            subset = np.load(path, mmap_mode="r")
+        else:
+            if path.stat().st_size % U16.itemsize:
+                raise ValueError(f"size {path.stat().st_size} is not a multiple of 16 bytes")
+            subset = np.memmap(path, U16, mode="r")
+    except ValueError as e:
+        raise SciclipError(f"{path}: not a subset file ({e})") from None
+    if subset.dtype != U16:
+        raise SciclipError(f"{path}: subset dtype is {subset.dtype}, expected {U16}")
+    if check:
+        check_sorted(subset, path)
+    return subset
+
+
+def multiplicity(subset: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """How often each uid occurs in the (sorted) subset."""
+    if len(pairs) == 0 or len(subset) == 0:
+        return np.zeros(len(pairs), dtype=np.int64)
+    return (np.searchsorted(subset, pairs, "right") - np.searchsorted(subset, pairs, "left")).astype(np.int64)
+
+
+class SubsetWriter:
+    """Writes a subset of known length chunk by chunk into a ``.npy`` (atomically: temp name, then rename)."""
+
+    def __init__(self, path: str | os.PathLike, length: int) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}.npy")
+        self.length = length
+        self.array = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=U16, shape=(length,))
+        self.n = 0
+
+    def write(self, chunk: np.ndarray) -> None:
+        self.array[self.n:self.n + len(chunk)] = chunk
+        self.n += len(chunk)
+
+    def close(self) -> None:
+        if self.n != self.length:
+            raise ValueError(f"{self.path}: wrote {self.n} of {self.length} uids")
+        self.array.flush()
+        del self.array
+        os.replace(self.tmp, self.path)
+
+
+def save_subset(path: str | os.PathLike, subset: np.ndarray) -> None:
+    w = SubsetWriter(path, len(subset))
+    w.write(subset)
+    w.close()
+
+
+def _chunks(a: np.ndarray) -> Iterator[np.ndarray]:
+    for start in range(0, len(a), CHUNK):
+        yield np.asarray(a[start:start + CHUNK])
+
+
+def merge_sorted(arrays: list[np.ndarray]) -> Iterator[np.ndarray]:
+    """Chunks of the sorted union (with multiplicity) of sorted arrays, holding O(chunk x inputs) in memory.
+
+    Each round takes, from every input, the elements up to the smallest of the inputs' current chunk maxima
+    (everything below it is final), sorts that small batch and emits it.
+    """
+    streams = [_chunks(a) for a in arrays]
+    heads = [next(s, None) for s in streams]
+    while True:
+        live = [i for i, h in enumerate(heads) if h is not None and len(h)]
+        if not live:
+            return
+        bound = min((heads[i][-1] for i in live), key=lambda v: (int(v[0]), int(v[1])))
+        bound_arr = np.array([bound], dtype=U16)
+        batch = []
+        for i in live:
+            cut = int(np.searchsorted(heads[i], bound_arr, "right")[0])
+            batch.append(heads[i][:cut])
+            rest = heads[i][cut:]
+            heads[i] = rest if len(rest) else next(streams[i], None)
+        out = np.concatenate(batch)
+        out.sort()
+        yield out
