@@ -439,3 +439,28 @@ def test_feature_config_end_to_end(feature, tmp_path):
         assert (report["contaminated"], report["exact_duplicates"]) == (0, 1)
     for source in {"arxiv-only": ["arxiv"], "pmc-only": ["pmc"]}.get(feature, ["arxiv", "pmc"]):
         assert json.loads((res / "stats" / f"{source}.json").read_text())["samples"] > 0
+
+
+def test_tail_units_through_the_dag_equal_one_job_per_stage(tmp_path):
+    """Many small tail units (4 samples per img2dataset shard, 2 shards per unit) through the DAG give the bytes
+    one conversion job and one subset job give on the same extraction output."""
+    from sciclip.curate.dedup import build_subset
+    from sciclip.shards.img2dataset import convert
+
+    wd = make_checkout(tmp_path / "wf-tail")
+    (wd / "tail.yaml").write_text("img2dataset:\n  samples_per_shard: 4\n  shards_per_unit: 2\n"
+                                  "train:\n  enabled: false\n")
+    snakemake(wd, "--cores", "2", "--configfile", "config/config.yaml", "tail.yaml")
+    for source in ("arxiv", "pmc"):
+        res = wd / "results" / source
+        plan = json.loads((res / "img2dataset.plan.json").read_text())
+        assert len(plan["units"]) > 1, source
+        one = tmp_path / f"{source}-one"
+        convert(sorted((res / "shards").iterdir()), one, samples_per_shard=4, shards_per_unit=10_000)
+        names = sorted(p.name for p in one.iterdir() if not p.name.endswith("_stats.json"))
+        assert names == sorted(p.name for p in (res / "img2dataset").iterdir() if not p.name.endswith("_stats.json"))
+        for name in names:
+            assert (one / name).read_bytes() == (res / "img2dataset" / name).read_bytes(), name
+        build_subset(one, res / "scores", 0.75, tmp_path / f"{source}.npy", tmp_path / f"{source}.json")
+        assert (tmp_path / f"{source}.npy").read_bytes() == (res / "decontaminated.npy").read_bytes()
+        assert (tmp_path / f"{source}.json").read_bytes() == (res / "decontamination.json").read_bytes()
