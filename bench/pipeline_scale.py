@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
+
+from measure import run_measured  # noqa: E402
 
 from sciclip.sample import media  # noqa: E402
 from sciclip.sample.arxiv import Paper, build_tarball  # noqa: E402
@@ -71,15 +71,8 @@ def make_arxiv(folder: Path, papers: int, per_paper: int, per_tarball: int = 50)
 
 
 def run(cmd: list[str]) -> tuple[float, int]:
-    """(seconds, peak RSS in MiB) of a command, like one workflow job."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(p.pid, 0)
-    secs = time.perf_counter() - t
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stderr.read().decode()[-2000:]}")
-    return secs, usage.ru_maxrss // 1024
+    """(seconds, peak RSS in MiB) of a command, like one workflow job (its own peak: see measure.py)."""
+    return run_measured(cmd, env={"PYTHONPATH": str(ROOT / "src")})
 
 
 def sciclip(*args: str) -> list[str]:
@@ -133,14 +126,14 @@ def main() -> int:
         n = sum(json.loads(p.read_text())["successes"] for p in (tmp / "i2d").glob("*_stats.json"))
         rows.append(("img2dataset conversion", f"{n} samples", s, f"{n / s:.0f} samples/s", rss, None))
 
-        s, rss = run(sciclip("embed", str(tmp / "i2d"), "--descriptor", "phash", "--out", str(tmp / "e.npz")))
+        s, rss = run(sciclip("embed", str(tmp / "i2d"), "--descriptor", "phash", "--out", str(tmp / "emb")))
         rows.append(("embed (pHash, CPU)", f"{n} images", s, f"{n / s:.0f} images/s", rss, None))
         eval_dir = tmp / "eval"
         eval_dir.mkdir()
         for i in range(100):
             media.natural_image(f"scale-eval/{i}").save(eval_dir / f"{i}.png")
         run(sciclip("embed-eval", "--images", str(eval_dir), "--descriptor", "phash", "--out", str(tmp / "ev.npz")))
-        s, rss = run(sciclip("score", str(tmp / "i2d"), "--embeddings", str(tmp / "e.npz"), "--eval",
+        s, rss = run(sciclip("score", str(tmp / "i2d"), "--embeddings", str(tmp / "emb"), "--eval",
                              str(tmp / "ev.npz"), "--out", str(tmp / "scores")))
         rows.append(("score (faiss, 100 eval images)", f"{n} samples", s, f"{n / s:.0f} samples/s", rss, None))
         s, rss = run(sciclip("subset", "--input", str(tmp / "i2d"), "--scores", str(tmp / "scores"),

@@ -246,10 +246,14 @@ def test_options_fig_types_languages_subfigure(sample_dir, tmp_path):
     extract_articles(tmp_path / "dl" / "b00000", out, ExtractOptions(subfigure_caption="sub"),
                      JatsOptions(fig_types=("CHART",), languages=()))
     assert {s["meta"]["source_path"]: s["caption"] for s in read_dir(out)} == {
-        "f2.tif": "Figure 2. A sixteen-bit grayscale TIFF."}
+        "f2.tif": "A sixteen-bit grayscale TIFF."}
+    assert [s["meta"]["label"] for s in read_dir(out)] == ["Figure 2."]  # the label stays in the json
+    extract_articles(tmp_path / "dl" / "b00000", out, ExtractOptions(caption_label=True),
+                     JatsOptions(fig_types=("CHART",), languages=()))
+    assert [s["caption"] for s in read_dir(out)] == ["Figure 2. A sixteen-bit grayscale TIFF."]
     extract_articles(tmp_path / "dl" / "b00000", out, ExtractOptions(subfigure_caption="sub"), JatsOptions(languages=()))
     got = {s["meta"]["source_path"]: s["caption"] for s in read_dir(out)}
-    assert got["Fig2A.JPG"] == "(A) Wild type." and got["f5.jpg"] == "Abbildung 5. Eine deutsche Bildunterschrift."
+    assert got["Fig2A.JPG"] == "(A) Wild type." and got["f5.jpg"] == "Eine deutsche Bildunterschrift."
 
 
 def test_cli_pmc_list_download_extract(sample_dir, tmp_path):

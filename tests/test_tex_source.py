@@ -229,3 +229,32 @@ XSPACE_MACROS = r"""
 ])
 def test_macro_spacing_as_tex_and_xspace(latex, text):
     assert latex_to_text(latex, collect_macros(XSPACE_MACROS)) == text
+
+
+def test_caption_conventions_label_and_placeholders():
+    from sciclip.text.captions import caption_text, drop_placeholders
+
+    assert caption_text("Growth over time.", "Figure 1", False, "keep") == "Growth over time."
+    assert caption_text("Growth over time.", "Figure 1", True, "keep") == "Figure 1 Growth over time."
+    assert caption_text("As in Fig. <ref>.", "", True, "keep") == "As in Fig. <ref>."
+    assert drop_placeholders("as shown in Fig. <ref>.") == "as shown in Fig."
+    assert drop_placeholders("Results (<ref>) agree with <cit.>.") == "Results agree with."
+    assert drop_placeholders("compare [<cit.>, <cit.>] and Eq. (<ref>), too") == "compare and Eq., too"
+    assert drop_placeholders("Loss <cit.>, accuracy <cit.>; all in %.") == "Loss, accuracy; all in %."
+    assert drop_placeholders("Ellipsis... stays <ref>") == "Ellipsis... stays"
+
+
+def test_arxiv_captions_follow_the_same_convention(sample_tarballs, tmp_path):
+    from sciclip.sources.arxiv.extract import extract_tarball
+    from sciclip.sources.options import ExtractOptions
+    from tests.conftest import read_dir
+
+    t = next(p for p in sample_tarballs if p.stem == "arXiv_src_2001_001")
+    extract_tarball(t, tmp_path / "plain")
+    extract_tarball(t, tmp_path / "label", ExtractOptions(caption_label=True, placeholders="drop"))
+    plain = {s["meta"]["source_path"]: s["caption"] for s in read_dir(tmp_path / "plain")}
+    label = {s["meta"]["source_path"]: s["caption"] for s in read_dir(tmp_path / "label")}
+    assert plain and plain.keys() == label.keys()
+    assert not any(c.startswith("Figure ") for c in plain.values())
+    assert all(c.startswith("Figure ") for c in label.values())
+    assert not any("<ref>" in c or "<cit.>" in c for c in label.values())

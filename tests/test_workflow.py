@@ -464,3 +464,19 @@ def test_tail_units_through_the_dag_equal_one_job_per_stage(tmp_path):
         build_subset(one, res / "scores", 0.75, tmp_path / f"{source}.npy", tmp_path / f"{source}.json")
         assert (tmp_path / f"{source}.npy").read_bytes() == (res / "decontaminated.npy").read_bytes()
         assert (tmp_path / f"{source}.json").read_bytes() == (res / "decontamination.json").read_bytes()
+
+
+def test_final_mixed_loads_with_hf_datasets(first_run):
+    """One json schema for every source: Hugging Face infers it from the first rows and must accept the rest."""
+    from datasets import load_dataset
+
+    files = sorted(str(p) for p in (first_run / "results" / "final" / "mixed").glob("*.tar"))
+    ds = load_dataset("webdataset", data_files={"train": files}, split="train",
+                      cache_dir=str(first_run / "hf-cache"))
+    rows = [r["json"] for r in ds]
+    assert len(rows) == 30 and {r["source"] for r in rows} == {"arxiv", "pmc"}
+    keys = {frozenset(r) for r in rows}
+    assert len(keys) == 1  # the same keys for every source
+    for key in next(iter(keys)):
+        assert len({type(r[key]) for r in rows} - {type(None)}) <= 1, key
+    assert all(r["doi"] == "" for r in rows if r["source"] == "arxiv")

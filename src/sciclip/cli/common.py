@@ -51,6 +51,10 @@ def add_extract_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--multi-image", choices=("main", "skip"), default="main",
                    help="several images sharing one caption: each gets it (main) or they are skipped")
     g.add_argument("--min-caption-chars", type=int, default=10, help="drop captions shorter than this (10)")
+    g.add_argument("--caption-label", action="store_true",
+                   help="start captions with the figure's label (\"Figure 3:\"); default: caption text only")
+    g.add_argument("--placeholders", choices=("keep", "drop"), default="keep",
+                   help="<ref>/<cit.> for cross-references and citations: keep (default) or drop them")
     g = p.add_argument_group("limits and output")
     g.add_argument("--max-paper-mb", type=int, default=512, help="cap on a paper's inflated size (512 MiB)")
     g.add_argument("--samples-per-shard", type=positive_int, default=10_000, help="samples per output shard")
@@ -67,7 +71,8 @@ def extract_options(args):
                          vector_dpi=args.vector_dpi)
     return ExtractOptions(image=image, subfigure_caption=args.subfigure_caption, multi_image=args.multi_image,
                           min_caption_chars=args.min_caption_chars, max_paper_bytes=args.max_paper_mb << 20,
-                          samples_per_shard=args.samples_per_shard)
+                          samples_per_shard=args.samples_per_shard, caption_label=args.caption_label,
+                          placeholders=args.placeholders)
 
 
 def done_line(name: str, stats, noun: str, outdir) -> str:

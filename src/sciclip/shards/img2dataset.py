@@ -53,10 +53,14 @@ def _columns(registered: tuple[str, ...]) -> tuple[str, ...]:  # cached per set 
     return tuple(IMG2DATASET_COLUMNS + ["uid", "source"] + source_columns() + ["figure_label", "source_path"])
 
 
-@functools.cache
 def _source(name: str) -> Source | None:
     cls = sources().get(name)
-    return cls() if cls else None
+    return _instance(cls) if cls else None
+
+
+@functools.cache
+def _instance(cls: type[Source]) -> Source:  # cached per class: the registry may change (tests add sources)
+    return cls()
 
 
 def provenance_url(meta: dict) -> str:
@@ -66,11 +70,19 @@ def provenance_url(meta: dict) -> str:
 
 
 def img2dataset_json(meta: dict, key: str, caption: str) -> dict:
+    """One row: the same keys with the same types for every source (a string column missing for a source is
+    "", never null), so that readers which infer a schema from the first rows (Hugging Face datasets) accept a
+    mix of sources."""
     out = {c: meta.get(c) for c in columns()}
     out.update({
         "key": key, "caption": caption, "url": provenance_url(meta), "status": "success", "error_message": None,
         "exif": None, "figure_label": meta.get("figure_label") or meta.get("label"),
     })
+    for c, v in out.items():
+        if c not in INT_COLUMNS and v is None:
+            out[c] = ""
+        elif c not in INT_COLUMNS and not isinstance(v, str):
+            out[c] = str(v)
     return out
 
 

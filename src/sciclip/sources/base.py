@@ -44,6 +44,7 @@ class Candidate:
     uid_parts: tuple[str, ...]
     meta: dict = field(default_factory=dict)
     image_ref: str = ""
+    label: str = ""  # the figure's display label ("Figure 3"), put before the caption only when configured
 
 
 class Source(ABC):

@@ -11,6 +11,7 @@ from sciclip.images.pipeline import convert_image
 from sciclip.sources.base import Candidate
 from sciclip.sources.options import ExtractOptions
 from sciclip.sources.uids import sample_uid
+from sciclip.text.captions import caption_text
 
 
 @dataclass
@@ -33,19 +34,20 @@ def make_sample(source: str, cand: Candidate, opts: ExtractOptions, scratch, tim
 
     The checks run in this order so that a figure lands under one reason whatever else is wrong with it.
     """
-    if len(cand.caption) < opts.min_caption_chars:
-        raise Skip("caption_too_short", f"{len(cand.caption)} < {opts.min_caption_chars} characters")
+    caption = caption_text(cand.caption, cand.label, opts.caption_label, opts.placeholders)
+    if len(caption) < opts.min_caption_chars:
+        raise Skip("caption_too_short", f"{len(caption)} < {opts.min_caption_chars} characters")
     if cand.image_path is None:
         raise Skip("graphic_not_found", cand.image_ref)
     data = cand.image_path.read_bytes()
     image = convert_image(data, opts.image, path=cand.image_path, scratch=scratch, timings=timings)
     sha = hashlib.sha256(data).hexdigest()
-    uid = sample_uid(source, *cand.uid_parts, cand.source_path, sha, cand.caption)
+    uid = sample_uid(source, *cand.uid_parts, cand.source_path, sha, caption)
     meta = dict(cand.meta)
     meta.update({
         "uid": uid, "key": uid, "source": source, "source_path": cand.source_path,
         "image_format": image.source_format, "original_width": image.original_width,
         "original_height": image.original_height, "width": image.width, "height": image.height,
-        "sha256": sha, "caption": cand.caption,
+        "sha256": sha, "caption": caption,
     })
-    return Sample(uid, image.jpeg, cand.caption, meta)
+    return Sample(uid, image.jpeg, caption, meta)

@@ -156,6 +156,7 @@ class ArxivSource(Source):
         return Candidate(
             caption=caption, image_path=tree.path(resolved) if resolved is not None else None,
             source_path=str(resolved) if resolved is not None else "", image_ref=cand.image_ref,
+            label=f"Figure {cand.figure_index}:",
             uid_parts=(paper_id, cand.main_tex, str(cand.figure_index), str(cand.graphic_index)), meta=meta)
 
     def provenance_url(self, meta: dict) -> str:

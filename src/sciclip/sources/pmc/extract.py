@@ -156,11 +156,13 @@ class PmcSource(Source):
                    info: dict, name: str) -> Candidate:
         if not slot:
             raise Skip("no_graphic")
-        if fig.group_caption_text:
-            caption = compose_caption(fig.group_caption_text, fig.caption_text or None, None,
+        # the label ("Figure 1") is metadata; the caption text follows the shared convention (sources.samples)
+        if fig.group_caption_body:
+            # a panel's own label ("(A)") leads, as an arXiv subfigure's does
+            caption = compose_caption(fig.group_caption_body, fig.caption_body or None, fig.label or None,
                                       self.opts.subfigure_caption)
         else:
-            caption = fig.caption_text
+            caption = fig.caption_body
         if not caption:
             raise Skip("empty_caption")
         files = [by_name[m] for m in (match_media(h, names) for h in slot) if m]
@@ -173,7 +175,7 @@ class PmcSource(Source):
             "group_caption_xml": fig.group_caption_xml,
         }
         return Candidate(caption=caption, image_path=path, source_path=path.name if path else "",
-                         image_ref=", ".join(slot), meta=meta,
+                         image_ref=", ".join(slot), meta=meta, label=fig.label,
                          uid_parts=(str(info["pmcid"]), str(info.get("version")), fig.figure_id, str(gi)))
 
     def provenance_url(self, meta: dict) -> str:

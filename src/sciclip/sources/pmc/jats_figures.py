@@ -39,6 +39,8 @@ class JatsFigure:
     lang: str | None
     in_sub_article: bool = False
     group_id: str | None = None
+    caption_body: str = ""  # title + paragraphs, without the label
+    group_caption_body: str | None = None
 
 
 @dataclass
@@ -216,12 +218,13 @@ def parse_jats(data: bytes, origin: str = "article") -> JatsArticle:
             continue
         label, text, raw = caption_parts(fig)
         parent = fig.getparent()
-        group_text = group_raw = group_id = None
+        group_text = group_raw = group_id = group_body = None
         if parent is not None and local(parent) == "fig-group":
             g_label, g_text, g_raw = caption_parts(parent)
             group_id = parent.get("id") or parent.getroottree().getpath(parent)  # eLife groups have no id
             if g_text:
                 group_text = normalise_space(f"{g_label} {g_text}")
+                group_body = normalise_space(g_text)
                 group_raw = g_raw
         in_sub = any(local(a) == "sub-article" for a in fig.iterancestors())
         art.figures.append(JatsFigure(
@@ -236,6 +239,8 @@ def parse_jats(data: bytes, origin: str = "article") -> JatsArticle:
             lang=_lang(next((c for c in fig if local(c) == "caption"), fig)),
             in_sub_article=in_sub,
             group_id=group_id,
+            caption_body=normalise_space(text) if text else "",
+            group_caption_body=group_body,
         ))
     return art
 
