@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sciclip.shards import fast_tar
+
 IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
 CAPTION_EXTS = ("txt",)
 
@@ -32,7 +34,53 @@ class ShardReport:
 
 
 def read_samples(path: Path, report: ShardReport) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """Whole samples of one tar, in order; a truncated tar ends the stream after the last whole one."""
+    """Whole samples of one tar, in order; a truncated tar ends the stream after the last whole one.
+
+    Plain USTAR shards (ours, img2dataset's) go through ``fast_tar`` (tarfile's header objects cost two thirds
+    of a conversion in a profile); compressed tars and PAX/GNU headers through tarfile, with the same result.
+    """
+    try:
+        with open(path, "rb") as f:
+            compressed = f.read(6).startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ"))
+    except OSError as e:
+        report.truncated = f"{type(e).__name__}: {e}"
+        return
+    done = 0
+    if not compressed:
+        try:
+            for sample in _read_fast(path, report):
+                done += 1
+                yield sample
+            return
+        except fast_tar.Unsupported:
+            pass  # tarfile takes over where the fast reader stopped
+    for i, sample in enumerate(_read_tarfile(path, report)):
+        if i >= done:
+            yield sample
+
+
+def _read_fast(path: Path, report: ShardReport) -> Iterator[tuple[str, dict[str, bytes]]]:
+    current_key: str | None = None
+    current: dict[str, bytes] = {}
+    try:
+        with open(path, "rb", buffering=1 << 20) as f:
+            for name, size in fast_tar.iter_members(f):
+                key, ext = split_key(name)
+                if key != current_key:
+                    if current_key is not None:
+                        yield current_key, current
+                    current_key, current = key, {}
+                current[ext] = fast_tar.read_data(f, size)
+    except (fast_tar.Damaged, OSError) as e:
+        report.truncated = f"{type(e).__name__}: {e}"
+        if current_key is not None:
+            report.dropped_partial += 1
+        return
+    if current_key is not None:
+        yield current_key, current
+
+
+def _read_tarfile(path: Path, report: ShardReport) -> Iterator[tuple[str, dict[str, bytes]]]:
     current_key: str | None = None
     current: dict[str, bytes] = {}
     try:
