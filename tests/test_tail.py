@@ -195,3 +195,32 @@ def test_hex_uids_convert_like_datacomp():
     uids = [hashlib.md5(str(i).encode()).hexdigest() for i in range(50)] + ["F" * 32, "0" * 32]
     assert np.array_equal(hex_to_pairs(np.array([u.lower() for u in uids], dtype="S32")),
                           uid_pairs([u.lower() for u in uids]))
+
+
+def test_reshard_errors_are_one_line_and_defaults_chain_from_convert(units, tmp_path):
+    from tests.conftest import run_cli
+
+    i2d = tmp_path / "i2d"
+    assert run_cli("convert", *map(str, units), "--out", str(i2d)).returncode == 0
+    uids = [s["meta"]["uid"] for s in read_dir(i2d)]
+    np.save(tmp_path / "s.npy", np.sort(uid_pairs(uids[:3])))
+    r = run_cli("reshard", "-i", str(i2d), "-o", str(tmp_path / "out"), "-s", str(tmp_path / "s.npy"))
+    assert r.returncode == 0, r.stderr  # convert's 00000.tar is found without --shard-format
+    assert len(read_dir(tmp_path / "out")) == 3
+    (tmp_path / "junk.npy").write_text("not numpy")
+    cases = [
+        (["-i", str(tmp_path / "missing")], "missing: no such input directory"),
+        (["-i", str(i2d), "-s", str(tmp_path / "junk.npy")], "junk.npy: not a subset file"),
+        (["-i", str(i2d), "-s", str(tmp_path / "nope.npy")], "nope.npy: no such subset file"),
+    ]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "00000.tar").write_bytes(b"garbage" * 100)
+    cases.append((["-i", str(bad)], "00000.tar: not a readable tar shard"))
+    for args, message in cases:
+        full = ["reshard", "-o", str(tmp_path / "o2"), "--overwrite"] + args
+        if "-s" not in args:
+            full += ["-s", str(tmp_path / "s.npy")]
+        r = run_cli(*full)
+        lines = [x for x in r.stderr.splitlines() if x.startswith("sciclip:")]
+        assert r.returncode == 1 and len(lines) == 1 and message in lines[0], (args, r.stderr[-500:])

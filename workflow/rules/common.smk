@@ -175,14 +175,25 @@ def get_threshold():
 
 
 @functools.lru_cache(maxsize=16)
-def _read_tail_units(path, mtime_ns, size):
+def _read_tail_plan(path, mtime_ns, size):
+    """tail unit -> the extraction folders it reads, in plan order (cached per file version)."""
     with open(path) as f:
-        return tuple(u["name"] for u in json.load(f)["units"])
+        units = json.load(f)["units"]
+    return {u["name"]: sorted({str(Path(shard).parent) for shard, _, _ in u["inputs"]}) for u in units}
+
+
+def _tail_plan(source):
+    return _read_tail_plan(*_file_key(checkpoints.convert_plan.get(source=source).output[0]))
 
 
 def get_tail_units(source):
     """Tail units of ``source``, from its conversion plan (a checkpoint: known once extraction is done)."""
-    return _read_tail_units(*_file_key(checkpoints.convert_plan.get(source=source).output[0]))
+    return list(_tail_plan(source))
+
+
+def get_convert_inputs(wildcards):
+    """The extraction folders one tail unit reads (declared, so that remote jobs have them)."""
+    return _tail_plan(wildcards.source)[wildcards.tunit]
 
 
 def _tail_markers(source, kind):

@@ -21,7 +21,7 @@ checkpoint convert_plan:
 rule convert:
     input:
         plan=f"{RESULTS}/{{source}}/img2dataset.plan.json",
-        shards=get_unit_shard_dirs,  # what the plan's units read (remote jobs need them declared)
+        shards=get_convert_inputs,
     output:
         f"{RESULTS}/{{source}}/img2dataset.units/{{tunit}}.json",
     log:

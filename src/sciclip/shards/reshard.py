@@ -87,7 +87,10 @@ def _selection(tar_path: Path, subset_path: str) -> tuple[list[tuple[int, str, i
     """(ordinal in the shard, uid, times selected) of the shard's selected samples, and its sample count."""
     uids = _shard_uids_from_parquet(tar_path)
     if uids is None:
-        uids = _shard_uids_from_tar(tar_path)
+        try:
+            uids = _shard_uids_from_tar(tar_path)
+        except (tarfile.TarError, OSError, ValueError) as e:
+            raise SciclipError(f"{tar_path}: not a readable tar shard ({e})") from None
     valid = [(i, u.lower()) for i, u in enumerate(uids) if re.fullmatch(r"[0-9a-fA-F]{32}", u or "")]
     counts = multiplicity(_subset(subset_path), hex_to_pairs(np.array([u for _, u in valid], dtype="S32")))
     return [(i, u, int(c)) for (i, u), c in zip(valid, counts) if c > 0], len(uids)
