@@ -32,7 +32,7 @@ class ArxivDocuments(DocSource):
     def check(self, inputs: list[Path]) -> None:
         self.pairs.check(inputs)
 
-    def items(self, inputs: list[Path], stats: DocStats) -> Iterator[WorkItem]:
+    def items(self, inputs: list[Path], stats: DocStats, scratch: Path) -> Iterator[WorkItem]:
         return self.pairs.items(inputs, stats)
 
     def documents(self, item: WorkItem, scratch: Path, result: DocResult) -> Iterator[RawDocument]:

@@ -111,8 +111,9 @@ class DocSource(ABC):
                 raise SciclipError(f"{p}: no such file or directory")
 
     @abstractmethod
-    def items(self, inputs: list[Path], stats: DocStats) -> Iterator[WorkItem]:
-        """The unit's items in a fixed order (unit-level problems go into ``stats``)."""
+    def items(self, inputs: list[Path], stats: DocStats, scratch: Path) -> Iterator[WorkItem]:
+        """The unit's items in a fixed order (unit-level problems go into ``stats``; ``scratch`` lives as long
+        as the job, for files the items share)."""
 
     @abstractmethod
     def documents(self, item: WorkItem, scratch: Path, result: DocResult) -> Iterator[RawDocument]:
@@ -200,7 +201,7 @@ def run_documents(source: DocSource, inputs: list, outdir, workers: int = 1, scr
     keys: set[str] = set()
     try:
         with DocWriter(outdir, source.opts.docs_per_shard, source.opts.formats) as writer:
-            jobs = ((source, item, scratch) for item in source.items(paths, stats))
+            jobs = ((source, item, scratch) for item in source.items(paths, stats, Path(scratch)))
             for result in ordered_map(_work, jobs, workers):
                 for msg in result.messages:
                     log.info("%s %s: %s", stats.input, result.item_id, msg)

@@ -9,6 +9,7 @@ converter (``latex_to_text``: the paper's macros expanded, math as unicode where
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -22,6 +23,10 @@ from sciclip.sources.arxiv.tex_source import SourceTree, document_body, inline_i
 from sciclip.text.captions import normalise_space
 from sciclip.text.latex import latex_to_text
 from sciclip.text.latex_macros import Macro, read_group, skip_space
+
+# pylatexenc reports each tolerated parse error at INFO: on whole bodies (letters, exam classes) that is a
+# line per paragraph, and the text is what it could read either way
+logging.getLogger("pylatexenc.latexwalker").setLevel(logging.WARNING)
 
 _PARA_RE = re.compile(r"\n[ \t]*\n\s*")
 _REF_RE = re.compile(r"\\(?:ref|cref|Cref|autoref|subref|vref|Vref|nameref|cpageref|Autoref|fref|Fref)\*?"

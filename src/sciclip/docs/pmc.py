@@ -36,7 +36,7 @@ class PmcDocuments(DocSource):
     def input_size(self, inputs: list[Path]) -> int:
         return self.pairs.input_size(inputs)
 
-    def items(self, inputs: list[Path], stats: DocStats) -> Iterator[WorkItem]:
+    def items(self, inputs: list[Path], stats: DocStats, scratch: Path) -> Iterator[WorkItem]:
         return self.pairs.items(inputs, stats)
 
     def documents(self, item: WorkItem, scratch: Path, result: DocResult) -> Iterator[RawDocument]:
