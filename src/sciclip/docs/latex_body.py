@@ -130,9 +130,14 @@ class _Builder:
         self.provenance = provenance  # source_path -> the image's URL (the ``images`` column)
 
     def figure_blocks(self, cands: list[FigureCandidate], region: str, text: _Text) -> list[Block]:
+        """Images in order, each followed by its subcaption; a caption after the last image that carries it
+        (a float of two captioned minipages gives image, caption, image, caption)."""
         blocks: list[Block] = []
-        main_caption = None
+        pending: str | None = None  # the caption of the images just emitted
         for c in cands:
+            if c.caption_latex != pending and pending is not None:
+                blocks.append(TextBlock(text(pending), "caption"))
+            pending = c.caption_latex
             resolved = resolve_graphic(self.tree, c.image_ref, self.main.parent, c.graphicspath)
             path = str(resolved) if resolved is not None else ""
             meta = {"source_path": path, "image_ref": c.image_ref, "main_tex": c.main_tex,
@@ -146,12 +151,10 @@ class _Builder:
                 sub = text(c.subcaption_latex)
                 if sub:
                     blocks.append(TextBlock(normalise_space(f"{c.sublabel or ''} {sub}"), "caption"))
-            if c.caption_latex is not None:
-                main_caption = c.caption_latex
-        if main_caption is None:
-            main_caption = caption_latex(region)
-        if main_caption is not None:
-            blocks.append(TextBlock(text(main_caption), "caption"))
+        if pending is None:
+            pending = caption_latex(region)
+        if pending is not None:
+            blocks.append(TextBlock(text(pending), "caption"))
         return blocks
 
     def span_blocks(self, span: Span, body: str, text: _Text) -> list[Block]:
