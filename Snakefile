@@ -22,6 +22,7 @@ include: "workflow/rules/sources.smk"
 include: "workflow/rules/shards.smk"
 include: "workflow/rules/curate.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/docs_common.smk"
 include: "workflow/rules/docs.smk"
 include: "workflow/rules/report.smk"
 
