@@ -122,6 +122,18 @@ def list_text(inside: str, env: str, text: _Text) -> str:
     return "\n".join(([lead] if lead else []) + lines)
 
 
+_BIBITEM_RE = re.compile(r"\\bibitem(?![A-Za-z@])\s*(?:\[[^\]]*\])?\s*(?:\{[^{}]*\})?")
+
+
+def bibliography_text(inside: str, text: _Text) -> str:
+    """A thebibliography environment as one line per \\bibitem (the widest-label argument and keys dropped)."""
+    g = read_group(inside, skip_space(inside, 0))
+    if g is not None:
+        inside = inside[g[1]:]
+    items = [text(part) for part in _BIBITEM_RE.split(inside)[1:]]
+    return "\n".join(f"- {item}" for item in items if item)
+
+
 class _Builder:
     def __init__(self, tree: SourceTree, main: PurePosixPath, opts: DocOptions, provenance) -> None:
         self.tree = tree
@@ -182,7 +194,7 @@ class _Builder:
             code = re.sub(r"^\s*\[[^\]\n]*\]", "", span.content)  # \begin{lstlisting}[language=..]
             return [TextBlock(code.strip("\n"), "code")]
         if span.kind == "bibliography" and opts.bibliography == "text":
-            return [TextBlock(list_text(span.content, "thebibliography", text), "bibliography")]
+            return [TextBlock(bibliography_text(span.content, text), "bibliography")]
         return []
 
     def build(self) -> LatexDocument:
