@@ -22,6 +22,8 @@ include: "workflow/rules/sources.smk"
 include: "workflow/rules/shards.smk"
 include: "workflow/rules/curate.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/docs_common.smk"
+include: "workflow/rules/docs.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -29,3 +31,4 @@ rule all:
     default_target: True
     input:
         get_final_targets(),
+        get_docs_targets(),

@@ -71,6 +71,7 @@ class FigureCandidate:
     figure_index: int  # 1-based, per main file, in document order
     graphic_index: int  # 0-based within the figure
     graphicspath: list[str] = field(default_factory=list)
+    region: tuple[int, int] = (0, 0)  # the float's span in DocumentFigures.body (documents place it there)
 
 
 @dataclass
@@ -97,6 +98,7 @@ class DocumentFigures:
     candidates: list[FigureCandidate]
     macros: dict[str, Macro]
     counts: dict[str, int]  # e.g. table_graphic, uncaptioned_graphic, latex_parse_error
+    body: str = ""  # the document body the candidates' regions index (structural macros expanded)
 
 
 def arg_latex(node) -> str | None:
@@ -388,8 +390,9 @@ def figures_in_text(text: str, main_tex: str = "main.tex",
                 figure_index=fig_index,
                 graphic_index=gi,
                 graphicspath=_path_at(body_paths, s + p.graphic.pos, start_paths),
+                region=(s, e),
             ))
-    return DocumentFigures(candidates, macros, counts)
+    return DocumentFigures(candidates, macros, counts, body)
 
 
 def paper_figures(tree: SourceTree) -> tuple[list[tuple[PurePosixPath, DocumentFigures]], list[PurePosixPath]]:

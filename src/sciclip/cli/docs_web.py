@@ -1,0 +1,138 @@
+"""``sciclip docs web|dedup|render``: web documents from WARC files, their dedup, and the report page.
+
+Option names are the keys of the config's ``docs.web`` section (``--paragraph-min-words`` for
+``docs.web.paragraph_min_words``), so the workflow passes that section through ``config_flags`` unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from sciclip.cli.common import add_extract_args, positive_int, say
+from sciclip.errors import SciclipError
+
+TEXT_LIMITS = (("min_words", int), ("max_words", int), ("max_char_repetition", float),
+               ("max_word_repetition", float), ("max_special_chars", float), ("min_stopwords", float),
+               ("max_flagged_words", float), ("min_punctuation", float))
+PARAGRAPH_DEFAULTS = (4, 1000, 0.1, 0.1, 0.3, 0.3, 0.01, 0.001)
+DOCUMENT_DEFAULTS = (10, 2000, 0.1, 0.2, 0.275, 0.35, 0.01, 0.03)
+
+
+def _switch(g, name: str, default: bool, help_: str) -> None:
+    dest = name.replace("-", "_")
+    g.add_argument(f"--{name}", dest=dest, action="store_true", default=default, help=help_)
+    g.add_argument(f"--no-{name}", dest=dest, action="store_false")
+
+
+def add_web_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("images of web pages")
+    _switch(g, "fetch-images", True, "download images the WARC does not hold (default; --no-fetch-images: only "
+                                     "captured ones)")
+    g.add_argument("--fetch-timeout-s", type=float, default=10.0, help="seconds per image download (10)")
+    g.add_argument("--fetch-retries", type=int, default=1, help="retries on transient errors (1)")
+    g.add_argument("--fetch-threads", type=positive_int, default=16, help="parallel downloads (16)")
+    g.add_argument("--max-image-mb", type=float, default=20.0, help="larger images are not downloaded (20)")
+    g.add_argument("--user-agent", default="sciclip-docs/0.1", help="User-Agent of image downloads")
+    g = p.add_argument_group("OBELICS filters (defaults: OBELICS' thresholds)")
+    g.add_argument("--image-formats", default="jpg,jpeg,png,webp", help="kept formats (jpg,jpeg,png,webp)")
+    g.add_argument("--image-min-side", type=int, default=150, help="smallest original/rendered side (150)")
+    g.add_argument("--image-max-side", type=int, default=20_000, help="largest original/rendered side (20000)")
+    g.add_argument("--image-max-aspect-ratio", type=float, default=2.0, help="largest w/h or h/w (2)")
+    g.add_argument("--doc-min-images", type=int, default=1, help="fewest images per document (1)")
+    g.add_argument("--doc-max-images", type=int, default=30, help="most images per document (30)")
+    for level, defaults in (("paragraph", PARAGRAPH_DEFAULTS), ("doc", DOCUMENT_DEFAULTS)):
+        for (key, kind), default in zip(TEXT_LIMITS, defaults):
+            g.add_argument(f"--{level}-{key.replace('_', '-')}", type=kind, default=default,
+                           help=f"{level} {key.replace('_', ' ')} ({default})")
+    g.add_argument("--flagged-words-file", default=None, help="flagged words, one per line (default: no check)")
+    g.add_argument("--language", default=None, help="keep documents in this language (fastText; default: all)")
+    g.add_argument("--language-model", default=None, help="fastText lid.176.bin for --language")
+    g.add_argument("--language-min-score", type=float, default=0.8, help="smallest language score (0.8)")
+
+
+def web_options(args):
+    from sciclip.docs.fetch import FetchOptions
+    from sciclip.docs.web import WebOptions
+    from sciclip.docs.web_filters import TextLimits, WebFilters, load_flagged_words
+
+    if args.language and not args.language_model:
+        raise SciclipError("--language needs --language-model (fastText's lid.176.bin)")
+    limits = {level: TextLimits(*(getattr(args, f"{level}_{key}") for key, _ in TEXT_LIMITS))
+              for level in ("paragraph", "doc")}
+    try:
+        flagged = load_flagged_words(args.flagged_words_file)
+    except OSError as e:
+        raise SciclipError(f"{args.flagged_words_file}: {e.strerror}") from None
+    filters = WebFilters(
+        image_formats=tuple(x.strip().lower() for x in args.image_formats.split(",") if x.strip()),
+        image_min_side=args.image_min_side, image_max_side=args.image_max_side,
+        image_max_aspect_ratio=args.image_max_aspect_ratio, doc_min_images=args.doc_min_images,
+        doc_max_images=args.doc_max_images, paragraph=limits["paragraph"], document=limits["doc"],
+        flagged_words=flagged, language=args.language, language_model=args.language_model,
+        language_min_score=args.language_min_score)
+    fetch = FetchOptions(enabled=args.fetch_images, timeout_s=args.fetch_timeout_s, retries=args.fetch_retries,
+                         threads=args.fetch_threads, max_bytes=int(args.max_image_mb * (1 << 20)),
+                         user_agent=args.user_agent)
+    return WebOptions(filters, fetch)
+
+
+def cmd_web(args) -> int:
+    from sciclip.cli.docs import doc_options, done
+    from sciclip.docs.web import documents_from_warcs
+
+    stats = documents_from_warcs(args.warc, args.outdir, doc_options(args), web_options(args), args.workers,
+                                 args.scratch_dir)
+    done(" ".join(args.warc), stats, args.outdir)
+    return 0
+
+
+def cmd_dedup(args) -> int:
+    from sciclip.docs.dedup import DedupOptions, dedup_documents
+
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    opts = DedupOptions(args.dedup_max_image_documents, args.dedup_urls, args.dedup_paragraphs,
+                        args.dedup_image_sets, args.docs_per_shard, formats)
+    s = dedup_documents(args.dirs, args.out, opts)
+    say(f"dedup: {s.items_seen} documents in, {s.documents} out; removed documents {s.skipped_documents}, "
+        f"images {s.skipped_images}, paragraphs {s.removed} -> {args.out}")
+    return 0
+
+
+def cmd_render(args) -> int:
+    from sciclip.docs.render import write_page
+
+    n = write_page(args.dirs, args.out, args.n, args.seed)
+    say(f"{n} documents -> {args.out}")
+    return 0
+
+
+def register(docs) -> None:
+    from sciclip.cli.docs import add_doc_args
+
+    p = docs.add_parser("web", help="documents of the HTML pages of WARC files (OBELICS extraction and filters)")
+    p.add_argument("warc", nargs="+", help="WARC files (.warc, .warc.gz), read in this order")
+    p.add_argument("outdir")
+    add_web_args(p)
+    add_doc_args(p)
+    add_extract_args(p)
+    p.set_defaults(func=cmd_web)
+
+    p = docs.add_parser("dedup", help="OBELICS' dedup over web document folders (URLs, image sets, images, "
+                                      "paragraphs)")
+    p.add_argument("dirs", nargs="+", help="document folders, oldest first (the last copy of a URL is kept)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--dedup-max-image-documents", type=positive_int, default=10,
+                   help="remove images whose URL is in more documents than this (10)")
+    _switch(p, "dedup-urls", True, "one document per URL, the last read (default)")
+    _switch(p, "dedup-paragraphs", True, "remove paragraphs repeated within a domain (default)")
+    _switch(p, "dedup-image-sets", True, "one document per identical image set, the last read (default)")
+    p.add_argument("--docs-per-shard", type=positive_int, default=1000, help="documents per shard (1000)")
+    p.add_argument("--formats", default="parquet,tar", help="output formats (parquet,tar)")
+    p.set_defaults(func=cmd_dedup)
+
+    p = docs.add_parser("render", help="an HTML page of random documents (the report's)")
+    p.add_argument("dirs", nargs="+", help="document folders")
+    p.add_argument("--n", type=positive_int, default=3, help="how many documents (3)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random choice (0)")
+    p.add_argument("--out", required=True, help="HTML file to write")
+    p.set_defaults(func=cmd_render)
