@@ -39,6 +39,7 @@ bench: sysdeps venv
 	$(BIN)/python bench/reshard_throughput.py $(if $(DATACOMP_RESHARDER),--resharder $(DATACOMP_RESHARDER) --resharder-python $(DATACOMP_PYTHON))
 	$(BIN)/python bench/embed_throughput.py
 	$(BIN)/python bench/pipeline_scale.py
+	$(BIN)/python bench/tail_scale.py --samples 200000 2000000
 	$(BIN)/python bench/dryrun_fullscale.py
 
 lint: venv

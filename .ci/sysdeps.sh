@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian tools sciclip shells out to, only when missing: poppler-utils (pdftoppm, pdfinfo)
-# and ghostscript (gs). Needs root or passwordless sudo when something is missing.
+# and ghostscript (gs), and GNU time for the benchmarks. Needs root or passwordless sudo when something is missing.
 set -euo pipefail
 missing=()
 command -v pdftoppm >/dev/null && command -v pdfinfo >/dev/null || missing+=(poppler-utils)
 command -v gs >/dev/null || missing+=(ghostscript)
+[ -x /usr/bin/time ] || missing+=(time)   # GNU time: the benchmarks' peak-RSS measurement
 [ ${#missing[@]} -eq 0 ] && exit 0
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
