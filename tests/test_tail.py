@@ -224,3 +224,13 @@ def test_reshard_errors_are_one_line_and_defaults_chain_from_convert(units, tmp_
         r = run_cli(*full)
         lines = [x for x in r.stderr.splitlines() if x.startswith("sciclip:")]
         assert r.returncode == 1 and len(lines) == 1 and message in lines[0], (args, r.stderr[-500:])
+
+
+def test_convert_refuses_shards_it_cannot_read_at_all(tmp_path):
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "00000.tar").write_bytes(bytes(range(256)) * 20)
+    with pytest.raises(SciclipError, match="00000.tar: not a readable tar shard"):
+        convert([d], tmp_path / "out")
+    with pytest.raises(SciclipError, match="not a directory"):
+        convert([tmp_path / "nope"], tmp_path / "out")

@@ -50,7 +50,11 @@ class TailPlan:
 
 
 def count_samples(shard: Path) -> int:
-    """Samples in a tar by its headers alone (consecutive members sharing a key are one sample)."""
+    """Samples in a tar by its headers alone (consecutive members sharing a key are one sample). A tar damaged
+    part way counts up to the damage (the conversion job marks what it cannot read); one that cannot be read
+    at all is an error, not "0 samples"."""
+    from sciclip.shards.reader import ShardReport, read_samples
+
     n, last = 0, None
     try:
         with open(shard, "rb") as f:
@@ -59,8 +63,12 @@ def count_samples(shard: Path) -> int:
                 if key != last:
                     n, last = n + 1, key
                 fast_tar.skip(f, size)
-    except (fast_tar.Damaged, fast_tar.Unsupported, OSError):
-        pass  # counted up to the damage; the conversion job marks what it cannot read
+    except fast_tar.Unsupported:  # PAX/GNU headers or compression: tarfile reads it
+        report = ShardReport(shard.name)
+        n = sum(1 for _ in read_samples(shard, report)) + report.dropped_partial
+    except (fast_tar.Damaged, OSError) as e:
+        if n == 0:
+            raise SciclipError(f"{shard}: not a readable tar shard ({e})") from None
     return n
 
 
