@@ -1,14 +1,24 @@
 # sciclip: scientific papers -> clean image-text shards for CLIP training.
 # Run: `snakemake --cores N` (demo config), `snakemake -n` to inspect, `snakemake --rulegraph | dot -Tsvg`.
-from snakemake.utils import min_version, validate
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version
 
 min_version("9.0")
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from sciclip.config_check import ConfigError, validate_config  # noqa: E402
 
 
 configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
+# the schema fills in every default; an error is a few lines naming the key (not Snakemake's whole schema)
+try:
+    validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+except ConfigError as e:
+    raise WorkflowError(f"invalid configuration\n{e}") from None
 
 
 report: "workflow/report/workflow.rst"

@@ -7,8 +7,13 @@
 #   3. check: jobs went through sbatch (SLURM job ids in the log and in .snakemake/slurm_logs), final shards
 #      byte-identical to the local run's, the training job's sbatch call requests a GPU (--gpus=1; its
 #      submission is expected to be refused: this node has none);
-#   4. stop the daemons (always) and check they are gone.
+#   4. always, even when a step fails (trap): stop the daemons it started (by their pids) and put back every
+#      file it wrote or overwrote (slurm.conf, cgroup.conf, the munge key) and every folder it created. A
+#      slurm.conf left behind makes each later `snakemake` on the machine ~11 s slower: the SLURM executor
+#      plugin runs `scontrol show config`, which retries a controller that is gone.
+# It refuses to run where slurmctld or slurmd already run (a real cluster's node). Packages it installs stay.
 # Needs root. Usage: bash .ci/slurm_check.sh [PYTHON]   (PYTHON: the venv's python, default .venv/bin/python)
+# SLURM_CHECK_ROOT (tests only) prefixes the system paths it touches.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -17,23 +22,64 @@ PY=${1:-$REPO/.venv/bin/python}
 BIN=$(dirname "$PY")
 export PATH="$BIN:$PATH"
 [ "$(id -u)" -eq 0 ] || { echo "slurm_check: needs root"; exit 2; }
+R=${SLURM_CHECK_ROOT:-}
 
-WORK=$(mktemp -d /tmp/sciclip-slurm.XXXXXX)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sciclip-slurm.XXXXXX")
 STATE=$WORK/slurm
-mkdir -p "$STATE"/{ctld,d,log}
+BACKUP=$WORK/backup
+mkdir -p "$STATE"/{ctld,d,log} "$BACKUP"
 log() { echo "[slurm_check] $*"; }
 
-stop_daemons() {
+if pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null; then
+  log "slurmctld/slurmd already run here: this check needs a machine of its own"; exit 2
+fi
+
+# what the check may change, recorded before it does: files (content or absence) and folders (absence)
+FILES=("$R/etc/slurm/slurm.conf" "$R/etc/slurm/cgroup.conf" "$R/etc/munge/munge.key")
+DIRS=("$R/etc/slurm" "$R/etc/munge" "$R/run/munge" "$R/var/lib/munge" "$R/var/log/munge")
+for f in "${FILES[@]}"; do
+  if [ -e "$f" ]; then mkdir -p "$BACKUP$(dirname "$f")"; cp -a "$f" "$BACKUP$f"; fi
+done
+NEW_DIRS=()
+for d in "${DIRS[@]}"; do [ -e "$d" ] || NEW_DIRS+=("$d"); done
+MUNGED_BEFORE=$(pgrep -x munged >/dev/null && echo yes || echo no)
+STARTED_PIDS=()
+
+stop_daemons() {  # only what this check started, by pid
+  local pid f
   for f in "$STATE/slurmctld.pid" "$STATE/slurmd.pid"; do
-    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+    [ -f "$f" ] && STARTED_PIDS+=("$(cat "$f")")
   done
-  pkill -x slurmctld 2>/dev/null || true
-  pkill -x slurmd 2>/dev/null || true
-  [ -f /run/munge/munged.pid ] && kill "$(cat /run/munge/munged.pid)" 2>/dev/null || true
-  pkill -x munged 2>/dev/null || true
-  sleep 2
+  if [ "$MUNGED_BEFORE" = no ] && [ -f "$R/run/munge/munged.pid" ]; then
+    STARTED_PIDS+=("$(cat "$R/run/munge/munged.pid")")
+  fi
+  for pid in "${STARTED_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for _ in $(seq 20); do
+    local alive=0
+    for pid in "${STARTED_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && return 0
+    sleep 0.5
+  done
+  for pid in "${STARTED_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
 }
-trap stop_daemons EXIT
+
+restore_files() {
+  local f d
+  for f in "${FILES[@]}"; do
+    if [ -e "$BACKUP$f" ]; then cp -a "$BACKUP$f" "$f"; else rm -f "$f"; fi
+  done
+  for d in "${NEW_DIRS[@]}"; do rm -rf "$d"; done
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT
+  stop_daemons
+  restore_files
+  log "daemons stopped, files restored (exit $rc; logs kept in $WORK)"
+  exit "$rc"
+}
+trap cleanup EXIT
 
 need=()
 command -v slurmctld >/dev/null || need+=(slurm-wlm)
@@ -46,22 +92,24 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# munge: a key, and the daemon as the munge user
-mkdir -p /etc/munge /run/munge /var/lib/munge /var/log/munge
-if [ ! -s /etc/munge/munge.key ]; then
-  dd if=/dev/urandom bs=1 count=1024 of=/etc/munge/munge.key status=none
+# munge: a key, and the daemon as the munge user (unless one already runs)
+mkdir -p "$R/etc/munge" "$R/run/munge" "$R/var/lib/munge" "$R/var/log/munge"
+if [ ! -s "$R/etc/munge/munge.key" ]; then
+  dd if=/dev/urandom bs=1 count=1024 of="$R/etc/munge/munge.key" status=none
 fi
-chown -R munge:munge /etc/munge /run/munge /var/lib/munge /var/log/munge
-chmod 400 /etc/munge/munge.key
-runuser -u munge -- munged --force
-sleep 1
+chown -R munge:munge "$R/etc/munge" "$R/run/munge" "$R/var/lib/munge" "$R/var/log/munge"
+chmod 400 "$R/etc/munge/munge.key"
+if [ "$MUNGED_BEFORE" = no ]; then
+  runuser -u munge -- munged --force
+  sleep 1
+fi
 munge -n | unmunge >/dev/null
 
 HOST=$(hostname -s)
 CPUS=$(nproc)
 MEM_MB=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 9 / 10 ))
-mkdir -p /etc/slurm
-cat > /etc/slurm/slurm.conf <<EOF
+mkdir -p "$R/etc/slurm"
+cat > "$R/etc/slurm/slurm.conf" <<EOF
 ClusterName=sciclip-ci
 SlurmctldHost=$HOST
 SlurmUser=root
@@ -83,7 +131,7 @@ MinJobAge=300
 NodeName=$HOST CPUs=$CPUS RealMemory=$MEM_MB State=UNKNOWN
 PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 EOF
-rm -f /etc/slurm/cgroup.conf
+rm -f "$R/etc/slurm/cgroup.conf"
 log "starting slurmctld and slurmd ($CPUS CPUs, $MEM_MB MB)"
 slurmctld
 slurmd
@@ -162,10 +210,12 @@ grep -qE "sbatch call: .*--gpus=1" "$WORK/train.log" || { log "train's sbatch ca
 
 grep -m3 "sbatch call: sbatch" "$WORK/slurm-run.log" | sed 's/^.*sbatch call: /[slurm_check] e.g.: /' || true
 log "wall time: SLURM run ${slurm_secs}s, local run ${local_secs}s"
-stop_daemons
 trap - EXIT
-if pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null || pgrep -x munged >/dev/null; then
-  log "daemons still running"; exit 1
-fi
-log "daemons stopped; OK"
+stop_daemons
+restore_files
+for pid in "${STARTED_PIDS[@]}"; do
+  kill -0 "$pid" 2>/dev/null && { log "daemon $pid still running"; exit 1; }
+done
+[ -e "$R/etc/slurm/slurm.conf" ] && [ ! -e "$BACKUP$R/etc/slurm/slurm.conf" ] && { log "slurm.conf left behind"; exit 1; }
 rm -rf "$WORK"
+log "files restored; daemons stopped; OK"

@@ -79,3 +79,20 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None):
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "sciclip", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True)
+
+
+def call_cli(*args: str) -> tuple[int, str, str]:
+    """``sciclip ARGS`` in this process (much faster than ``run_cli``): (exit code, stdout, stderr). Logging
+    goes to pytest's capture, so stderr holds what the command prints itself (its error or summary line)."""
+    import contextlib
+    import io
+
+    from sciclip.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = main(list(args))
+        except SystemExit as e:  # argparse
+            rc = e.code if isinstance(e.code, int) else 1
+    return rc, out.getvalue(), err.getvalue()

@@ -79,7 +79,7 @@ def test_heal_cli_reports(foreign, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "kept 6 samples" in r.stderr and "2 duplicate keys" in r.stderr
     r = run_cli("heal", str(tmp_path / "nothing-here"))
-    assert r.returncode == 1 and r.stderr.strip() == f"sciclip: error: {tmp_path / 'nothing-here'}: not a directory"
+    assert r.returncode == 1 and r.stderr.strip() == f"sciclip: error: {tmp_path / 'nothing-here'}: no such directory"
 
 
 def test_length_summary():

@@ -31,4 +31,5 @@ def test_demo_through_a_real_slurm():
     assert r.returncode == 0, "\n".join(report) + "\n" + r.stdout[-3000:] + r.stderr[-3000:]
     assert any("byte-identical" in line for line in report)
     assert any("--gpus=1" in line for line in report)
-    assert report[-1].endswith("daemons stopped; OK")
+    assert report[-1].endswith("files restored; daemons stopped; OK")
+    assert not os.path.exists("/etc/slurm/slurm.conf")  # no machine-wide SLURM config left behind

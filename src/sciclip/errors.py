@@ -15,3 +15,9 @@ class Skip(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+
+def os_error_message(e: OSError) -> str:
+    """``<file>: <problem>`` for an OSError that names a path (the second path of a rename is the target)."""
+    path = e.filename2 if e.filename2 is not None else e.filename
+    return f"{path}: {(e.strerror or str(e)).lower()}"

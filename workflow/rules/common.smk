@@ -290,6 +290,14 @@ def get_all_scored(wildcards):
     return [m for s in SOURCES for m in _tail_markers(s, "scores.units")] if DECON["enabled"] else []
 
 
+def get_decontamination_reports(wildcards):
+    return [f"{RESULTS}/{s}/decontamination.json" for s in SOURCES]
+
+
+def get_final_dirs(wildcards):
+    return [f"{RESULTS}/final/{name}" for name in get_final_outputs()]
+
+
 def get_report_dir(wildcards, output):
     return str(Path(output[0]).parent)
 

@@ -1,4 +1,5 @@
-# Figures for `snakemake --report results/report.html`.
+# Figures for `snakemake --report results/report.html`: one category, so every result is one click from the
+# menu, in reading order (the labels sort); the counts table is also on the landing page (workflow.rst).
 
 
 rule report_figures:
@@ -6,22 +7,31 @@ rule report_figures:
         stats=get_stats_files,
         shards=get_all_converted,
         scores=get_all_scored,
+        decontamination=get_decontamination_reports,
+        final=get_final_dirs,
     output:
-        report(f"{RESULTS}/report/caption_lengths.svg", category="Captions", caption="../report/caption_lengths.rst"),
-        report(f"{RESULTS}/report/samples_per_unit.svg", category="Volume", caption="../report/samples_per_unit.rst"),
-        report(f"{RESULTS}/report/skip_reasons.svg", category="Skips", caption="../report/skip_reasons.rst"),
-        report(f"{RESULTS}/report/decontamination_scores.svg", category="Decontamination",
-               caption="../report/decontamination_scores.rst"),
-        report(f"{RESULTS}/report/samples.html", category="Samples", caption="../report/samples.rst"),
+        report(f"{RESULTS}/report/counts.html", category="Results", caption="../report/counts.rst",
+               labels={"result": "1. counts: seen, skipped, removed, kept"}),
+        report(f"{RESULTS}/report/samples.html", category="Results", caption="../report/samples.rst",
+               labels={"result": "2. samples: final, and removed ones marked"}),
+        report(f"{RESULTS}/report/caption_lengths.svg", category="Results", caption="../report/caption_lengths.rst",
+               labels={"result": "3. caption lengths"}),
+        report(f"{RESULTS}/report/samples_per_unit.svg", category="Results", caption="../report/samples_per_unit.rst",
+               labels={"result": "4. samples per month / batch"}),
+        report(f"{RESULTS}/report/skip_reasons.svg", category="Results", caption="../report/skip_reasons.rst",
+               labels={"result": "5. skip reasons"}),
+        report(f"{RESULTS}/report/decontamination_scores.svg", category="Results",
+               caption="../report/decontamination_scores.rst", labels={"result": "6. decontamination scores"}),
     log:
         f"{RESULTS}/logs/report_figures.log",
     conda:
         "../envs/report.yaml"
     params:
         sources=" ".join(SOURCES),
+        finals=" ".join(get_final_outputs()),
         threshold=get_report_threshold_flag(),
         out=get_report_dir,
         results=get_results_dir,
     shell:
         "sciclip report-figures --results {params.results:q} --out {params.out:q} --sources {params.sources} "
-        "{params.threshold} 2> {log:q}"
+        "--finals {params.finals} {params.threshold} 2> {log:q}"

@@ -13,7 +13,8 @@ import traceback
 
 from sciclip import __version__
 from sciclip.cli import arxiv, curate, docs, pmc, report, sample, shards, train, units
-from sciclip.errors import SciclipError
+from sciclip.errors import SciclipError, os_error_message
+from sciclip.progress import set_quiet
 
 log = logging.getLogger("sciclip")
 
@@ -37,16 +38,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING if args.quiet else (logging.INFO if args.verbose < 2 else logging.DEBUG)
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    set_quiet(args.quiet)
     try:
         return args.func(args)
     except SciclipError as e:
         print(f"sciclip: error: {e}", file=sys.stderr)
         return 1
+    except OSError as e:
+        if e.filename is None:
+            return _internal(e, args)
+        # the environment, not a bug: a path that is missing, a folder, unwritable, a full disk
+        print(f"sciclip: error: {os_error_message(e)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("sciclip: interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # a bug: still one line, the traceback only when asked for
-        print(f"sciclip: internal error: {type(e).__name__}: {e}", file=sys.stderr)
-        if args.verbose:
-            traceback.print_exc()
-        return 2
+        return _internal(e, args)
+
+
+def _internal(e: BaseException, args) -> int:
+    print(f"sciclip: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+    if args.verbose:
+        traceback.print_exception(e)
+    return 2

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from sciclip.cli.common import (
     add_download_args,
     add_extract_args,
     add_units_args,
+    check_outputs,
     done_line,
     extract_options,
+    non_negative_float,
     say,
 )
 from sciclip.errors import SciclipError
+from sciclip.storage.atomic import check_dir_target
 
 
 def add_source_args(p: argparse.ArgumentParser) -> None:
@@ -37,6 +41,7 @@ def cmd_manifest(args) -> int:
     from sciclip.sources.arxiv.manifest import parse_manifest
     from sciclip.storage.remote import fetch
 
+    check_outputs(args.out)
     out = Path(args.out)
     fetch(_spec(args), args.manifest_key, out, retries=args.retries, backoff_s=args.backoff_s)
     entries = parse_manifest(out.read_bytes(), str(out))
@@ -45,18 +50,32 @@ def cmd_manifest(args) -> int:
 
 
 def cmd_select(args) -> int:
+    from sciclip.sources.arxiv.cost import TRANSFER_USD_PER_GIB, estimate_usd
     from sciclip.sources.arxiv.manifest import parse_manifest, select_tarballs, write_selection
 
+    check_outputs(args.out)
     path = Path(args.manifest)
+    if path.is_dir():
+        raise SciclipError(f"{path}: is a directory, not a manifest")
     if not path.is_file():
         raise SciclipError(f"{path}: no such file")
     entries = parse_manifest(path.read_bytes(), args.manifest)
     tarballs = [t for t in (args.tarballs or "").split(",") if t.strip()] or None
-    budget = None if args.max_size_gb is not None and args.max_size_gb <= 0 else args.max_size_gb
+    budget = None if not args.max_size_gb else args.max_size_gb  # 0 and None: no budget
     chosen = select_tarballs(entries, max_size_gb=budget, start=args.start, end=args.end, tarballs=tarballs)
     write_selection(chosen, args.out)
-    size = sum(e.size for e in chosen)
-    say(f"selected {len(chosen)} of {len(entries)} tarballs ({size / 2**30:.2f} GiB) -> {args.out}")
+    size = sum(e.size for e in chosen) / 2**30
+    say(f"selected {len(chosen)} of {len(entries)} tarballs ({size:.2f} GiB) -> {args.out}; about "
+        f"${estimate_usd(chosen):,.2f} to download at ${TRANSFER_USD_PER_GIB}/GB (sciclip arxiv cost: details)")
+    return 0
+
+
+def cmd_cost(args) -> int:
+    """What the selection will cost, before any tarball is downloaded (stdout: it is the command's data)."""
+    from sciclip.sources.arxiv.cost import cost_report
+    from sciclip.sources.arxiv.manifest import read_selection
+
+    print(cost_report(read_selection(args.selection), args.price_per_gb, each=args.each))
     return 0
 
 
@@ -93,6 +112,11 @@ def cmd_download(args) -> int:
         raise SciclipError("give --key KEY (and --md5), or --selection TSV --tarball NAME")
     if any(str(dest) in ("", ".") for _, _, dest in todo):
         raise SciclipError("give --out FILE (or --out-dir DIR)")
+    if args.md5 and not re.fullmatch(r"[0-9a-fA-F]{32}", args.md5):
+        raise SciclipError(f"--md5 {args.md5}: not an md5 checksum (32 hexadecimal digits)")
+    if args.out_dir:
+        check_dir_target(args.out_dir)
+    check_outputs(*(str(dest) for _, _, dest in todo))
     for key, md5, dest in todo:
         fetch(_spec(args), key, dest, md5=md5, retries=args.retries, backoff_s=args.backoff_s)
         say(f"{key} -> {dest} (md5 {'verified' if md5 else 'not checked'})")
@@ -131,12 +155,20 @@ def register(sub) -> None:
     p = arxiv.add_parser("select", help="choose tarballs from a manifest (range, list, size budget)")
     p.add_argument("--manifest", required=True)
     p.add_argument("--out", required=True, help="selection TSV to write")
-    p.add_argument("--max-size-gb", type=float, default=None,
+    p.add_argument("--max-size-gb", type=non_negative_float, default=None,
                    help="budget in GiB over the selection (default and 0: none)")
     p.add_argument("--start", default=None, help="first month (YYMM) or arXiv id, inclusive")
     p.add_argument("--end", default=None, help="last month (YYMM) or arXiv id, inclusive")
     p.add_argument("--tarballs", default=None, help="comma-separated tarball names instead of a range")
     p.set_defaults(func=cmd_select)
+
+    p = arxiv.add_parser("cost", help="tarballs, GiB per month and the requester-pays estimate of a selection")
+    p.add_argument("selection", help="selection TSV (sciclip arxiv select --out; results/arxiv/selected.tsv)")
+    p.add_argument("--price-per-gb", type=non_negative_float, default=0.09,
+                   help="USD per GiB transferred (0.09: S3 to the internet from us-east-1, first 10 TB a month; "
+                        "0 on EC2 in us-east-1)")
+    p.add_argument("--each", action="store_true", help="one line per tarball instead of per month")
+    p.set_defaults(func=cmd_cost)
 
     p = arxiv.add_parser("download", help="download tarballs, md5-verified, atomically")
     add_source_args(p)

@@ -17,6 +17,43 @@ def positive_int(value: str) -> int:
     return n
 
 
+def non_negative_int(value: str) -> int:
+    n = int(value)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {n}")
+    return n
+
+
+def positive_float(value: str) -> float:
+    x = float(value)
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {value}")
+    return x
+
+
+def non_negative_float(value: str) -> float:
+    x = float(value)
+    if not x >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return x
+
+
+def jpeg_quality(value: str) -> int:
+    n = int(value)
+    if not 1 <= n <= 100:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 100, not {n}")
+    return n
+
+
+def check_outputs(*paths: str | None) -> None:
+    """Refuse output files that cannot be written (a folder, below a file) before any work is done."""
+    from sciclip.storage.atomic import check_file_target
+
+    for p in paths:
+        if p:
+            check_file_target(p)
+
+
 def say(message: str) -> None:
     """The one summary line a command prints when it is done (stderr: stdout stays for data)."""
     print(message, file=sys.stderr)
@@ -24,10 +61,11 @@ def say(message: str) -> None:
 
 def add_download_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--endpoint-url", default=None, help="S3 endpoint (default: AWS, or $AWS_ENDPOINT_URL)")
-    p.add_argument("--retries", type=int, default=4, help="retries on transient errors (default 4)")
-    p.add_argument("--backoff-s", "--backoff", type=float, default=2.0,
+    p.add_argument("--retries", type=non_negative_int, default=4, help="retries on transient errors (default 4)")
+    p.add_argument("--backoff-s", "--backoff", type=non_negative_float, default=2.0,
                    help="first retry delay in seconds, doubling (default 2)")
-    p.add_argument("--timeout-s", "--timeout", type=float, default=60.0, help="network timeout in seconds (60)")
+    p.add_argument("--timeout-s", "--timeout", type=positive_float, default=60.0,
+                   help="network timeout in seconds (60)")
 
 
 def add_units_args(p: argparse.ArgumentParser, required: bool = False) -> None:
@@ -39,24 +77,27 @@ def add_extract_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("images")
     g.add_argument("--max-size", type=positive_int, default=512, help="longer side in px, never upscaled (512)")
     g.add_argument("--no-resize", dest="resize", action="store_false", help="keep raster sizes as they are")
-    g.add_argument("--jpeg-quality", type=int, default=95, help="JPEG quality of the output (95)")
-    g.add_argument("--min-size", type=int, default=32, help="drop images whose shorter side is below this (32)")
-    g.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse images above this many pixels")
-    g.add_argument("--raster-timeout-s", "--raster-timeout", type=float, default=60.0,
+    g.add_argument("--jpeg-quality", type=jpeg_quality, default=95, help="JPEG quality of the output (95)")
+    g.add_argument("--min-size", type=non_negative_int, default=32,
+                   help="drop images whose shorter side is below this (32)")
+    g.add_argument("--max-pixels", type=positive_int, default=100_000_000, help="refuse images above this many pixels")
+    g.add_argument("--raster-timeout-s", "--raster-timeout", type=positive_float, default=60.0,
                    help="seconds per PDF/EPS rasterisation (60)")
-    g.add_argument("--vector-dpi", type=float, default=150.0, help="PDF/EPS resolution with --no-resize (150)")
+    g.add_argument("--vector-dpi", type=positive_float, default=150.0,
+                   help="PDF/EPS resolution with --no-resize (150)")
     g = p.add_argument_group("captions")
     g.add_argument("--subfigure-caption", choices=("combine", "sub", "main"), default="combine",
                    help="caption of a subfigure: its subcaption + the figure's caption (combine), or one of them")
     g.add_argument("--multi-image", choices=("main", "skip"), default="main",
                    help="several images sharing one caption: each gets it (main) or they are skipped")
-    g.add_argument("--min-caption-chars", type=int, default=10, help="drop captions shorter than this (10)")
+    g.add_argument("--min-caption-chars", type=non_negative_int, default=10,
+                   help="drop captions shorter than this (10)")
     g.add_argument("--caption-label", action="store_true",
                    help="start captions with the figure's label (\"Figure 3:\"); default: caption text only")
     g.add_argument("--placeholders", choices=("keep", "drop"), default="keep",
                    help="<ref>/<cit.> for cross-references and citations: keep (default) or drop them")
     g = p.add_argument_group("limits and output")
-    g.add_argument("--max-paper-mb", type=int, default=512, help="cap on a paper's inflated size (512 MiB)")
+    g.add_argument("--max-paper-mb", type=positive_int, default=512, help="cap on a paper's inflated size (512 MiB)")
     g.add_argument("--samples-per-shard", type=positive_int, default=10_000, help="samples per output shard")
     g.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1)")
     g.add_argument("--scratch-dir", default=None, help="where papers are unpacked (default: $TMPDIR)")
@@ -76,5 +117,15 @@ def extract_options(args):
 
 
 def done_line(name: str, stats, noun: str, outdir) -> str:
-    return (f"{name}: {stats.papers_seen} {noun}, {stats.figures_found} figures, {stats.samples_written} samples "
+    """The job's one summary line; what was lost (skipped items, refused members, a damaged input) is in it,
+    so partial damage is seen without reading the log."""
+    line = (f"{name}: {stats.papers_seen} {noun}, {stats.figures_found} figures, {stats.samples_written} samples "
             f"-> {outdir}")
+    extra = []
+    if stats.skipped_papers:
+        extra.append(f"skipped {noun}: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.skipped_papers.items())))
+    if stats.refused_members:
+        extra.append("refused members: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.refused_members.items())))
+    if stats.archive_damaged:
+        extra.append(f"damaged input: {stats.archive_damaged}")
+    return line + (f" ({'; '.join(extra)})" if extra else "")

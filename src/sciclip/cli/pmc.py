@@ -9,12 +9,14 @@ from sciclip.cli.common import (
     add_download_args,
     add_extract_args,
     add_units_args,
+    check_outputs,
     done_line,
     extract_options,
     positive_int,
     say,
 )
 from sciclip.errors import SciclipError
+from sciclip.storage.atomic import check_dir_target
 
 
 def _spec(args):
@@ -31,7 +33,7 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layout", choices=("cloud", "legacy"), required=True,
                    help="cloud: PMC<n>.<v>/ prefixes + metadata/; legacy: oa_file_list.csv + oa_package/")
     add_download_args(p)
-    p.add_argument("--threads", type=int, default=8, help="parallel downloads (default 8)")
+    p.add_argument("--threads", type=positive_int, default=8, help="parallel downloads (default 8)")
 
 
 def add_jats_args(p: argparse.ArgumentParser) -> None:
@@ -49,12 +51,31 @@ def _jats_options(args):
                        languages=tuple(x.strip().lower() for x in args.languages.split(",") if x.strip()))
 
 
-def cmd_list(args) -> int:
-    from sciclip.sources.pmc.index import build_index, write_batches, write_index
+def _check_local_source(args) -> None:
+    """A local mirror that is not there fails at once, not after a fallback and a confusing sub-path."""
+    from sciclip.storage.remote import local_root
 
+    spec = _spec(args)
+    if spec.scheme in ("local", "file"):
+        root = local_root(spec)
+        if not root.exists():
+            raise SciclipError(f"{root}: no such directory (--source: a mirror of the {args.layout} layout)")
+        if not root.is_dir():
+            raise SciclipError(f"{root}: not a directory (--source: a mirror of the {args.layout} layout)")
+
+
+def cmd_list(args) -> int:
+    from sciclip.sources.pmc.index import NONCOMMERCIAL, build_index, write_batches, write_index
+
+    check_outputs(args.out, args.batches)
+    _check_local_source(args)
     licence = args.license
     if licence not in ("commercial", "noncommercial"):
         licence = [x.strip() for x in licence.split(",") if x.strip()]
+        unknown = [x for x in licence if x not in NONCOMMERCIAL] or ([] if licence else [""])
+        if unknown:
+            raise SciclipError(f"--license {args.license!r}: unknown licence code {unknown[0]!r} (use commercial, "
+                               f"noncommercial, or codes among {', '.join(NONCOMMERCIAL)})")
     records, report = build_index(_spec(args), args.layout, licence, args.start, args.end, args.max_count,
                                   args.batch_size, args.enumerate, args.threads)
     write_index(records, args.out)
@@ -94,6 +115,7 @@ def cmd_download(args) -> int:
     from sciclip.sources.pmc.download import download_batch
 
     batches = _batches(args)
+    check_dir_target(args.out)
     rep = download_batch(_spec(args), _batch_records(args, batches), args.out, args.retries, args.backoff_s,
                          args.threads)
     say(f"{'+'.join(batches)}: {rep.articles} articles, {rep.fetched_files} files fetched, {rep.reused_files} "
@@ -117,6 +139,8 @@ def cmd_batch(args) -> int:
 
     batches = _batches(args)
     label = args.label or args.unit or "+".join(batches)
+    check_dir_target(args.downloads)
+    check_dir_target(args.outdir)
     download_batch(_spec(args), _batch_records(args, batches), args.downloads, args.retries, args.backoff_s,
                    args.threads)
     stats = extract_articles(args.downloads, args.outdir, extract_options(args), _jats_options(args),
@@ -139,7 +163,7 @@ def register(sub) -> None:
                         "comma-separated")
     p.add_argument("--start", default=None, help="first PMCID, inclusive (e.g. PMC1000000)")
     p.add_argument("--end", default=None, help="last PMCID, inclusive")
-    p.add_argument("--max-count", type=int, default=None, help="at most this many articles")
+    p.add_argument("--max-count", type=positive_int, default=None, help="at most this many articles")
     p.add_argument("--batch-size", type=positive_int, default=1000, help="articles per batch (1000)")
     p.add_argument("--enumerate", choices=("inventory", "listing"), default="inventory",
                    help="cloud: read the daily S3 inventory (falls back to listing metadata/)")

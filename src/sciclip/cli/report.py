@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
+from sciclip.cli.common import non_negative_int
+from sciclip.cli.train import pairs_line
 from sciclip.errors import SciclipError
 
 
 def cmd_report_figures(args) -> int:
     from sciclip.report.figures import make_report_figures
 
-    made = make_report_figures(args.results, args.out, args.sources, args.threshold, args.thumbnails, args.seed)
+    made = make_report_figures(args.results, args.out, args.sources, args.threshold, args.thumbnails, args.seed,
+                               finals=args.finals)
     print(f"wrote {len(made)} report figures -> {args.out}", file=sys.stderr)
     return 0
 
 
 def cmd_demo_summary(args) -> int:
     from sciclip.shards.stats import format_summary
+    from sciclip.storage.tables import read_json
 
     results = Path(args.results)
     files = sorted((results / "stats").glob("*.json"))
@@ -26,23 +29,43 @@ def cmd_demo_summary(args) -> int:
         raise SciclipError(f"{results}/stats: no stats yet (did the workflow run?)")
     print("\nsciclip demo finished.")
     for f in files:
-        stats = json.loads(f.read_text())
+        stats = read_json(f, "source stats (sciclip stats --out)", ("source", "directory", "samples", "shards",
+                                                                     "caption_chars", "caption_words"))
         print(f"\nshards: {stats['directory']}  (stats: {f})")
         print(format_summary(stats))
         report = results / stats["source"] / "decontamination.json"
         if report.is_file():
-            r = json.loads(report.read_text())
+            r = read_json(report, "a decontamination report", ("contaminated", "exact_duplicates", "kept"))
             print(f"  decontamination: {r['contaminated']} near-duplicates of evaluation images and "
                   f"{r['exact_duplicates']} exact duplicates removed, {r['kept']} kept")
-    for final in sorted(p for p in (results / "final").glob("*") if p.is_dir()):
-        meta = json.loads((final / "meta.json").read_text()) if (final / "meta.json").is_file() else {}
+    finals = sorted(p for p in (results / "final").glob("*") if p.is_dir())
+    for final in finals:
+        meta = read_json(final / "meta.json", "a reshard meta.json") if (final / "meta.json").is_file() else {}
         print(f"\nfinal (DataComp format): {final}  {meta.get('output_count', '?')} samples in "
               f"{meta.get('output_shard_count', '?')} shards")
     for summary in sorted((results / "train").glob("*/summary.json")):
-        t = json.loads(summary.read_text())
-        print(f"\ntrained {summary.parent.name} ({t['preset']}): {t['steps_logged']} steps, loss "
+        t = read_json(summary, "a training summary", ("preset", "steps_logged", "first_loss", "last_loss",
+                                                      "checkpoint"))
+        print(f"\ntrained {summary.parent.name} ({t['preset']}): {t['steps_logged']} steps, batch loss "
               f"{t['first_loss']:.4f} -> {t['last_loss']:.4f}; checkpoint {t['checkpoint']}")
+        if "training_pairs" in t:
+            print(f"  {pairs_line(t['training_pairs'])}")
+    report_html = results / "report.html"
+    print(f"\nreport: {report_html}" if report_html.is_file()
+          else f"\nreport: snakemake --report {report_html}  (not made yet)")
+    if finals:
+        print("\nload the output in Python (pip install webdataset):\n")
+        print(loading_snippet(([f for f in finals if f.name == "mixed"] or finals)[0]))
     return 0
+
+
+def loading_snippet(final: Path) -> str:
+    """Three lines that read a final output with webdataset (a brace pattern over its shards)."""
+    shards = sorted(p.stem for p in final.glob("*.tar") if p.stem.isdigit()) or ["00000000"]
+    pattern = f"{final}/{{{shards[0]}..{shards[-1]}}}.tar" if len(shards) > 1 else f"{final}/{shards[0]}.tar"
+    return ("    import webdataset as wds\n"
+            f'    ds = wds.WebDataset("{pattern}", shardshuffle=False).decode("pil").to_tuple("jpg", "txt", "json")\n'
+            "    image, caption, meta = next(iter(ds))   # a PIL image, its caption, uid/source/paper metadata")
 
 
 def register(sub) -> None:
@@ -51,7 +74,9 @@ def register(sub) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--sources", nargs="+", default=["arxiv", "pmc"])
     p.add_argument("--threshold", type=float, default=None, help="decontamination threshold line")
-    p.add_argument("--thumbnails", type=int, default=24)
+    p.add_argument("--finals", nargs="*", default=None,
+                   help="final outputs whose samples the grid shows (default: every folder under RESULTS/final)")
+    p.add_argument("--thumbnails", type=non_negative_int, default=24, help="samples in each grid (24)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_report_figures)
 

@@ -7,7 +7,9 @@ import sys
 
 def cmd_sample(args) -> int:
     from sciclip.sample import write_sample
+    from sciclip.storage.atomic import check_dir_target
 
+    check_dir_target(args.outdir)
     written = write_sample(args.outdir)
     print(f"wrote {len(written)} files of the sample mirror under {args.outdir}", file=sys.stderr)
     return 0

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sciclip.cli.common import say
+from sciclip.cli.common import check_outputs, positive_int, say
 from sciclip.errors import SciclipError
 
 
 def cmd_units(args) -> int:
     from sciclip.sources.units import plan_units, read_members, write_units
 
+    check_outputs(args.out)
     path = Path(args.members)
-    if not path.is_file():
-        raise SciclipError(f"{path}: no such file")
     # name order: the order in which every later stage reads the units' shards (conversion sorts by name),
     # so coarse and fine units give byte-identical output
     members = sorted(read_members(path))
@@ -30,6 +29,6 @@ def register(sub) -> None:
     p = sub.add_parser("units", help="cut a member list (first column of a TSV) into work units")
     p.add_argument("--members", required=True, help="TSV with a header whose first column names the members")
     p.add_argument("--members-per-unit", default="auto", help="members per unit, or auto (default)")
-    p.add_argument("--max-units", type=int, default=1500, help="with auto: at most this many units (1500)")
+    p.add_argument("--max-units", type=positive_int, default=1500, help="with auto: at most this many units (1500)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_units)

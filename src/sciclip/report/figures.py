@@ -1,28 +1,29 @@
 """The pictures of ``snakemake --report``: what a run produced, at a glance.
 
-Caption-length histograms per source, samples per month (arXiv) and per batch (PMC), skip reasons,
-the decontamination score histogram with the threshold, and a grid of random sample thumbnails with their
-captions. Everything is read back from the run's outputs; figures are SVG (deterministic: no dates, a fixed
-hash salt), the grid a self-contained HTML page.
+A counts table (seen, skipped and removed by reason, kept) comes first; then caption-length histograms per
+source, samples per month (arXiv, in calendar order: 9901 is January 1999, before 2001) and per batch (PMC),
+skip reasons, the decontamination score histogram with the threshold, and the thumbnail page (final samples;
+removed ones apart and marked). Count axes only have whole-number ticks. Everything is read back from the
+run's outputs; figures are SVG (deterministic: no dates, a fixed hash salt), the pages self-contained HTML.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import io
-import json
-import random
+import re
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from PIL import Image
 
-from sciclip.shards.reader import ShardReport, read_samples
-from sciclip.storage.atomic import atomic_write_bytes
+from sciclip.errors import SciclipError
+from sciclip.report.counts import counts_html, load_source
+from sciclip.report.grid import grid_html
+from sciclip.storage.atomic import atomic_write_bytes, check_dir_target
+from sciclip.storage.tables import read_json
 
-FIGURES = ["caption_lengths.svg", "samples_per_unit.svg", "skip_reasons.svg", "decontamination_scores.svg",
-           "samples.html"]
+FIGURES = ["counts.html", "caption_lengths.svg", "samples_per_unit.svg", "skip_reasons.svg",
+           "decontamination_scores.svg", "samples.html"]
+LABEL_SIZE = 10  # tick labels a person can read without zooming
 
 
 def _plt():
@@ -30,7 +31,14 @@ def _plt():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     plt.rcParams["svg.hashsalt"] = "sciclip"
+    plt.rcParams["font.size"] = LABEL_SIZE
     return plt
+
+
+def _integer_axis(axis) -> None:
+    """Counts are whole numbers: no 0.5 ticks when the bars are short."""
+    from matplotlib.ticker import MaxNLocator
+    axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _save(fig, path: Path) -> None:
@@ -48,54 +56,82 @@ def _rows(folder: Path, columns: list[str]) -> list[dict]:
     return rows
 
 
+def month_key(yymm: str) -> tuple[int, str]:
+    """Calendar order of arXiv's YYMM months (91..99 are the 1990s); anything else sorts last."""
+    from sciclip.sources.arxiv.ids import year_month
+
+    return (year_month(yymm), "") if re.fullmatch(r"\d{4}", yymm or "") else (10**9, yymm or "?")
+
+
+def samples_per_unit(results: Path, source: str, rows: list[dict]) -> tuple[str, dict[str, int]]:
+    """(title, unit -> extracted samples): months for arXiv, in calendar order; work units otherwise."""
+    if source == "arxiv":
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r.get("yymm") or "?"] = counts.get(r.get("yymm") or "?", 0) + 1
+        return "arxiv: samples extracted per month", {k: counts[k] for k in sorted(counts, key=month_key)}
+    counts = {}
+    for f in sorted((results / source / "shards").glob("*/stats.json")):
+        counts[f.parent.name] = int(read_json(f, "job stats", ("samples_written",))["samples_written"])
+    return f"{source}: samples extracted per batch", counts
+
+
 def make_report_figures(results: str | Path, out: str | Path, sources: list[str], threshold: float | None,
-                        thumbnails: int = 24, seed: int = 0) -> list[Path]:
+                        thumbnails: int = 24, seed: int = 0, finals: list[str] | None = None) -> list[Path]:
     results, out = Path(results), Path(out)
+    if not results.is_dir():
+        raise SciclipError(f"{results}: no such directory (the workflow's results folder)")
+    if not any((results / s / "img2dataset").is_dir() for s in sources):
+        raise SciclipError(f"{results}: no img2dataset shards of {', '.join(sources)} yet (did the workflow run?)")
+    if finals is None:
+        finals = sorted(p.name for p in (results / "final").glob("*") if (p / "meta.json").is_file())
+    check_dir_target(out)
     out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / "counts.html", counts_html(results, sources, finals).encode("utf-8"))
     plt = _plt()
     data = {s: _rows(results / s / "img2dataset", ["caption", "yymm", "uid", "key"]) for s in sources}
+    width = 5.5 * len(sources)
 
-    fig, axes = plt.subplots(1, len(sources), figsize=(5 * len(sources), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(sources), figsize=(width, 3.4), squeeze=False)
     for ax, s in zip(axes[0], sources):
         lengths = [len(r["caption"] or "") for r in data[s]]
         ax.hist(lengths, bins=30, color="#4477aa")
         ax.set_title(f"{s}: caption length ({len(lengths)} samples)")
         ax.set_xlabel("characters")
         ax.set_ylabel("samples")
+        _integer_axis(ax.yaxis)
     _save(fig, out / "caption_lengths.svg")
 
-    fig, axes = plt.subplots(1, len(sources), figsize=(5 * len(sources), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(sources), figsize=(width, 3.6), squeeze=False)
     for ax, s in zip(axes[0], sources):
-        if s == "arxiv":
-            counts: dict[str, int] = {}
-            for r in data[s]:
-                counts[r.get("yymm") or "?"] = counts.get(r.get("yymm") or "?", 0) + 1
-            ax.set_title("arxiv: samples per month (YYMM)")
-        else:
-            counts = {}
-            for d in sorted((results / s / "shards").glob("*/stats.json")):
-                counts[d.parent.name] = json.loads(d.read_text()).get("samples_written", 0)
-            ax.set_title(f"{s}: samples per batch")
-        keys = sorted(counts)
+        title, counts = samples_per_unit(results, s, data[s])
+        keys = list(counts)
         ax.bar(range(len(keys)), [counts[k] for k in keys], color="#228833")
-        ax.set_xticks(range(len(keys)), keys, rotation=90, fontsize=7)
+        # horizontal labels while they fit; a long run of months turns them, never below a readable size
+        ax.set_xticks(range(len(keys)), keys, rotation=0 if len(keys) <= 8 else 45,
+                      ha="center" if len(keys) <= 8 else "right")
+        ax.set_title(title)
+        ax.set_ylabel("samples")
+        _integer_axis(ax.yaxis)
     _save(fig, out / "samples_per_unit.svg")
 
-    fig, axes = plt.subplots(1, len(sources), figsize=(5 * len(sources), 3.5), squeeze=False)
-    fig.subplots_adjust(wspace=0.8)
+    fig, axes = plt.subplots(1, len(sources), figsize=(width + 2, 3.8), squeeze=False)
+    fig.subplots_adjust(wspace=0.9)
     for ax, s in zip(axes[0], sources):
-        stats_file = results / "stats" / f"{s}.json"
-        stats = json.loads(stats_file.read_text()) if stats_file.is_file() else {}
-        reasons = {f"paper: {k}": v for k, v in (stats.get("skipped_papers") or {}).items()}
-        reasons |= {f"figure: {k}": v for k, v in (stats.get("skipped_figures") or {}).items()}
-        names = sorted(reasons, key=lambda k: -reasons[k])
+        stats = load_source(results, s)["stats"]
+        reasons = {f"{k} ({'paper' if s == 'arxiv' else 'article'})": v
+                   for k, v in (stats.get("skipped_papers") or {}).items()}
+        reasons |= {f"{k} (figure)": v for k, v in (stats.get("skipped_figures") or {}).items()}
+        names = sorted(reasons, key=lambda k: (-reasons[k], k))
         ax.barh(range(len(names)), [reasons[k] for k in names], color="#ee6677")
-        ax.set_yticks(range(len(names)), names, fontsize=7)
+        ax.set_yticks(range(len(names)), names)
         ax.invert_yaxis()
+        ax.set_xlabel("skipped")
+        _integer_axis(ax.xaxis)
         ax.set_title(f"{s}: skip reasons")
     _save(fig, out / "skip_reasons.svg")
 
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
     for s in sources:
         scores = [r["score"] for r in _rows(results / s / "scores", ["score"])] if (results / s / "scores").is_dir() else []
         if scores:
@@ -104,35 +140,11 @@ def make_report_figures(results: str | Path, out: str | Path, sources: list[str]
         ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:g}")
     ax.set_xlabel("max similarity to an evaluation image")
     ax.set_ylabel("samples")
+    _integer_axis(ax.yaxis)
     ax.set_title("decontamination scores")
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
     _save(fig, out / "decontamination_scores.svg")
 
-    atomic_write_bytes(out / "samples.html", _grid(results, sources, thumbnails, seed).encode("utf-8"))
+    atomic_write_bytes(out / "samples.html", grid_html(results, sources, finals, thumbnails, seed).encode("utf-8"))
     return [out / f for f in FIGURES]
-
-
-def _grid(results: Path, sources: list[str], n: int, seed: int) -> str:
-    """Random samples (fixed seed) as thumbnails with their captions, images embedded as data URIs."""
-    shards = sorted(p for s in sources for p in (results / s / "img2dataset").glob("*.tar"))
-    samples: list[tuple[str, bytes, str]] = []
-    for shard in shards:
-        for key, members in read_samples(shard, ShardReport(shard.name)):
-            if "jpg" in members and "txt" in members:
-                samples.append((key, members["jpg"], members["txt"].decode("utf-8", "replace")))
-    picked = random.Random(seed).sample(samples, min(n, len(samples)))
-    cells = []
-    for key, jpg, caption in picked:
-        img = Image.open(io.BytesIO(jpg))
-        img.thumbnail((160, 160))
-        buf = io.BytesIO()
-        img.convert("RGB").save(buf, "JPEG", quality=85)
-        uri = "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
-        cells.append(f'<figure><img src="{uri}" alt="{html.escape(key)}"><figcaption>{html.escape(caption)}'
-                     f"</figcaption></figure>")
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>sciclip samples</title><style>"
-            "body{font-family:sans-serif}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(180px,1fr));"
-            "gap:12px}figure{margin:0}img{max-width:160px;max-height:160px;display:block}"
-            "figcaption{font-size:11px;line-height:1.3}</style></head><body>"
-            f"<h1>{len(picked)} random samples of {len(samples)}</h1><div class='grid'>" + "".join(cells)
-            + "</div></body></html>")

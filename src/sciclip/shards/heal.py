@@ -17,9 +17,9 @@ from pathlib import Path
 
 from sciclip.errors import SciclipError
 from sciclip.progress import progress
-from sciclip.shards.reader import CAPTION_EXTS, IMAGE_EXTS, ShardReport, read_samples
+from sciclip.shards.reader import CAPTION_EXTS, IMAGE_EXTS, ShardReport, check_shards, read_samples
 from sciclip.shards.writer import SHARD_NAME, ShardWriter
-from sciclip.storage.atomic import atomic_write_bytes
+from sciclip.storage.atomic import atomic_write_bytes, check_dir_target
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +43,16 @@ def heal_directory(indir: str | os.PathLike, outdir: str | os.PathLike | None = 
                    pattern: str = "*.tar") -> HealReport:
     """Heal every shard matching ``pattern`` in ``indir`` into ``outdir`` (default: in place)."""
     indir = Path(indir)
+    if not indir.exists():
+        raise SciclipError(f"{indir}: no such directory")
     if not indir.is_dir():
         raise SciclipError(f"{indir}: not a directory")
     inputs = sorted(p for p in indir.glob(pattern) if p.is_file() and not p.name.startswith("."))
     if not inputs:
         raise SciclipError(f"{indir}: no shards matching {pattern}")
+    check_shards(inputs)  # before anything is written: healing in place must never delete a non-shard
+    if outdir is not None:
+        check_dir_target(outdir)
     in_place = outdir is None or Path(outdir).resolve() == indir.resolve()
     final = indir if in_place else Path(outdir)  # type: ignore[arg-type]
     work = indir / ".heal-tmp" if in_place else final

@@ -9,10 +9,41 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sciclip.errors import SciclipError
 from sciclip.shards import fast_tar
 
 IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
 CAPTION_EXTS = ("txt",)
+
+
+def check_shards(paths: list[Path]) -> None:
+    """Refuse files that are not tar archives at all (a whole first header that is no tar header: text,
+    random bytes). A shard cut off anywhere, even inside its first header, is a damaged shard instead: the
+    readers keep its whole samples and report the break."""
+    from sciclip.storage.safe_archive import tar_open_problem
+
+    for p in paths:
+        if p.stat().st_size >= 512:
+            problem = tar_open_problem(p)
+            if problem:
+                raise SciclipError(f"{p}: not a tar archive ({problem})")
+
+
+def cut_in_a_header(path: Path, offset: int) -> str | None:
+    """Damage tarfile does not report: a stream that breaks off inside a header block just ends, as if the
+    archive were complete. Bytes after the last member (``offset``) that are neither a whole block nor zeros
+    are such a cut. (A cut exactly between members looks like a tar without its end blocks: undetectable.)"""
+    size = path.stat().st_size
+    if size <= offset or size - offset >= 512:
+        return None
+    with open(path, "rb") as f:
+        head = f.read(6)
+        if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head == b"\xfd7zXZ\x00":
+            return None  # compressed: offsets are not file positions
+        f.seek(offset)
+        rest = f.read()
+    return f"ReadError: cut inside the header at byte {offset}" if rest.strip(b"\0") else None
+
 
 def split_key(name: str) -> tuple[str, str]:
     """WebDataset's split: the key is everything up to the first dot of the file name."""
@@ -99,8 +130,11 @@ def _read_tarfile(path: Path, report: ShardReport) -> Iterator[tuple[str, dict[s
                 if len(data) != member.size:
                     raise EOFError(f"member {member.name} is cut short")
                 current[ext] = data
+            cut = cut_in_a_header(path, tar.offset)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
-        report.truncated = f"{type(e).__name__}: {e}"
+        cut = f"{type(e).__name__}: {e}"
+    if cut:
+        report.truncated = cut
         if current_key is not None:
             report.dropped_partial += 1  # the sample the break ran through may have lost members
         return

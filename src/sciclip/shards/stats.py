@@ -8,6 +8,7 @@ counters and skip reasons are summed in.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tarfile
 from pathlib import Path
@@ -16,7 +17,9 @@ import numpy as np
 
 from sciclip.errors import SciclipError
 from sciclip.progress import progress
-from sciclip.shards.reader import IMAGE_EXTS, split_key
+from sciclip.shards.reader import IMAGE_EXTS, check_shards, cut_in_a_header, split_key
+
+log = logging.getLogger(__name__)
 
 COUNTERS = ("papers_seen", "papers_with_figures", "papers_with_samples", "figures_found", "samples_written")
 REASON_MAPS = ("skipped_papers", "skipped_figures", "refused_members")
@@ -52,6 +55,7 @@ def shard_captions(path: Path) -> tuple[int, list[str], str | None]:
                     captions[key] = f.read().decode("utf-8", "replace") if f else ""
             if pending:
                 images.add(pending)
+            damage = cut_in_a_header(path, tar.offset)
     except (tarfile.TarError, EOFError, OSError) as e:
         damage = f"{type(e).__name__}: {e}"
     return len(images), [c for k, c in captions.items() if k in images], damage
@@ -61,15 +65,20 @@ def dataset_stats(directories: str | Path | list, source: str | None = None) -> 
     """Stats over one or several WebDataset directories (e.g. the shard folders of all tarballs)."""
     dirs = [Path(d) for d in (directories if isinstance(directories, (list, tuple)) else [directories])]
     for d in dirs:
+        if not d.exists():
+            raise SciclipError(f"{d}: no such directory")
         if not d.is_dir():
-            raise SciclipError(f"{d}: not a directory")
+            raise SciclipError(f"{d}: not a directory (give the folder holding the shards)")
     directory = Path(os.path.commonpath([str(d.resolve()) for d in dirs])) if len(dirs) > 1 else dirs[0]
     if len(dirs) > 1:
         directory = Path(os.path.relpath(directory)) if not dirs[0].is_absolute() else directory
     shards = sorted(p for d in dirs for p in d.rglob("*.tar") if not p.name.startswith("."))
+    check_shards(shards)
     out: dict = {"source": source or directory.name, "directory": str(directory), "inputs": len(dirs),
                  "shards": len(shards)}
     jobs = sorted(p for d in dirs for p in d.rglob("stats.json"))
+    if not shards and not jobs:
+        raise SciclipError(f"{dirs[0]}: no shards (*.tar) or job stats (stats.json) below it")
     if jobs:
         totals = {k: 0 for k in COUNTERS}
         reasons: dict[str, dict[str, int]] = {k: {} for k in REASON_MAPS}
@@ -100,6 +109,7 @@ def dataset_stats(directories: str | Path | list, source: str | None = None) -> 
         chars.extend(len(c) for c in caps)
         words.extend(len(c.split()) for c in caps)
         if damage:
+            log.warning("%s: damaged (%s); counted its %d whole samples before the break", shard, damage, n)
             damaged_shards.append({"shard": str(shard.relative_to(directory)), "error": damage})
     out["samples"] = samples
     out["caption_chars"] = length_summary(chars)
@@ -123,4 +133,11 @@ def format_summary(stats: dict) -> str:
     c, w = stats["caption_chars"], stats["caption_words"]
     lines.append(f"  caption characters: mean {c['mean']}, median {c['median']}, p95 {c['p95']}; "
                  f"words: mean {w['mean']}, median {w['median']}, p95 {w['p95']}")
+    if stats.get("damaged_inputs"):
+        lines.append(f"  damaged inputs ({len(stats['damaged_inputs'])}, papers before the damage kept): "
+                     + "; ".join(stats["damaged_inputs"]))
+    if stats.get("damaged_shards"):
+        d = stats["damaged_shards"]
+        lines.append(f"  damaged shards ({len(d)}, whole samples before the break counted): "
+                     + "; ".join(f"{x['shard']} ({x['error']})" for x in d[:3]) + (" ..." if len(d) > 3 else ""))
     return "\n".join(lines)

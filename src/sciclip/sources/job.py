@@ -24,7 +24,7 @@ from sciclip.shards.writer import ShardWriter
 from sciclip.sources.base import Source, WorkItem
 from sciclip.sources.pool import ordered_map
 from sciclip.sources.samples import Sample, make_sample
-from sciclip.storage.atomic import atomic_write_bytes
+from sciclip.storage.atomic import atomic_write_bytes, check_dir_target
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +127,7 @@ def run_job(stats: JobStats, jobs: Callable[[str], Iterable[tuple]], work: Calla
 
 def prepare_outdir(outdir: Path) -> None:
     """A rerun replaces the previous output of a job, never mixes with it."""
+    check_dir_target(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     for old in outdir.glob("*.tar"):
         old.unlink()

@@ -10,11 +10,13 @@ whatever the unit size: a unit's job processes its members in order.
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
 
 from sciclip.errors import SciclipError
 from sciclip.storage.atomic import atomic_write_bytes
+from sciclip.storage.tables import read_text
 
 MAX_UNITS = 1500
 UNIT_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
@@ -43,9 +45,8 @@ def plan_units(members: list[str], per_unit: int | str | None = "auto",
 
 def read_members(path: str | os.PathLike) -> list[str]:
     """First column of a TSV with a header (a selection or batch list), in file order."""
-    with open(path, encoding="utf-8") as f:
-        f.readline()
-        return [line.split("\t", 1)[0].rstrip("\n") for line in f if line.strip()]
+    lines = read_text(path, "a member list (a TSV with a header)").splitlines()
+    return [line.split("\t", 1)[0] for line in lines[1:] if line.strip()]
 
 
 def write_units(units: dict[str, list[str]], path: str | os.PathLike) -> None:
@@ -54,11 +55,7 @@ def write_units(units: dict[str, list[str]], path: str | os.PathLike) -> None:
 
 
 def read_units(path: str | os.PathLike) -> dict[str, list[str]]:
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            rows = list(csv.reader(f, delimiter="\t"))
-    except OSError as e:
-        raise SciclipError(f"{path}: cannot read the unit list ({e.strerror})") from None
+    rows = list(csv.reader(io.StringIO(read_text(path, "a unit list"), newline=""), delimiter="\t"))
     if not rows or rows[0] != ["unit", "members"]:
         raise SciclipError(f"{path}: not a unit list (expected the header 'unit<TAB>members')")
     return {r[0]: r[1].split(",") for r in rows[1:] if r}

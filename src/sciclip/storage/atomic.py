@@ -5,13 +5,43 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from sciclip.errors import SciclipError
+
+
+def check_file_target(path: str | os.PathLike) -> Path:
+    """Refuse, before any work, an output path that is a folder or lies below a file (one-line error)."""
+    path = Path(path)
+    if path.is_dir():
+        raise SciclipError(f"{path}: is a directory (give a file name)")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise SciclipError(f"{parent}: not a directory")
+            break
+    return path
+
+
+def check_dir_target(path: str | os.PathLike) -> Path:
+    """Refuse an output folder that exists as a file, or lies below one."""
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise SciclipError(f"{p}: not a directory")
+            break
+    return path
+
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write a small file so that readers see either the old file or the whole new one."""
-    path = Path(path)
+    path = check_file_target(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

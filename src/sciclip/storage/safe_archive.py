@@ -159,6 +159,21 @@ class ArchiveDamaged(Exception):
     """Raised after the last good member of a truncated or corrupt archive was yielded."""
 
 
+def tar_open_problem(path: str | os.PathLike) -> str | None:
+    """Why ``path`` is not a tar archive at all (no readable first header), or None when it starts like one.
+
+    Compressed tars are looked into (``r|*``); an archive of no members is a tar. Only the first header is
+    read, so this is cheap on a 500 MB tarball.
+    """
+    try:
+        with tarfile.open(path, mode="r|*"):
+            return None
+    except (tarfile.TarError, EOFError, zlib.error) as e:
+        return str(e) or type(e).__name__
+    except OSError as e:
+        return e.strerror or str(e)
+
+
 def iter_tar_members(path: str | os.PathLike, max_member_bytes: int,
                      on_refused=None) -> Iterator[OuterMember]:
     """Stream the regular-file members of a (possibly huge) tarball without seeking.
@@ -189,6 +204,7 @@ def iter_tar_members(path: str | os.PathLike, max_member_bytes: int,
             last = member.name
             yield OuterMember(member.name, data)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
-        raise ArchiveDamaged(f"{path}: archive damaged after member {last!r} ({type(e).__name__}: {e})") from None
+        where = "in its first member" if last == "<start>" else f"after member {last!r}"
+        raise ArchiveDamaged(f"{path}: archive damaged {where} ({type(e).__name__}: {e})") from None
     finally:
         tar.close()

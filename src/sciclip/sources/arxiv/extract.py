@@ -24,7 +24,13 @@ from sciclip.sources.base import Candidate, Source, WorkItem
 from sciclip.sources.job import ItemResult, JobStats, bump, extract_unit
 from sciclip.sources.options import ExtractOptions
 from sciclip.sources.registry import register
-from sciclip.storage.safe_archive import ArchiveDamaged, extract_tar_bytes, gunzip_capped, iter_tar_members
+from sciclip.storage.safe_archive import (
+    ArchiveDamaged,
+    extract_tar_bytes,
+    gunzip_capped,
+    iter_tar_members,
+    tar_open_problem,
+)
 from sciclip.text.captions import compose_caption
 from sciclip.text.latex import latex_to_text
 
@@ -78,9 +84,16 @@ class ArxivSource(Source):
     columns = {"paper_id": "string", "yymm": "string"}
 
     def check(self, inputs: list[Path]) -> None:
+        """Each input must be a tarball whose first header reads: a text file, random bytes or a folder named
+        by mistake fail here, before any output is touched, instead of extracting "0 papers"."""
         for t in inputs:
+            if t.is_dir():
+                raise SciclipError(f"{t}: is a directory, not a tarball")
             if not t.is_file():
                 raise SciclipError(f"{t}: no such file")
+            problem = tar_open_problem(t)
+            if problem:
+                raise SciclipError(f"{t}: not a tar archive ({problem})")
 
     def items(self, inputs: list[Path], job: JobStats) -> Iterator[WorkItem]:
         """Every member of every tarball, in order. A damaged tarball keeps its papers before the damage and
@@ -92,11 +105,15 @@ class ArxivSource(Source):
                 log.warning("%s: member %r refused (%s)", name, member, why)
 
             seen = job.papers_seen
+            members = 0
             try:
                 for m in iter_tar_members(tarball, self.opts.max_member_bytes, on_refused=refused):
+                    members += 1
                     paper_id, yymm = paper_id_from_member(m.name)
                     yield WorkItem(paper_id, (m.name, m.data, tarball.name, yymm), len(m.data))
             except ArchiveDamaged as e:
+                if not members:  # nothing of it could be read: an input error, not partial damage
+                    raise SciclipError(str(e)) from None
                 damage.append(str(e))
                 job.archive_damaged = "; ".join(damage)
                 log.error("%s; kept the papers before the damage (%d papers of this job so far)", e,

@@ -100,6 +100,8 @@ def select_tarballs(entries: list[TarballEntry], max_size_gb: float | None = 100
                 bound_key(str(bound))
             except ValueError:
                 raise SciclipError(f"selection bound {bound!r} is neither a month (YYMM) nor an arXiv id") from None
+    if not tarballs and start is not None and end is not None and bound_key(str(start)) > _upper_key(str(end)):
+        raise SciclipError(f"selection bounds: start {start!r} comes after end {end!r}")
     ordered = sorted(entries, key=TarballEntry.sort_key)
     if tarballs:
         wanted = {t.rsplit("/", 1)[-1].removesuffix(".tar") for t in tarballs}
@@ -148,11 +150,11 @@ def write_selection(entries: list[TarballEntry], path: str | Path) -> None:
 
 
 def read_selection(path: str | Path) -> list[TarballEntry]:
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    out = []
-    for r in rows:
-        out.append(TarballEntry(filename=r["filename"], size=int(r["size"]), md5sum=r["md5sum"],
-                                first_item=r["first_item"], last_item=r["last_item"], num_items=int(r["num_items"]),
-                                seq_num=int(r["seq_num"]), yymm=r["yymm"], timestamp=r.get("timestamp", "")))
-    return out
+    from sciclip.storage.tables import parse_rows, read_tsv
+
+    what = "a selection TSV (sciclip arxiv select --out)"
+    rows = read_tsv(path, [c for c in _COLUMNS if c != "timestamp"], what)
+    return parse_rows(path, rows, lambda r: TarballEntry(
+        filename=r["filename"], size=int(r["size"]), md5sum=r["md5sum"], first_item=r["first_item"],
+        last_item=r["last_item"], num_items=int(r["num_items"]), seq_num=int(r["seq_num"]), yymm=r["yymm"],
+        timestamp=r.get("timestamp") or ""), what)

@@ -118,9 +118,14 @@ class PmcSource(Source):
         self.jats = jats
 
     def check(self, inputs: list[Path]) -> None:
+        """A folder with no article in it is a wrong path, not a batch of zero articles."""
         for d in inputs:
+            if not d.exists():
+                raise SciclipError(f"{d}: no such directory")
             if not d.is_dir():
-                raise SciclipError(f"{d}: not a directory")
+                raise SciclipError(f"{d}: not a directory (give the folder holding PMC<n>.<v>/ or PMC<n>.tar.gz)")
+            if not list_articles(d):
+                raise SciclipError(f"{d}: no article folders (PMC<n>.<v>/) or packages (PMC<n>.tar.gz) in it")
 
     def input_size(self, inputs: list[Path]) -> int:
         return sum(_size(p) for d in inputs for _, p in list_articles(d))

@@ -267,17 +267,15 @@ def write_index(records: list[ArticleRecord], path: str | os.PathLike) -> None:
 
 
 def read_index(path: str | os.PathLike, batch: str | None = None) -> list[ArticleRecord]:
-    out = []
-    with open(path, newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            if batch is not None and row["batch"] != batch:
-                continue
-            out.append(ArticleRecord(
-                pmcid=row["pmcid"], version=int(row["version"]), layout=row["layout"], license=row["license"] or None,
-                pmid=row["pmid"] or None, doi=row["doi"] or None, xml_key=row["xml_key"] or None,
-                xml_md5=row["xml_md5"] or None, media=json.loads(row["media"] or "[]"), package=row["package"] or None,
-                batch=int(row["batch"][1:])))
-    return out
+    from sciclip.storage.tables import parse_rows, read_tsv
+
+    what = "an article index (sciclip pmc list --out)"
+    rows = [r for r in read_tsv(path, COLUMNS, what) if batch is None or r["batch"] == batch]
+    return parse_rows(path, rows, lambda row: ArticleRecord(
+        pmcid=row["pmcid"], version=int(row["version"]), layout=row["layout"], license=row["license"] or None,
+        pmid=row["pmid"] or None, doi=row["doi"] or None, xml_key=row["xml_key"] or None,
+        xml_md5=row["xml_md5"] or None, media=json.loads(row["media"] or "[]"), package=row["package"] or None,
+        batch=int(row["batch"][1:])), what)
 
 
 def write_batches(records: list[ArticleRecord], path: str | os.PathLike) -> None:
@@ -290,8 +288,9 @@ def write_batches(records: list[ArticleRecord], path: str | os.PathLike) -> None
 
 
 def batch_names(path: str | os.PathLike) -> list[str]:
-    with open(path, newline="", encoding="utf-8") as f:
-        return sorted({row["batch"] for row in csv.DictReader(f, delimiter="\t")})
+    from sciclip.storage.tables import read_tsv
+
+    return sorted({row["batch"] for row in read_tsv(path, ["batch"], "a batch list")})
 
 
 def record_metadata(r: ArticleRecord) -> dict:

@@ -1,0 +1,88 @@
+"""The counts a reader of the report wants first: what was seen, what was dropped and why, what was kept.
+
+One column per source, one row per stage, from the run's own records: the summed extraction stats
+(``results/stats/<source>.json``), the decontamination report (``results/<source>/decontamination.json``)
+and the final outputs' ``meta.json``. Rows only some sources have (a skip reason) show 0 for the others.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from sciclip.storage.tables import read_json
+
+STATS_KEYS = ("papers_seen", "figures_found", "samples_written")
+DECON_KEYS = ("samples", "kept", "contaminated", "exact_duplicates")
+
+
+def load_source(results: Path, source: str) -> dict:
+    """The stats and decontamination report of one source ({} for what the run did not produce)."""
+    stats_file = results / "stats" / f"{source}.json"
+    decon_file = results / source / "decontamination.json"
+    return {
+        "stats": read_json(stats_file, "source stats (sciclip stats --out)", STATS_KEYS) if stats_file.is_file()
+        else {},
+        "decon": read_json(decon_file, "a decontamination report (sciclip subset --report)", DECON_KEYS)
+        if decon_file.is_file() else {},
+    }
+
+
+def count_rows(data: dict[str, dict]) -> list[tuple[str, list[int | str]]]:
+    """(row label, one value per source) in pipeline order; ``data`` maps a source to ``load_source``."""
+    sources = list(data)
+
+    def row(label: str, get) -> tuple[str, list[int | str]]:
+        return label, [get(data[s]) for s in sources]
+
+    def reasons(key: str) -> list[str]:
+        return sorted({r for s in sources for r in (data[s]["stats"].get(key) or {})})
+
+    def stat(key: str):
+        return lambda d: d["stats"].get(key, "–")
+
+    def decon(key: str):
+        return lambda d: d["decon"].get(key, "–")
+
+    rows = [row("papers / articles seen", stat("papers_seen"))]
+    rows += [row(f"&nbsp;&nbsp;skipped: {r}", lambda d, r=r: (d["stats"].get("skipped_papers") or {}).get(r, 0))
+             for r in reasons("skipped_papers")]
+    rows.append(row("figures found", stat("figures_found")))
+    rows += [row(f"&nbsp;&nbsp;skipped: {r}", lambda d, r=r: (d["stats"].get("skipped_figures") or {}).get(r, 0))
+             for r in reasons("skipped_figures")]
+    rows.append(row("samples extracted", stat("samples_written")))
+    rows.append(row("&nbsp;&nbsp;removed: near-duplicate of an evaluation image", decon("contaminated")))
+    rows.append(row("&nbsp;&nbsp;removed: exact duplicate", decon("exact_duplicates")))
+    rows.append(row("<b>samples kept</b>", decon("kept")))
+    return rows
+
+
+def final_outputs(results: Path, names: list[str]) -> list[tuple[str, int | str, int | str]]:
+    """(name, samples, shards) of each final output, from its ``meta.json``."""
+    out = []
+    for name in names:
+        meta_file = results / "final" / name / "meta.json"
+        meta = read_json(meta_file, "a reshard meta.json") if meta_file.is_file() else {}
+        out.append((name, meta.get("output_count", "–"), meta.get("output_shard_count", "–")))
+    return out
+
+
+def counts_html(results: Path, sources: list[str], finals: list[str]) -> str:
+    """A self-contained HTML fragment: the counts table and the final outputs (the report's landing page
+    includes it as is)."""
+    data = {s: load_source(results, s) for s in sources}
+    head = "".join(f"<th>{html.escape(s)}</th>" for s in sources)
+    body = "".join(f"<tr><td>{label}</td>" + "".join(f"<td class='n'>{_fmt(v)}</td>" for v in values) + "</tr>"
+                   for label, values in count_rows(data))
+    finals_rows = "".join(f"<tr><td>results/final/{html.escape(n)}</td><td class='n'>{_fmt(c)}</td>"
+                          f"<td class='n'>{_fmt(k)}</td></tr>" for n, c, k in final_outputs(results, finals))
+    style = ("<style>table.sciclip{border-collapse:collapse;margin:0.5em 0 1em;font-family:sans-serif;"
+             "font-size:14px}table.sciclip td,table.sciclip th{border:1px solid #ccc;padding:3px 10px;"
+             "text-align:left}table.sciclip td.n{text-align:right;font-variant-numeric:tabular-nums}</style>")
+    return (f"{style}<table class='sciclip'><tr><th>stage</th>{head}</tr>{body}</table>"
+            "<table class='sciclip'><tr><th>final output (DataComp format)</th><th>samples</th><th>shards</th></tr>"
+            f"{finals_rows}</table>")
+
+
+def _fmt(v: int | str) -> str:
+    return f"{v:,}" if isinstance(v, int) else html.escape(str(v))
