@@ -53,7 +53,7 @@ def main() -> int:
     import torch
     logging.disable(logging.WARNING)
     sys.path.insert(0, str(ROOT))
-    from tests.test_decontamination import _released_checkpoint
+    from tests.test_curate import _released_checkpoint
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -291,7 +291,7 @@ def _third_party_imports_of_sciclip() -> set[str]:
 
 def test_each_rule_env_provides_what_its_command_imported(first_run, tmp_path):
     """Every sciclip command the demo ran (plus a Yokoo embedding) imported only packages its rule's env has."""
-    from tests.test_decontamination import _released_checkpoint
+    from tests.test_curate import _released_checkpoint
     from tests.test_envs_profiles import env_packages, rules
 
     ckpt = tmp_path / "isc.pth.tar"
