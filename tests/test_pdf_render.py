@@ -103,3 +103,10 @@ def test_each_worker_process_has_its_own_helper():
     assert parents not in helpers and len(helpers) == len({worker for worker, _ in got})
     assert _helper().proc.poll() is None  # the parent's helper is untouched
     assert convert_image(hostile_pdfs.coloured(), OPTS).width == 512
+
+
+def test_a_worker_reaps_its_helper_when_it_exits():
+    with ProcessPoolExecutor(1) as pool:
+        _, helper = pool.submit(_convert_in_worker, hostile_pdfs.coloured()).result()
+    with pytest.raises(ProcessLookupError):
+        os.kill(helper, 0)  # stopped and reaped by the worker, not left to init

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import multiprocessing.util
 import os
 import select
 import signal
@@ -170,10 +171,17 @@ def _describe_exit(code: int | None) -> str:
 
 
 _RENDERERS: dict[int, PdfiumRenderer] = {}
+_FINALIZER_PID: int | None = None
 
 
 def renderer(memory_limit: int) -> PdfiumRenderer:
     """This process's helper for the given address-space limit (one per limit; in practice one)."""
+    global _FINALIZER_PID
+    if _FINALIZER_PID != os.getpid():
+        # A pool worker leaves through multiprocessing's exit path, which skips atexit (and forgets the
+        # finalizers of its parent): reap the helper there too, so it never outlives its worker as an orphan.
+        multiprocessing.util.Finalize(None, _stop_all, exitpriority=10)
+        _FINALIZER_PID = os.getpid()
     r = _RENDERERS.get(memory_limit)
     if r is None:
         r = _RENDERERS[memory_limit] = PdfiumRenderer(memory_limit)
