@@ -195,3 +195,34 @@ def test_tiff_variants_first_page_lzw_cmyk():
     cmyk = _save(Image.new("RGB", (90, 90), (20, 160, 20)).convert("CMYK"), "TIFF", compression="tiff_lzw")
     r, g, b = decode(convert_image(cmyk, OPTS).jpeg).getpixel((45, 45))
     assert g > 120 and r < 80 and b < 80
+
+
+def test_exif_rotation_is_applied_after_the_resize():
+    img = Image.new("RGB", (1200, 800), (230, 20, 20))
+    img.paste((20, 20, 230), (600, 0, 1200, 800))  # stored: left red, right blue
+    exif = Image.Exif()
+    exif[0x0112] = 6  # display rotated 90 degrees clockwise: the stored left becomes the top
+    res = convert_image(_save(img, "JPEG", quality=95, exif=exif), OPTS)
+    assert (res.original_width, res.original_height) == (800, 1200) and (res.width, res.height) == (341, 512)
+    out = decode(res.jpeg)
+    assert out.getpixel((170, 100))[0] > 200 and out.getpixel((170, 400))[2] > 200
+
+
+def test_embedded_icc_profiles_are_applied_or_ignored_when_broken():
+    from PIL import ImageCms
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    plot = media.draw_plot("t/icc", (700, 500))
+    plain = decode(convert_image(_save(plot, "PNG"), OPTS).jpeg)
+    tagged = decode(convert_image(_save(plot, "PNG", icc_profile=srgb), OPTS).jpeg)
+    assert np.abs(np.asarray(plain, dtype=int) - np.asarray(tagged, dtype=int)).mean() < 1.0
+    broken = decode(convert_image(_save(plot, "PNG", icc_profile=b"not a profile" * 20), OPTS).jpeg)
+    assert np.asarray(broken).tobytes() == np.asarray(plain).tobytes()
+
+
+def test_transparent_edges_do_not_bleed_when_downscaled():
+    """Transparent pixels' colour (here black) must not darken the edges of a shape after the resize."""
+    rgba = Image.new("RGBA", (1600, 1600), (0, 0, 0, 0))
+    rgba.paste((255, 255, 255, 255), (0, 0, 800, 1600))  # opaque white left half, transparent black right half
+    img = decode(convert_image(_save(rgba, "PNG"), OPTS).jpeg)
+    assert min(min(img.getpixel((x, 256))) for x in range(0, 512)) >= 250

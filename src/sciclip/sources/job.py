@@ -38,7 +38,7 @@ class ItemResult:
     figures_found: int = 0
     paper_skip: str | None = None
     input_bytes: int = 0
-    timings: dict = field(default_factory=dict)  # seconds: parse, rasterise, decode, resize, encode
+    timings: dict = field(default_factory=dict)  # seconds: parse, rasterise (PDF/EPS), decode (rasters, resize included), encode
     figure_skips: Counter = field(default_factory=Counter)
     refused_members: Counter = field(default_factory=Counter)
     messages: list[str] = field(default_factory=list)

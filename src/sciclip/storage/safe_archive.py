@@ -81,6 +81,7 @@ def extract_tar_bytes(data: bytes, dest: Path, max_bytes: int, max_members: int 
     except tarfile.TarError as e:
         raise Skip("corrupt_paper_tar", str(e)) from None
     count = 0
+    checked: set[Path] = set()
     try:
         for member in tar:
             count += 1
@@ -105,7 +106,7 @@ def extract_tar_bytes(data: bytes, dest: Path, max_bytes: int, max_members: int 
             if src is None:
                 report.refused["unreadable"] += 1
                 continue
-            _write_below(dest, rel, src)
+            _write_below(dest, rel, src, checked)
             report.files.append(rel)
             report.bytes_written += member.size
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
@@ -131,14 +132,17 @@ def _refusal(member: tarfile.TarInfo) -> str:
     return ""
 
 
-def _write_below(dest: Path, rel: PurePosixPath, src: io.BufferedReader) -> None:
-    """Create ``dest/rel`` as a new regular file, never following a link on the way."""
+def _write_below(dest: Path, rel: PurePosixPath, src: io.BufferedReader, checked: set[Path]) -> None:
+    """Create ``dest/rel`` as a new regular file, never following a link on the way. ``checked``: parents
+    already verified in this extraction (we never create links, so a verified directory stays inside)."""
     target = dest.joinpath(*rel.parts)
     parent = target.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    # Belt and braces: we never create links, but refuse to write if the resolved parent left dest.
-    if not str(parent.resolve()).startswith(str(dest)):
-        raise Skip("unsafe_path", f"{rel} resolves outside the scratch directory")
+    if parent not in checked:
+        parent.mkdir(parents=True, exist_ok=True)
+        # Belt and braces: we never create links, but refuse to write if the resolved parent left dest.
+        if not str(parent.resolve()).startswith(str(dest)):
+            raise Skip("unsafe_path", f"{rel} resolves outside the scratch directory")
+        checked.add(parent)
     if target.is_symlink() or (target.exists() and not target.is_file()):
         raise Skip("unsafe_path", f"{rel} collides with a non-file")
     target.unlink(missing_ok=True)  # tar semantics: a later member of the same name wins

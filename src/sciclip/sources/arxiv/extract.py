@@ -137,6 +137,7 @@ class ArxivSource(Source):
         if not mains:
             raise Skip("no_main_tex")
         seen: set[tuple] = set()
+        texts: dict[tuple[int, str], str] = {}  # subfigures share their figure's caption: convert it once
         for main, doc in docs:
             for k, v in doc.counts.items():
                 result.figure_skips[k] += v
@@ -149,20 +150,21 @@ class ArxivSource(Source):
                 seen.add(ident)
                 try:
                     yield self._candidate(tree, cand, resolved, doc.macros, paper_id, yymm, tarball,
-                                          multi[cand.figure_index], result.timings)
+                                          multi[cand.figure_index], result.timings, texts)
                 except Skip as s:
                     yield Skip(s.reason, f"figure {cand.figure_index} {cand.image_ref!r}: {s.detail}".rstrip(": "))
 
     def _candidate(self, tree: SourceTree, cand: FigureCandidate, resolved: PurePosixPath | None, macros: dict,
-                   paper_id: str, yymm: str, tarball: str, n_plain: int, timings: dict) -> Candidate:
+                   paper_id: str, yymm: str, tarball: str, n_plain: int, timings: dict,
+                   texts: dict[tuple[int, str], str]) -> Candidate:
         opts = self.opts
         if cand.caption_latex is None and cand.subcaption_latex is None:
             raise Skip("no_caption")
         if opts.multi_image == "skip" and cand.subcaption_latex is None and n_plain > 1:
             raise Skip("multi_image_no_subcaption")
         t = time.perf_counter()
-        main_text = latex_to_text(cand.caption_latex, macros) if cand.caption_latex is not None else None
-        sub_text = latex_to_text(cand.subcaption_latex, macros) if cand.subcaption_latex is not None else None
+        main_text = _text(cand.caption_latex, macros, texts)
+        sub_text = _text(cand.subcaption_latex, macros, texts)
         timings["parse"] = timings.get("parse", 0.0) + time.perf_counter() - t
         caption = compose_caption(main_text, sub_text, cand.sublabel, opts.subfigure_caption)
         meta = {
@@ -181,6 +183,16 @@ class ArxivSource(Source):
         m = OLD_ID.match(pid)
         abs_id = f"{m.group('archive')}/{m.group('yymm')}{m.group('num')}" if m else pid
         return f"https://arxiv.org/abs/{abs_id}#{meta.get('source_path', '')}"
+
+
+def _text(latex: str | None, macros: dict, texts: dict[tuple[int, str], str]) -> str | None:
+    """``latex_to_text`` remembered per paper (keyed by the macro table of the main file it came from)."""
+    if latex is None:
+        return None
+    key = (id(macros), latex)
+    if key not in texts:
+        texts[key] = latex_to_text(latex, macros)
+    return texts[key]
 
 
 def extract_tarball(tarball: str | os.PathLike, outdir: str | os.PathLike, opts: ExtractOptions = ExtractOptions(),

@@ -366,6 +366,8 @@ def figures_in_text(text: str, main_tex: str = "main.tex",
             if n:
                 counts["table_graphic"] = counts.get("table_graphic", 0) + n
             continue
+        if not GRAPHIC_USE_RE.search(body, s, e):
+            continue  # no graphic, no candidate: spare the parse (a tikz or pgfplots figure costs most)
         try:
             root = parse_region(body[s:e])
         except (LatexWalkerError, IndexError, RecursionError) as exc:
