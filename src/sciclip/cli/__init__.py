@@ -12,13 +12,13 @@ import sys
 import traceback
 
 from sciclip import __version__
-from sciclip.cli import arxiv, curate, pmc, report, sample, shards, train, units
+from sciclip.cli import arxiv, cc, curate, pmc, report, sample, shards, train, units
 from sciclip.errors import SciclipError
 
 log = logging.getLogger("sciclip")
 
 # each module registers its own subcommands
-GROUPS = (arxiv, pmc, units, shards, curate, train, report, sample)
+GROUPS = (arxiv, pmc, cc, units, shards, curate, train, report, sample)
 
 
 def build_parser() -> argparse.ArgumentParser:
