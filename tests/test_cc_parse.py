@@ -77,7 +77,7 @@ def test_truncated_files_keep_the_rows_before_the_damage(name, tmp_path):
         key = [(r.url, r.text, r.attr, r.warc_record_offset) for r in rows]
         assert key == [(r.url, r.text, r.attr, r.warc_record_offset) for r in full[:len(rows)]]
         whole = [r for r in rows if r.warc_record_offset < rows[-1].warc_record_offset] if rows else []
-        assert whole == [r.__class__(**{**r.__dict__, "warc_filename": p.name}) for r in full[:len(whole)]]
+        assert whole == [r._replace(warc_filename=p.name) for r in full[:len(whole)]]
         assert len(rows) <= len(full)
 
 
@@ -175,3 +175,63 @@ def test_cli_parse_writes_one_row_per_image_and_attribute(tmp_path):
     stats = json.loads((tmp_path / "s.json").read_text())
     assert table.num_rows == sum(s["rows"] for s in stats) == 41 + 7
     assert "153 images (32 with alt)" in r.stderr
+
+
+def test_the_lean_wat_reader_gives_warcios_rows_and_survives_damage(tmp_path, sample_dir):
+    from sciclip.sample.cc import pages
+    from sciclip.sources.cc.archive import _wat_rows
+    from sciclip.sources.cc.rows import ParseStats
+
+    first, second = pages()
+    w = crawl_files(first + second, "s.warc.gz", "s.warc.wat.gz", header_lists=True)
+    wat = tmp_path / "s.warc.wat.gz"
+    wat.write_bytes(w.wat)
+    rows, stats = parse_file(wat)
+    generic = tmp_path / "s.metadata.warc.gz"  # the same bytes under a name that takes warcio
+    generic.write_bytes(w.wat)
+    assert parse_file(generic)[0] == rows and len(rows) == 29 and stats.damaged is None
+    # several records in one member, and a plain file
+    members = gzip.decompress(w.wat)
+    (tmp_path / "one.warc.wat.gz").write_bytes(gzip.compress(members))
+    (tmp_path / "plain.warc.wat").write_bytes(members)
+    assert parse_file(tmp_path / "one.warc.wat.gz")[0] == rows
+    assert parse_file(tmp_path / "plain.warc.wat")[0] == rows
+    for cut in (len(w.wat) // 3, len(w.wat) - 40):
+        (tmp_path / "cut.warc.wat.gz").write_bytes(w.wat[:cut])
+        part, st = parse_file(tmp_path / "cut.warc.wat.gz")
+        assert st.damaged and "ends inside member" in st.damaged and part == rows[:len(part)]
+    bad = bytearray(w.wat)
+    bad[len(bad) // 2] ^= 0xFF
+    (tmp_path / "bad.warc.wat.gz").write_bytes(bytes(bad))
+    part, st = parse_file(tmp_path / "bad.warc.wat.gz")
+    assert st.damaged and part == rows[:len(part)]
+    stats = ParseStats("x")
+    assert list(_wat_rows(tmp_path / "plain.warc.wat", stats, None, max_body=100)) == []  # oversized blocks skipped
+
+
+def test_wat_json_that_orjson_refuses_is_still_read():
+    from sciclip.sources.cc.rows import ParseStats
+    from sciclip.sources.cc.wat import wat_rows
+
+    doc = ('{"Container":{"Filename":"f.warc.gz","Offset":"7"},"Envelope":{"WARC-Header-Metadata":{"WARC-Type":'
+           '"response","WARC-Target-URI":"http://a.test/p"},"Payload-Metadata":{"HTTP-Response-Metadata":{"Headers":'
+           '{},"HTML-Metadata":{"Head":{"Title":"\\ud800 broken"},"Links":[{"path":"IMG@/src","url":"x.jpg",'
+           '"alt":"A dog"}]}}}}}')
+    rows = wat_rows(doc.encode(), ParseStats("x"))
+    assert [(r.url, r.text, r.warc_record_offset) for r in rows] == [("http://a.test/x.jpg", "A dog", 7)]
+
+
+def test_the_resolver_shortcuts_give_urljoins_answers():
+    import random
+
+    from sciclip.sources.cc.links import Resolver
+
+    pieces = ["a", "b", "/", "//", ".", "..", "?", "#", ";", ":", "http://", "https://", "HTTP://", "x.jpg", "%20",
+              " ", "\t", "[", "]", "@", "=", "&", "~", "é", "\\", "data:", "javascript:", "?x=1", "#f"]
+    bases = ["http://a/b/c", "http://a/b/c?q", "http://a", "https://h.test/dir/page.html#x", "http://a/b//c/d",
+             "http://a/b/c;p", "ftp://x/y", "http://a/b/./c/../d", "http://user@h:80/p/q", "http://[::1]/x", "x"]
+    rng = random.Random(5)
+    for _ in range(60_000):
+        ref = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+        base = rng.choice(bases)
+        assert Resolver(base)(ref) == resolve(ref, base), (base, ref)

@@ -1,6 +1,6 @@
 """One crawl file (WAT, WARC or ARC v1; gzip members or plain) into rows, record by record.
 
-warcio reads all three (ARC records come back as WARC responses) and reads HTTP headers that end lines with
+WAT files go through a lean reader of their JSON records (``watfile``); warcio reads all three (ARC records come back as WARC responses) and reads HTTP headers that end lines with
 a bare LF correctly, where a reader waiting for CRLF would cut ~10 KB off each body. A file that breaks off
 (a truncated download, a damaged member) keeps every row before the damage; the damage is recorded, not
 raised: one bad file must not cost the unit. A record counts as cut short when warcio stops before its
@@ -19,6 +19,7 @@ from warcio.archiveiterator import ArchiveIterator
 from sciclip.sources.cc.html import html_rows, is_html
 from sciclip.sources.cc.rows import ParseStats, Row
 from sciclip.sources.cc.wat import wat_rows
+from sciclip.sources.cc.watfile import WatDamage, iter_records
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +34,36 @@ def _http_header(record, name: str) -> list[str]:
     return [v for k, v in headers.headers if k.lower() == lname]
 
 
+def is_wat(path: Path) -> bool:
+    return path.name.endswith((".wat.gz", ".wat"))
+
+
+def _wat_rows(path: Path, stats: ParseStats, user_agent_token: str | None, max_body: int) -> Iterator[Row]:
+    """A WAT file through the lean reader (``watfile``): the same rows, a fraction of warcio's time."""
+    types = stats.record_types
+    try:
+        with open(path, "rb") as f:
+            for rtype, ctype, block in iter_records(f, max_body):
+                types[rtype] = types.get(rtype, 0) + 1
+                if rtype == "metadata" and "json" in ctype:
+                    rows = wat_rows(block, stats, user_agent_token)
+                    stats.rows += len(rows)
+                    yield from rows
+    except WatDamage as e:
+        stats.damaged = f"{path.name}: {e}"
+
+
 def iter_rows(path: str | os.PathLike, stats: ParseStats, user_agent_token: str | None = None,
               max_body: int = MAX_BODY) -> Iterator[Row]:
     """Rows of every page of ``path``, in file order; ``stats`` counts records by type, pages, images and
-    any damage (``stats.damaged``)."""
+    any damage (``stats.damaged``). WAT files (``*.wat.gz``) take the lean reader, the rest warcio."""
     path = Path(path)
     types = stats.record_types
+    if is_wat(path):
+        yield from _wat_rows(path, stats, user_agent_token, max_body)
+        if stats.damaged:
+            log.warning("%s; kept the %d rows before the damage", stats.damaged, stats.rows)
+        return
     try:
         with open(path, "rb") as f:
             it = ArchiveIterator(f, arc2warc=True)

@@ -15,7 +15,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser
 
-from sciclip.sources.cc.links import opted_out, page_base, resolve, warc_text
+from sciclip.sources.cc.links import Resolver, opted_out, page_base, warc_text
 from sciclip.sources.cc.rows import ParseStats, Row
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -78,10 +78,10 @@ def html_rows(body: bytes, target: str, content_type: str, warc_charset: str | N
         stats.pages_opted_out += 1
         return []
     base_node = tree.css_first("base[href]")
-    base = page_base(target, base_node.attributes.get("href") if base_node is not None else None)
+    resolve = Resolver(page_base(target, base_node.attributes.get("href") if base_node is not None else None))
     rows = []
     for a in attrs:
-        url = next((u for u in (resolve(r, base) for r in _image_ref(a)) if u), None)
+        url = next((u for u in map(resolve, _image_ref(a)) if u), None)
         if url is None:
             continue
         stats.images += 1

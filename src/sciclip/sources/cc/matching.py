@@ -40,19 +40,28 @@ class Matcher:
 
     def __init__(self, metadata: Sequence[str]) -> None:
         self.size = len(metadata)
-        ids: dict[str, list[int]] = {}
+        first: dict[str, int] = {}
+        self.more: dict[int, tuple[int, ...]] = {}  # first id -> the other ids of the same string
         for i, entry in enumerate(metadata):
-            ids.setdefault(f" {entry} ", []).append(i)
-        self.automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
-        for padded, found in ids.items():
-            self.automaton.add_word(padded, tuple(found))
+            padded = f" {entry} "
+            if padded in first:
+                j = first[padded]
+                self.more[j] = self.more.get(j, ()) + (i,)
+            else:
+                first[padded] = i
+        # STORE_INTS: matches come back as plain ints, the cheapest thing pyahocorasick can yield
+        self.automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS, ahocorasick.KEY_STRING)
+        for padded, i in first.items():
+            self.automaton.add_word(padded, i)
         self.automaton.make_automaton()
-        self.empty = not ids
+        self.empty = not first
 
     def match(self, text: str) -> list[int]:
         if self.empty:
             return []
-        found = [i for _, ids in self.automaton.iter(spacing(text)) for i in ids]
+        found = [i for _, i in self.automaton.iter(spacing(text))]
+        if self.more:
+            found += [j for i in found if i in self.more for j in self.more[i]]
         if len(found) > 1:
             found = sorted(set(found))
         return found

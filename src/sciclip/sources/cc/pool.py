@@ -40,9 +40,11 @@ class FileResult:
     too_short: int = 0
     other_language: int = 0
     unmatched: int = 0
+    matched_texts: int = 0  # texts the matcher saw (the rest came from the cache)
     seconds: float = 0.0
 
 
+CACHE_TEXTS = 200_000  # distinct texts remembered per file (~30 MB), then forgotten at once
 _MATCHER: Matcher | None = None  # set before the worker pool starts, inherited by fork
 
 
@@ -59,6 +61,7 @@ def match_file(path: str, crawl: str, opts: PoolOptions, matcher: Matcher | None
     stats = ParseStats(Path(path).name)
     res = FileResult(stats)
     cols: dict[str, list] = {n: [] for n in MATCHED_SCHEMA.names}
+    cache: dict[str, list[int]] = {}  # alt texts repeat ("logo", "Facebook", a site's banner): match each once
     for row in iter_rows(path, stats, opts.user_agent_token):
         if len(row.text) < opts.min_text_chars:
             res.too_short += 1
@@ -69,7 +72,12 @@ def match_file(path: str, crawl: str, opts: PoolOptions, matcher: Matcher | None
             if lang not in opts.languages:
                 res.other_language += 1
                 continue
-        ids = matcher.match(row.text)
+        ids = cache.get(row.text)
+        if ids is None:
+            if len(cache) >= CACHE_TEXTS:
+                cache.clear()
+            ids = cache[row.text] = matcher.match(row.text)
+            res.matched_texts += 1
         if not ids:
             res.unmatched += 1
             continue
