@@ -106,11 +106,16 @@ def cmd_parse(args) -> int:
 
 
 def cmd_metadata(args) -> int:
-    from sciclip.sources.cc.metadata import build_metadata
+    from sciclip.sources.cc.metadata import build_metadata, load_metadata
     from sciclip.storage.atomic import atomic_write_bytes
 
-    entries, added = build_metadata(args.wordnet, args.unigrams, args.bigrams, args.titles, args.min_count,
-                                    args.min_pmi, args.min_views)
+    if args.metadata:  # the user's copy (e.g. MetaCLIP's), checked and copied: later jobs read one local file
+        entries = load_metadata(args.metadata, args.metadata_cache)
+        added = {"copied": len(entries)}
+    else:
+        entries, added = build_metadata(args.wordnet, args.unigrams, args.bigrams, args.titles, args.min_count,
+                                        args.min_pmi, args.min_views)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(Path(args.out), json.dumps(entries, ensure_ascii=False).encode("utf-8"))
     say(f"{len(entries)} entries ({', '.join(f'{k} {v}' for k, v in added.items())}) -> {args.out}")
     return 0
@@ -248,7 +253,9 @@ def register(sub) -> None:
     p.add_argument("--user-agent-token", default="sciclip", help="our token in X-Robots-Tag (page opt-outs)")
     p.set_defaults(func=cmd_parse)
 
-    p = cc.add_parser("metadata", help="build a metadata list by MetaCLIP's rules from open inputs")
+    p = cc.add_parser("metadata", help="build a metadata list by MetaCLIP's rules from open inputs (or copy one)")
+    p.add_argument("--metadata", default=None, help="copy this list (path or URL) instead of building one")
+    p.add_argument("--metadata-cache", default="resources/metadata", help="where a metadata URL is saved")
     p.add_argument("--wordnet", default=None, help="WordNet 3.0 dict folder (Debian wordnet-base: /usr/share/wordnet)")
     p.add_argument("--unigrams", default=None, help="word[TAB count] per line")
     p.add_argument("--bigrams", default=None, help="bigram[TAB pmi] per line")
