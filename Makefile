@@ -40,6 +40,7 @@ bench: sysdeps venv
 	$(BIN)/python bench/embed_throughput.py
 	$(BIN)/python bench/pipeline_scale.py
 	$(BIN)/python bench/dryrun_fullscale.py
+	$(BIN)/python bench/cc_throughput.py
 
 lint: venv
 	$(BIN)/ruff check src tests bench
