@@ -43,6 +43,7 @@ bench: sysdeps venv
 	$(BIN)/python bench/pipeline_scale.py
 	$(BIN)/python bench/tail_scale.py --samples 200000 2000000
 	$(BIN)/python bench/dryrun_fullscale.py
+	$(BIN)/python bench/cc_throughput.py
 
 lint: venv
 	$(BIN)/ruff check src tests bench

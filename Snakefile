@@ -25,9 +25,11 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/cc_common.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/arxiv.smk"
 include: "workflow/rules/pmc.smk"
+include: "workflow/rules/cc.smk"
 include: "workflow/rules/sources.smk"
 include: "workflow/rules/shards.smk"
 include: "workflow/rules/curate.smk"

@@ -92,7 +92,7 @@ def test_pmc_shards_land_beside_arxiv_one_job_per_batch(first_run):
     assert not downloads.exists() or not any(downloads.iterdir())  # keep_downloads: false
     r = snakemake(first_run, "-n", "--forcerun", "extract", "--cores", "2")
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", r.stdout + r.stderr, re.M))
-    assert counts["extract"] == "7"  # one job per unit: 4 tarballs + 3 batches
+    assert counts["extract"] == "9"  # one job per unit: 4 tarballs + 3 batches + 2 crawl files
 
 
 PLANTED = {("2002.00001", f"planted_{k}") for k in ("resized.png", "q70.jpg", "crop.png", "gray.png")} | {
@@ -113,7 +113,9 @@ def test_planted_contamination_is_gone_and_everything_else_stays(first_run):
     from tests.test_pmc import expected_pmc
 
     expected = set(expected_pairs()) | {k for k in expected_pmc() if k[0].startswith("PMC1")}
-    mixed = _final(first_run, "mixed")
+    everything = _final(first_run, "mixed")
+    mixed = [m for m in everything if m[0]]  # the papers' samples (the web's carry no paper id)
+    assert len(everything) - len(mixed) == len(_final(first_run, "cc")) > 0
     assert len(mixed) == len(set(mixed))  # no sample twice
     # every planted near-duplicate removed; of the two identical logo figures, the first is kept
     assert set(mixed) == expected - PLANTED - {("2002.00003", "logo.png")}
@@ -123,7 +125,7 @@ def test_planted_contamination_is_gone_and_everything_else_stays(first_run):
     pmc = json.loads((first_run / "results" / "pmc" / "decontamination.json").read_text())
     assert (pmc["contaminated"], pmc["exact_duplicates"]) == (1, 0)
     meta = json.loads((first_run / "results" / "final" / "mixed" / "meta.json").read_text())
-    assert meta["output_count"] == len(mixed) and meta["output_shard_count"] == 1
+    assert meta["output_count"] == len(everything) and meta["output_shard_count"] == 1
     scores = sorted((first_run / "results" / "arxiv" / "scores").glob("*.parquet"))
     assert scores and {"uid", "score"} <= set(pq_columns(scores[0]))
 
@@ -441,7 +443,7 @@ def test_feature_config_end_to_end(feature, tmp_path):
         assert not (res / "arxiv").exists() and finals == ["mixed", "pmc"]
         assert not (res / "train").exists()
     else:
-        assert finals == ["arxiv", "mixed", "pmc"]
+        assert finals == ["arxiv", "cc", "mixed", "pmc"]
         assert not list(res.glob("*/scores")) and not list(res.glob("*/embeddings_*"))
         report = json.loads((res / "arxiv" / "decontamination.json").read_text())
         assert (report["contaminated"], report["exact_duplicates"]) == (0, 1)

@@ -16,6 +16,6 @@ def cmd_sample(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("sample", help="write the embedded sample corpus (arXiv and PMC bucket mirrors)")
+    p = sub.add_parser("sample", help="write the embedded sample corpus (arXiv, PMC and Common Crawl mirrors)")
     p.add_argument("outdir")
     p.set_defaults(func=cmd_sample)

@@ -1,0 +1,84 @@
+"""The row a parser emits (one image occurrence and one text attribute) and what it counts per file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+class Row(NamedTuple):
+    """One (image, text) occurrence. ``warc_*`` locate the page's WARC record (from a WAT, the WARC the
+    metadata describes), so a page can be fetched again with one range request. A named tuple: a WAT file
+    makes hundreds of thousands, and a frozen dataclass costs five times as much to build."""
+
+    url: str
+    text: str
+    attr: str
+    page_url: str
+    warc_filename: str
+    warc_record_offset: int
+    warc_record_length: int
+
+
+ROW_FIELDS = Row._fields
+ROW_SCHEMA = pa.schema([pa.field(n, pa.int64() if n.startswith("warc_record") else pa.string()) for n in ROW_FIELDS])
+
+
+def rows_table(rows: list[Row], schema: pa.Schema = ROW_SCHEMA) -> pa.Table:
+    cols = {n: [getattr(r, n) for r in rows] for n in ROW_FIELDS}
+    return pa.table(cols, schema=schema)
+
+
+@dataclass
+class ParseStats:
+    """Per input file: what was there and what was taken (the quality checks against ground truth read it)."""
+
+    file: str
+    record_types: dict = field(default_factory=dict)
+    html_pages: int = 0
+    img_tags: int = 0  # <img> elements (WARC) or IMG@/src links (WAT)
+    img_with_alt: int = 0  # of those, with a non-empty alt after cleaning
+    images: int = 0  # of those, with an http(s) URL
+    rows: int = 0
+    pages_opted_out: int = 0
+    bad_records: int = 0  # undecodable JSON or HTML
+    damaged: str | None = None  # the file broke off here; rows before it are kept
+
+    def add(self, other: ParseStats) -> None:
+        for k, v in other.record_types.items():
+            self.record_types[k] = self.record_types.get(k, 0) + v
+        for name in ("html_pages", "img_tags", "img_with_alt", "images", "rows", "pages_opted_out", "bad_records"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def write_rows(rows: Iterable[Row], out: str | os.PathLike, schema: pa.Schema = ROW_SCHEMA, batch: int = 50_000) -> int:
+    """Stream ``rows`` into the parquet file ``out`` atomically (readers never see half a file); returns
+    the row count."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    n = 0
+    buf: list[Row] = []
+    try:
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for row in rows:
+                buf.append(row)
+                if len(buf) >= batch:
+                    writer.write_table(rows_table(buf, schema))
+                    n += len(buf)
+                    buf = []
+            writer.write_table(rows_table(buf, schema))
+            n += len(buf)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return n

@@ -1,0 +1,237 @@
+"""Parsing crawl files into (image url, text) rows: the real WARC/WAT files of ../shared/realdata/warc against
+their ground truth, truncated files, WAT specifics (base, header lists, opt-outs), WARC specifics (charsets,
+LF-only headers, lazy images, base), ARC v1, and ``sciclip cc parse``."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from sciclip.sample.crawl_files import Image, Page, arc_file, crawl_files
+from sciclip.sources.cc.archive import parse_file
+from sciclip.sources.cc.links import opted_out, resolve
+from tests.conftest import REALDATA, ROOT
+
+WARC_DIR = REALDATA / "warc"
+
+
+def _expected() -> list[dict]:
+    with open(REALDATA / "expected_warc.tsv", encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+@pytest.mark.parametrize("row", _expected(), ids=lambda r: r["file"])
+def test_real_files_match_the_ground_truth(row):
+    rows, stats = parse_file(WARC_DIR / row["file"])
+    types = dict(kv.split("=") for kv in row["warc_record_types"].split(";"))
+    assert stats.record_types == {k: int(v) for k, v in types.items()}
+    assert stats.html_pages == int(row["html_responses"])
+    assert (stats.img_tags, stats.img_with_alt) == (int(row["img_tags"]), int(row["img_with_nonempty_alt"]))
+    alts = {(r.url, r.text) for r in rows if r.attr == "alt"}
+    for example in filter(None, row["examples(src => alt)"].split(" | ")):
+        src, alt = example.split(" => ")
+        if "\ufffd" in alt:  # the ground truth shows EUC-JP bytes as replacement characters; we decode them
+            assert any(src in u for u, _ in alts), src
+        else:
+            assert any(src in u and t.startswith(alt) for u, t in alts), example  # both cut at ~50 chars
+    assert all(r.url.startswith(("http://", "https://")) for r in rows)
+    assert (stats.damaged is not None) == ("truncated" in row["notes"])
+
+
+def test_clueweb_euc_jp_pages_decode_and_keep_every_body_byte():
+    rows, stats = parse_file(WARC_DIR / "resiliparse-clueweb-quirk.warc.gz")
+    assert stats.img_tags == 1252 and stats.img_with_alt == 556  # a CRLF-only reader sees 962 / 295
+    texts = [r.text for r in rows if r.attr == "alt"]
+    assert "ヘッドポーター" in texts[0] and not any("\ufffd" in t for t in texts)
+
+
+def test_rows_point_at_their_warc_record():
+    from warcio.archiveiterator import ArchiveIterator
+
+    path = WARC_DIR / "commoncrawl-whirlwind.warc.gz"
+    rows, _ = parse_file(path)
+    r = rows[0]
+    with open(path, "rb") as f:
+        f.seek(r.warc_record_offset)
+        member = f.read(r.warc_record_length)
+    record = next(iter(ArchiveIterator(__import__("io").BytesIO(member))))
+    assert record.rec_type == "response" and record.rec_headers.get_header("WARC-Target-URI") == r.page_url
+
+
+@pytest.mark.parametrize("name", ["resiliparse-warcfile.warc.gz", "resiliparse-clueweb-quirk.warc.gz"])
+def test_truncated_files_keep_the_rows_before_the_damage(name, tmp_path):
+    data = (WARC_DIR / name).read_bytes()
+    full, _ = parse_file(WARC_DIR / name)
+    for cut in (len(data) // 5, len(data) // 2, len(data) - 300):
+        p = tmp_path / f"cut{cut}.warc.gz"
+        p.write_bytes(data[:cut])
+        rows, stats = parse_file(p)
+        assert stats.damaged, cut
+        key = [(r.url, r.text, r.attr, r.warc_record_offset) for r in rows]
+        assert key == [(r.url, r.text, r.attr, r.warc_record_offset) for r in full[:len(rows)]]
+        whole = [r for r in rows if r.warc_record_offset < rows[-1].warc_record_offset] if rows else []
+        assert whole == [r._replace(warc_filename=p.name) for r in full[:len(whole)]]
+        assert len(rows) <= len(full)
+
+
+def _page(**kw) -> Page:
+    return Page("http://site.test/dir/page.html", kw.pop("images", [Image("a.jpg", alt="A dog")]), **kw)
+
+
+def _write(tmp_path: Path, pages: list[Page], header_lists: bool = False) -> tuple[Path, Path]:
+    w = crawl_files(pages, "x.warc.gz", "x.warc.wat.gz", header_lists)
+    (tmp_path / "x.warc.gz").write_bytes(w.warc)
+    (tmp_path / "x.warc.wat.gz").write_bytes(w.wat)
+    return tmp_path / "x.warc.gz", tmp_path / "x.warc.wat.gz"
+
+
+def test_wat_links_resolve_against_base_then_target_and_keep_alt_and_title(tmp_path):
+    pages = [_page(images=[Image("img/a.jpg", alt="A dog\non grass", title="Dog"), Image("//cdn.test/b.png", alt=" "),
+                           Image("data:image/gif;base64,AA", alt="pixel"), Image("javascript:void(0)", alt="js")]),
+             _page(images=[Image("c.jpg", alt="A cat")], base="http://img.test/base/")]
+    warc, wat = _write(tmp_path, pages)
+    rows, stats = parse_file(wat)
+    assert [(r.url, r.text, r.attr) for r in rows] == [
+        ("http://site.test/dir/img/a.jpg", "A dog on grass", "alt"), ("http://site.test/dir/img/a.jpg", "Dog", "title"),
+        ("http://img.test/base/c.jpg", "A cat", "alt")]
+    assert (stats.html_pages, stats.img_tags, stats.img_with_alt, stats.images) == (2, 5, 4, 3)
+    assert rows[0].warc_filename == "x.warc.gz" and rows[0].page_url == pages[0].url
+    # the WARC path reads the same pages: same urls, texts cleaned its way (line breaks deleted)
+    wrows, _ = parse_file(warc)
+    assert [(r.url, r.attr) for r in wrows] == [(r.url, r.attr) for r in rows]
+    assert wrows[0].text == "A dogon grass"
+    assert [(r.warc_record_offset, r.warc_record_length) for r in wrows] == [
+        (r.warc_record_offset, r.warc_record_length) for r in rows]
+
+
+@pytest.mark.parametrize("header_lists", [False, True])
+def test_page_opt_outs_in_wat_headers_whether_strings_or_lists(tmp_path, header_lists):
+    pages = [_page(robots=["noindex", "noai"]), _page(robots=["googlebot: noai"]), _page(robots=["sciclip: noimageai"])]
+    _, wat = _write(tmp_path, pages, header_lists)
+    rows, stats = parse_file(wat, user_agent_token="sciclip")
+    assert stats.pages_opted_out == 2 and len(rows) == 1
+    raw = gzip.decompress(wat.read_bytes())
+    assert (b'"X-Robots-Tag":["noindex","noai"]' in raw) == header_lists
+
+
+def test_opt_out_parsing_follows_img2dataset():
+    assert opted_out(["noai"]) and opted_out(["noindex, noimageai"]) and not opted_out(["noindex"])
+    assert not opted_out(["googlebot: noai"]) and opted_out(["sciclip: noai"], "sciclip")
+    assert resolve("a b.jpg", "http://x.test/") == "http://x.test/a b.jpg" and resolve("ftp://x/a", "") is None
+    assert resolve("http://[::1", "http://x.test/") is None
+
+
+@pytest.mark.parametrize("charset,declare", [("iso-8859-1", "header"), ("windows-1251", "meta"),
+                                             ("shift_jis", "warc"), ("utf-8", "none"), ("gb2312", "meta")])
+def test_warc_pages_decode_by_header_meta_or_warc_field(tmp_path, charset, declare):
+    alt = {"iso-8859-1": "Café crème", "windows-1251": "Собака на траве", "shift_jis": "富士山の写真",
+           "utf-8": "Ελληνικά κείμενα", "gb2312": "中国新闻网"}[charset]
+    warc, _ = _write(tmp_path, [_page(images=[Image("a.jpg", alt=alt)], charset=charset, declare=declare)])
+    rows, _ = parse_file(warc)
+    assert [r.text for r in rows] == [alt]
+
+
+def test_warc_lf_headers_lazy_images_base_and_image_titles(tmp_path):
+    page = _page(images=[Image("data:image/gif;base64,AA", lazy="/real.jpg", alt="A bird"),
+                         Image("b.jpg", alt="x", image_title="A lake at dawn", title="lake")],
+                 base="../up/", lf_headers=True)
+    warc, _ = _write(tmp_path, [page])
+    raw = gzip.decompress(warc.read_bytes())
+    assert b"HTTP/1.1 200 OK\nContent-Type" in raw
+    rows, stats = parse_file(warc)
+    assert [(r.url, r.text, r.attr) for r in rows] == [
+        ("http://site.test/real.jpg", "A bird", "alt"), ("http://site.test/up/b.jpg", "x", "alt"),
+        ("http://site.test/up/b.jpg", "lake", "title"), ("http://site.test/up/b.jpg", "A lake at dawn", "data-image-title")]
+    assert stats.damaged is None
+
+
+def test_arc_v1_files(tmp_path):
+    p = tmp_path / "old.arc.gz"
+    p.write_bytes(arc_file([_page(images=[Image("a.jpg", alt="A dog"), Image("b.jpg", title="Two cats")],
+                                  charset="iso-8859-1")], "old.arc.gz"))
+    rows, stats = parse_file(p)
+    assert [(r.url, r.text, r.attr) for r in rows] == [("http://site.test/dir/a.jpg", "A dog", "alt"),
+                                                      ("http://site.test/dir/b.jpg", "Two cats", "title")]
+    assert stats.record_types == {"warcinfo": 1, "response": 1} and rows[0].warc_filename == "old.arc.gz"
+
+
+def test_cli_parse_writes_one_row_per_image_and_attribute(tmp_path):
+    out = tmp_path / "rows.parquet"
+    env_path = {"PYTHONPATH": str(ROOT / "src")}
+    r = subprocess.run([sys.executable, "-m", "sciclip", "cc", "parse", str(WARC_DIR / "resiliparse-warcfile.warc.gz"),
+                        str(WARC_DIR / "commoncrawl-whirlwind.warc.gz"), "--out", str(out), "--stats",
+                        str(tmp_path / "s.json")], capture_output=True, text=True, env={**env_path, "PATH": ""})
+    assert r.returncode == 0, r.stderr
+    table = pq.read_table(out)
+    assert {"url", "text", "attr", "page_url", "warc_filename", "warc_record_offset",
+            "warc_record_length"} <= set(table.column_names)
+    stats = json.loads((tmp_path / "s.json").read_text())
+    assert table.num_rows == sum(s["rows"] for s in stats) == 41 + 7
+    assert "153 images (32 with alt)" in r.stderr
+
+
+def test_the_lean_wat_reader_gives_warcios_rows_and_survives_damage(tmp_path, sample_dir):
+    from sciclip.sample.cc import pages
+    from sciclip.sources.cc.archive import _wat_rows
+    from sciclip.sources.cc.rows import ParseStats
+
+    first, second = pages()
+    w = crawl_files(first + second, "s.warc.gz", "s.warc.wat.gz", header_lists=True)
+    wat = tmp_path / "s.warc.wat.gz"
+    wat.write_bytes(w.wat)
+    rows, stats = parse_file(wat)
+    generic = tmp_path / "s.metadata.warc.gz"  # the same bytes under a name that takes warcio
+    generic.write_bytes(w.wat)
+    assert parse_file(generic)[0] == rows and len(rows) == 29 and stats.damaged is None
+    # several records in one member, and a plain file
+    members = gzip.decompress(w.wat)
+    (tmp_path / "one.warc.wat.gz").write_bytes(gzip.compress(members))
+    (tmp_path / "plain.warc.wat").write_bytes(members)
+    assert parse_file(tmp_path / "one.warc.wat.gz")[0] == rows
+    assert parse_file(tmp_path / "plain.warc.wat")[0] == rows
+    for cut in (len(w.wat) // 3, len(w.wat) - 40):
+        (tmp_path / "cut.warc.wat.gz").write_bytes(w.wat[:cut])
+        part, st = parse_file(tmp_path / "cut.warc.wat.gz")
+        assert st.damaged and "ends inside member" in st.damaged and part == rows[:len(part)]
+    bad = bytearray(w.wat)
+    bad[len(bad) // 2] ^= 0xFF
+    (tmp_path / "bad.warc.wat.gz").write_bytes(bytes(bad))
+    part, st = parse_file(tmp_path / "bad.warc.wat.gz")
+    assert st.damaged and part == rows[:len(part)]
+    stats = ParseStats("x")
+    assert list(_wat_rows(tmp_path / "plain.warc.wat", stats, None, max_body=100)) == []  # oversized blocks skipped
+
+
+def test_wat_json_that_orjson_refuses_is_still_read():
+    from sciclip.sources.cc.rows import ParseStats
+    from sciclip.sources.cc.wat import wat_rows
+
+    doc = ('{"Container":{"Filename":"f.warc.gz","Offset":"7"},"Envelope":{"WARC-Header-Metadata":{"WARC-Type":'
+           '"response","WARC-Target-URI":"http://a.test/p"},"Payload-Metadata":{"HTTP-Response-Metadata":{"Headers":'
+           '{},"HTML-Metadata":{"Head":{"Title":"\\ud800 broken"},"Links":[{"path":"IMG@/src","url":"x.jpg",'
+           '"alt":"A dog"}]}}}}}')
+    rows = wat_rows(doc.encode(), ParseStats("x"))
+    assert [(r.url, r.text, r.warc_record_offset) for r in rows] == [("http://a.test/x.jpg", "A dog", 7)]
+
+
+def test_the_resolver_shortcuts_give_urljoins_answers():
+    import random
+
+    from sciclip.sources.cc.links import Resolver
+
+    pieces = ["a", "b", "/", "//", ".", "..", "?", "#", ";", ":", "http://", "https://", "HTTP://", "x.jpg", "%20",
+              " ", "\t", "[", "]", "@", "=", "&", "~", "é", "\\", "data:", "javascript:", "?x=1", "#f"]
+    bases = ["http://a/b/c", "http://a/b/c?q", "http://a", "https://h.test/dir/page.html#x", "http://a/b//c/d",
+             "http://a/b/c;p", "ftp://x/y", "http://a/b/./c/../d", "http://user@h:80/p/q", "http://[::1]/x", "x"]
+    rng = random.Random(5)
+    for _ in range(60_000):
+        ref = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+        base = rng.choice(bases)
+        assert Resolver(base)(ref) == resolve(ref, base), (base, ref)
