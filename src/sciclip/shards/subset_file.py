@@ -40,10 +40,14 @@ def _is_sorted(a: np.ndarray) -> bool:
 
 def check_sorted(subset: np.ndarray, path: str | os.PathLike = "subset") -> None:
     """Binary search needs sorted input (DataComp's tools assume it): checked at any size, chunk by chunk."""
-    for start in range(0, len(subset), CHUNK):
-        chunk = np.asarray(subset[start:start + CHUNK + 1])  # one overlapping element joins the chunks
-        if len(chunk) > 1 and not _is_sorted(chunk):
+    last = None
+    start = 0
+    for chunk in _chunks(subset):
+        joined = chunk if last is None else np.concatenate([last, chunk])  # one element joins the chunks
+        if len(joined) > 1 and not _is_sorted(joined):
             raise SciclipError(f"{path}: subset is not sorted (near uid #{start})")
+        last = chunk[-1:] if len(chunk) else last
+        start += len(chunk)
 
 
 def load_subset(path: str | os.PathLike, check: bool = True) -> np.ndarray:
@@ -77,25 +81,29 @@ def multiplicity(subset: np.ndarray, pairs: np.ndarray) -> np.ndarray:
 
 
 class SubsetWriter:
-    """Writes a subset of known length chunk by chunk into a ``.npy`` (atomically: temp name, then rename)."""
+    """Writes a subset of known length chunk by chunk into a ``.npy`` (atomically: temp name, then rename).
+
+    Plain file writes, not a memory map: written pages of a map count as the process's memory."""
 
     def __init__(self, path: str | os.PathLike, length: int) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}.npy")
         self.length = length
-        self.array = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=U16, shape=(length,))
+        self.file = open(self.tmp, "wb")
+        np.lib.format.write_array_header_1_0(
+            self.file, {"descr": np.lib.format.dtype_to_descr(U16), "fortran_order": False, "shape": (length,)})
         self.n = 0
 
     def write(self, chunk: np.ndarray) -> None:
-        self.array[self.n:self.n + len(chunk)] = chunk
+        self.file.write(np.ascontiguousarray(chunk, dtype=U16).tobytes())
         self.n += len(chunk)
 
     def close(self) -> None:
+        self.file.close()
         if self.n != self.length:
+            self.tmp.unlink(missing_ok=True)
             raise ValueError(f"{self.path}: wrote {self.n} of {self.length} uids")
-        self.array.flush()
-        del self.array
         os.replace(self.tmp, self.path)
 
 
@@ -106,8 +114,16 @@ def save_subset(path: str | os.PathLike, subset: np.ndarray) -> None:
 
 
 def _chunks(a: np.ndarray) -> Iterator[np.ndarray]:
-    for start in range(0, len(a), CHUNK):
-        yield np.asarray(a[start:start + CHUNK])
+    """Chunks of a subset; a memory-mapped one is read with plain reads (its mapped pages would add up)."""
+    filename = getattr(a, "filename", None)
+    if filename is None:
+        for start in range(0, len(a), CHUNK):
+            yield np.asarray(a[start:start + CHUNK])
+        return
+    with open(filename, "rb") as f:
+        f.seek(a.offset)
+        for start in range(0, len(a), CHUNK):
+            yield np.fromfile(f, dtype=U16, count=min(CHUNK, len(a) - start))
 
 
 def merge_sorted(arrays: list[np.ndarray]) -> Iterator[np.ndarray]:
