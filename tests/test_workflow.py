@@ -220,6 +220,7 @@ def test_workflow_against_s3(tmp_path, sample_dir, monkeypatch):
         cfg = cfg.replace("source: resources/sample/arxiv", "source: s3://arxiv")
         cfg = cfg.replace("endpoint_url: null", f"endpoint_url: {server.endpoint}", 1)
         cfg = cfg.replace("pmc:\n  enabled: true", "pmc:\n  enabled: false")
+        cfg = cfg.replace("cc:\n  enabled: true", "cc:\n  enabled: false")
         cfg = cfg.replace("decontamination:\n  enabled: true", "decontamination:\n  enabled: false")
         (wd / "config" / "config.yaml").write_text(cfg)
         for k, v in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
