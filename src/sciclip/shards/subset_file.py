@@ -12,7 +12,7 @@ import numpy as np
 from sciclip.errors import SciclipError
 
 U16 = np.dtype("u8,u8")
-CHUNK = 1 << 20  # uids per chunk: 16 MiB
+CHUNK = 1 << 17  # uids per chunk: 2 MiB (the working memory of merges and checks is a few of these)
 
 
 def uid_pairs(uids: list[str]) -> np.ndarray:
