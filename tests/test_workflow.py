@@ -408,7 +408,7 @@ def test_html_report_holds_the_figures(first_run):
     assert "threshold 0.75" in scores
     grid = item("samples.html")
     assert grid.count("<figure>") == 24 and "data:image/jpeg;base64," in grid
-    assert "of the 30 final samples" in grid and grid.count("<figure class='removed'>") == 6
+    assert "results/final/mixed: 30" in grid and grid.count("<figure class='removed'>") == 6
     known = set(expected_pairs().values())
     assert any(caption in grid for caption in known)
     assert r.returncode == 0
