@@ -283,7 +283,7 @@ def _third_party_imports_of_sciclip() -> set[str]:
     import ast
     import sys
     names = set()
-    for py in (ROOT / "src" / "sciclip").glob("*.py"):
+    for py in (ROOT / "src" / "sciclip").rglob("*.py"):  # subpackages too: readme00 imports yaml
         for node in ast.walk(ast.parse(py.read_text())):
             if isinstance(node, ast.Import):
                 names |= {a.name.split(".")[0] for a in node.names}
@@ -403,14 +403,15 @@ def test_html_report_holds_the_figures(first_run):
     assert "samples kept" in desc and "near-duplicate of an evaluation image" in desc  # counts on the landing page
     captions = item("caption_lengths.svg")
     assert "<svg" in captions and "arxiv: caption length" in captions and "pmc: caption length" in captions
-    assert "samples per month" in item("samples_per_unit.svg") and "samples per batch" in item("samples_per_unit.svg")
+    per_unit = item("samples_per_unit.svg")
+    assert "samples extracted per month" in per_unit and "samples extracted per batch" in per_unit
     skips = item("skip_reasons.svg")
     assert "corrupt_gzip" in skips and "malformed_xml" in skips
     scores = item("decontamination_scores.svg")
     assert "threshold 0.75" in scores
     grid = item("samples.html")
     assert grid.count("<figure>") == 24 and "data:image/jpeg;base64," in grid
-    assert "of the 30 final samples" in grid and grid.count("<figure class='removed'>") == 6
+    assert "results/final/mixed: 30" in grid and grid.count("<figure class='removed'>") == 6
     known = set(expected_pairs().values())
     assert any(caption in grid for caption in known)
     assert r.returncode == 0

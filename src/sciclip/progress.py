@@ -14,8 +14,6 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 
-from tqdm import tqdm
-
 log = logging.getLogger("sciclip.progress")
 
 LOG_INTERVAL_S = 30.0  # at most one progress line per this many seconds in a log (plus one at the end)
@@ -33,6 +31,8 @@ def progress(iterable: Iterable | None = None, **kwargs):
     ``with``); silent under ``-q``."""
     if _quiet or not sys.stderr.isatty():
         return LogProgress(iterable, emit=not _quiet, **kwargs)
+    from tqdm import tqdm  # only for a terminal: a command's import cost and its env stay small otherwise
+
     kwargs.setdefault("mininterval", 0.5)
     kwargs.setdefault("dynamic_ncols", True)
     return tqdm(iterable, file=sys.stderr, **kwargs)
@@ -88,7 +88,13 @@ class LogProgress:
                 self._log(time.monotonic(), done=True)
 
     def _amount(self, x: int | float) -> str:
-        return tqdm.format_sizeof(x, self.unit) if self.unit_scale else f"{x:g} {self.unit}"
+        if not self.unit_scale:
+            return f"{x:g} {self.unit}"
+        for prefix in ("", "k", "M", "G", "T"):  # tqdm's unit_scale: powers of 1000
+            if abs(x) < 999.5 or prefix == "T":
+                break
+            x /= 1000
+        return f"{x:.2f}{prefix}{self.unit}" if prefix else f"{x:.0f}{self.unit}"
 
     def _log(self, now: float, done: bool = False) -> None:
         if not self.emit:

@@ -28,19 +28,31 @@ STYLE = ("body{font-family:sans-serif;margin:1em}h2{margin-top:1.5em}"
          ".why{font-weight:bold;color:#cc3311;font-size:12px}")
 
 
-def final_samples(results: Path, finals: list[str]) -> list[tuple[str, bytes, str, str]]:
-    """(uid, jpg, caption, output name) of every distinct final sample, in output then shard order."""
+def final_samples(results: Path, finals: list[str], n: int, seed: int,
+                  scan: int = 20) -> list[tuple[str, bytes, str, str]]:
+    """``n`` random distinct final samples (uid, jpg, caption, output name), fixed seed.
+
+    Shards are visited in a seeded random order and a reservoir keeps ``n`` samples, so memory stays small;
+    the scan stops after ``scan * n`` samples: at full scale a few shards, in the demo all of them."""
+    rng = random.Random(seed)
+    shards = [(name, p) for name in finals for p in sorted((results / "final" / name).glob("*.tar"))]
+    rng.shuffle(shards)
     seen: set[str] = set()
-    out = []
-    for name in finals:
-        for shard in sorted((results / "final" / name).glob("*.tar")):
-            for key, members in read_samples(shard, ShardReport(shard.name)):
-                uid = key.rsplit("-", 1)[0]
-                if uid in seen or "jpg" not in members or "txt" not in members:
-                    continue
-                seen.add(uid)
-                out.append((uid, members["jpg"], members["txt"].decode("utf-8", "replace"), name))
-    return out
+    picked: list[tuple[str, bytes, str, str]] = []
+    for name, shard in shards:
+        for key, members in read_samples(shard, ShardReport(shard.name)):
+            uid = key.rsplit("-", 1)[0]
+            if uid in seen or "jpg" not in members or "txt" not in members:
+                continue
+            seen.add(uid)
+            sample = (uid, members["jpg"], members["txt"].decode("utf-8", "replace"), name)
+            if len(picked) < n:
+                picked.append(sample)
+            elif (j := rng.randrange(len(seen))) < n:
+                picked[j] = sample
+        if len(seen) >= scan * n:
+            break
+    return sorted(picked)
 
 
 def removed_samples(results: Path, sources: list[str], cap: int) -> tuple[list[tuple[str, bytes, str, str]], int]:
@@ -56,12 +68,21 @@ def removed_samples(results: Path, sources: list[str], cap: int) -> tuple[list[t
                for r in report.get("contaminated_samples") or []}
         why |= {r["key"]: "exact duplicate of a kept sample" for r in report.get("duplicate_samples") or []}
         total += len(why)
+        wanted = set(sorted(why)[: max(0, cap - len(found))])  # the first removed, in key (= shard) order
         for shard in sorted((results / source / "img2dataset").glob("*.tar")):
+            if not wanted:
+                break
             for key, members in read_samples(shard, ShardReport(shard.name)):
-                if key in why and len(found) < cap and "jpg" in members:
+                if key in wanted and "jpg" in members:
                     caption = members.get("txt", b"").decode("utf-8", "replace")
                     found.append((f"{source} {key}", members["jpg"], caption, why[key]))
+                    wanted.discard(key)
     return found, total
+
+
+def _count(results: Path, final: str) -> str:
+    meta = results / "final" / final / "meta.json"
+    return str(read_json(meta, "a reshard meta.json").get("output_count", "?")) if meta.is_file() else "?"
 
 
 def _thumb(jpg: bytes) -> str:
@@ -81,13 +102,12 @@ def _cell(label: str, jpg: bytes, caption: str, why: str = "") -> str:
 
 def grid_html(results: Path, sources: list[str], finals: list[str], n: int, seed: int) -> str:
     """The page: ``n`` random final samples (fixed seed), then the removed ones (at most ``n``)."""
-    kept = final_samples(results, finals)
-    picked = random.Random(seed).sample(kept, min(max(n, 0), len(kept)))
+    picked = final_samples(results, finals, max(n, 0), seed)
     removed, n_removed = removed_samples(results, sources, max(n, 0))
-    where = ", ".join(f"results/final/{f}" for f in finals) or "no final output"
+    sizes = ", ".join(f"results/final/{f}: {_count(results, f)}" for f in finals) or "no final output"
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>sciclip samples</title><style>{STYLE}"
              "</style></head><body>",
-             f"<h2>{len(picked)} random samples of the {len(kept)} final samples ({html.escape(where)})</h2>",
+             f"<h2>{len(picked)} random final samples ({html.escape(sizes)} samples)</h2>",
              "<div class='grid'>", *(_cell(f"{name} {uid}", jpg, cap) for uid, jpg, cap, name in picked), "</div>",
              f"<h2>Removed by decontamination: {n_removed} samples"
              + (f" (the first {len(removed)} shown)" if len(removed) < n_removed else "") + "</h2>"]
