@@ -91,7 +91,7 @@ def test_unit_shards_carry_the_web_provenance(cc_run):
 
 
 def test_the_shared_tail_takes_cc_unchanged(cc_run, tmp_path):
-    from sciclip.curate.decontaminate import build_subset
+    from sciclip.curate.dedup import build_subset
     from sciclip.shards.img2dataset import convert
     from sciclip.shards.reshard import reshard
     from sciclip.shards.stats import dataset_stats, format_summary
