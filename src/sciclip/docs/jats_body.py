@@ -15,19 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lxml import etree
-
 from sciclip.docs.model import Block, ImageBlock, TextBlock
 from sciclip.docs.options import DocOptions
-from sciclip.errors import Skip
 from sciclip.sources.pmc.jats_figures import (
-    MAX_XML_BYTES,
     caption_parts,
     flat_text,
     href_of,
     local,
     match_media,
-    secure_parser,
+    parse_root,
 )
 from sciclip.text.captions import normalise_space
 
@@ -227,15 +223,7 @@ def _graphic_slots(fig) -> list[list[str]]:
 
 
 def parse_article(data: bytes, origin: str):
-    if len(data) > MAX_XML_BYTES:
-        raise Skip("xml_too_large", f"{len(data)} bytes")
-    try:
-        root = etree.fromstring(data, parser=secure_parser())
-    except etree.XMLSyntaxError as e:
-        raise Skip("malformed_xml", f"{origin}: {e}") from None
-    if root is None:
-        raise Skip("malformed_xml", f"{origin}: empty document")
-    return root
+    return parse_root(data, origin)
 
 
 def _children(el, name: str) -> list:

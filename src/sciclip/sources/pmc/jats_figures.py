@@ -186,7 +186,8 @@ def license_code(text: str) -> str | None:
     return None
 
 
-def parse_jats(data: bytes, origin: str = "article") -> JatsArticle:
+def parse_root(data: bytes, origin: str = "article"):
+    """The article's XML root, parsed securely (no entities, DTDs or network); unusable XML is a Skip."""
     if len(data) > MAX_XML_BYTES:
         raise Skip("xml_too_large", f"{len(data)} bytes")
     try:
@@ -195,6 +196,11 @@ def parse_jats(data: bytes, origin: str = "article") -> JatsArticle:
         raise Skip("malformed_xml", f"{origin}: {e}") from None
     if root is None:
         raise Skip("malformed_xml", f"{origin}: empty document")
+    return root
+
+
+def parse_jats(data: bytes, origin: str = "article") -> JatsArticle:
+    root = parse_root(data, origin)
     art = JatsArticle(article_type=root.get("article-type"), lang=_lang(root))
     meta = next((el for el in root.iter() if local(el) == "article-meta"), None)
     if meta is not None:
