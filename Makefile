@@ -30,10 +30,10 @@ demo: sysdeps venv
 
 test: sysdeps venv
 	$(BIN)/ruff check src tests bench
-	$(BIN)/python -m pytest -n $(CORES) --timeout 900
+	$(BIN)/python -m pytest -n $(CORES) --dist loadgroup --timeout 900
 
 test-fast: sysdeps venv
-	$(BIN)/python -m pytest -n $(CORES) -m "not slow"
+	$(BIN)/python -m pytest -n $(CORES) --dist loadgroup -m "not slow"
 
 bench: sysdeps venv
 	$(BIN)/python bench/extract_throughput.py

@@ -15,6 +15,25 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REALDATA = ROOT.parent / "shared" / "realdata"
 
 
+# Module fixtures that run the whole workflow (minutes each): every test using one goes to the same xdist
+# worker (``--dist loadgroup`` in the Makefile), so each runs once per session rather than once per worker.
+SHARED_RUNS = ("first_run", "docs_run", "cc_run")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items) -> None:
+    """Suffix the node ids of the tests sharing a run with its group, as xdist's loadgroup expects. xdist 3.8
+    does this itself by writing ``item._nodeid``, which pytest 9 no longer reads (the id lives in ``_id``)."""
+    if not getattr(config.option, "loadgroup", False):  # set on xdist workers under --dist loadgroup
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        group = next((name for name in SHARED_RUNS if name in getattr(item, "fixturenames", ())), None)
+        if group and "@" not in item.nodeid:
+            item._id = NodeId.parse(f"{item.nodeid}@{group}")
+
+
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory) -> Path:
     from sciclip.sample import write_sample

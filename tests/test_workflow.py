@@ -42,12 +42,6 @@ def snakemake(cwd: Path, *args: str, check: bool = True, extra_env: dict | None 
     return r
 
 
-def shard_bytes(root: Path) -> dict[str, bytes]:
-    paths = (list((root / "results").glob("*/shards/*/*.tar")) + list((root / "results").glob("*/img2dataset/*.tar"))
-             + list((root / "results").glob("final/*/*.tar")) + list((root / "results").glob("final/*/*.npy")))
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(paths)}
-
-
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
     wd = make_checkout(tmp_path_factory.mktemp("wf1"))
@@ -163,13 +157,6 @@ def test_second_run_has_nothing_to_do(first_run):
     assert "Nothing to be done" in r.stdout + r.stderr
 
 
-def test_two_runs_from_scratch_are_byte_identical(first_run, tmp_path):
-    wd = make_checkout(tmp_path / "wf2")
-    snakemake(wd, "--cores", "1")  # a different core count must not matter either
-    a, b = shard_bytes(first_run), shard_bytes(wd)
-    assert a and a == b
-
-
 def test_dry_run_rulegraph_and_lint(tmp_path):
     wd = make_checkout(tmp_path / "wf3")
     r = snakemake(wd, "-n", "--cores", "2")
@@ -199,7 +186,7 @@ def test_bad_config_names_the_key(tmp_path):
 def test_selection_from_config(tmp_path):
     wd = make_checkout(tmp_path / "wf5")
     (wd / "extra.yaml").write_text("arxiv:\n  tarballs: [arXiv_src_9901_001]\npmc:\n  enabled: false\n")
-    snakemake(wd, "--cores", "2", "--configfile", "config/config.yaml", "extra.yaml")
+    snakemake(wd, "results/stats/arxiv.json", "--cores", "2", "--configfile", "config/config.yaml", "extra.yaml")
     dirs = sorted(p.name for p in (wd / "results" / "arxiv" / "shards").iterdir())
     assert dirs == ["arXiv_src_9901_001"]
     stats = json.loads((wd / "results" / "stats" / "arxiv.json").read_text())
@@ -223,11 +210,12 @@ def test_workflow_against_s3(tmp_path, sample_dir, monkeypatch):
         cfg = cfg.replace("pmc:\n  enabled: true", "pmc:\n  enabled: false")
         cfg = cfg.replace("cc:\n  enabled: true", "cc:\n  enabled: false")
         cfg = cfg.replace("decontamination:\n  enabled: true", "decontamination:\n  enabled: false")
+        cfg = cfg.replace("train:\n  enabled: true", "train:\n  enabled: false")
         (wd / "config" / "config.yaml").write_text(cfg)
         for k, v in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
                      ("AWS_DEFAULT_REGION", "us-east-1")):
             monkeypatch.setenv(k, v)
-        snakemake(wd, "--cores", "2")
+        snakemake(wd, "--cores", "2", "results/final/arxiv", "results/stats/arxiv.json")
         assert not (wd / "resources" / "sample").exists()  # nothing generated locally: all came over S3
         stats = json.loads((wd / "results" / "stats" / "arxiv.json").read_text())
         assert stats["samples"] == len(expected_pairs())
@@ -376,10 +364,18 @@ def test_training_command_guards_small_data():
     assert cmd[cmd.index("--train-data-upsampling-factors") + 1] == "1::3" and "--dataset-resampled" in cmd
 
 
-def test_coarser_work_units_give_the_same_data(first_run, tmp_path):
-    """Jobs taking runs of tarballs / batches (the full-scale fan-out) produce byte-identical shards."""
+def test_coarser_work_units_and_one_core_give_the_same_data(first_run, tmp_path):
+    """Jobs taking runs of tarballs / batches (the full-scale fan-out), run from scratch on one core instead of
+    two, produce byte-identical data downstream of extraction. (That two runs of the same configuration give the
+    same bytes, unit shards included, is what the golden test checks: its digests come from another run.)"""
+    from tests.golden import artefact_digests
+
     wd = make_checkout(tmp_path / "wf8")
-    snakemake(wd, "--cores", "2", "--configfile", "config/config.yaml", ".test/coarse-units/config.yaml")
+    snakemake(wd, "--cores", "1", "--configfile", "config/config.yaml", ".test/coarse-units/config.yaml")
+    a, b = artefact_digests(first_run / "results"), artefact_digests(wd / "results")
+    per_unit = ("/shards/", "stats/")  # unit folders are named after their runs of tarballs / batches
+    same = sorted(k for k in a if not any(p in k for p in per_unit))
+    assert len(same) > 20 and {k: a[k] for k in same} == {k: b.get(k) for k in same}
     assert sorted(p.name for p in (wd / "results" / "arxiv" / "shards").iterdir()) == [
         "arXiv_src_2001_001_x3", "arXiv_src_9901_001"]
     assert sorted(p.name for p in (wd / "results" / "pmc" / "shards").iterdir()) == ["b00000_x2", "b00002"]
@@ -464,8 +460,9 @@ def test_tail_units_through_the_dag_equal_one_job_per_stage(tmp_path):
 
     wd = make_checkout(tmp_path / "wf-tail")
     (wd / "tail.yaml").write_text("img2dataset:\n  samples_per_shard: 4\n  shards_per_unit: 2\n"
-                                  "train:\n  enabled: false\n")
-    snakemake(wd, "--cores", "2", "--configfile", "config/config.yaml", "tail.yaml")
+                                  "train:\n  enabled: false\ncc:\n  enabled: false\n")
+    snakemake(wd, "results/arxiv/decontaminated.npy", "results/pmc/decontaminated.npy", "--cores", "2",
+              "--configfile", "config/config.yaml", "tail.yaml")
     for source in ("arxiv", "pmc"):
         res = wd / "results" / source
         plan = json.loads((res / "img2dataset.plan.json").read_text())
