@@ -91,21 +91,25 @@ def pages(remote: str | None) -> list[tuple[str, bytes]]:
 
 def write_warc(path: Path, remote: str | None = None, images: bool = True) -> list[str]:
     """Write the pages (and the captured images) to ``path``; returns the page URLs in file order."""
+    return write_pages(path, pages(remote), CAPTURED if images else {})
+
+
+def write_pages(path: Path, html_pages: list[tuple[str, bytes]], captured: dict[str, bytes]) -> list[str]:
+    """A WARC of ``(url, html)`` responses, then ``captured`` image responses; the page URLs in file order."""
     urls = []
     with open(path, "wb") as f:
         w = WARCWriter(f, gzip=True)
-        for n, (url, html) in enumerate(pages(remote)):
+        for n, (url, html) in enumerate(html_pages):
             headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
             rec = w.create_warc_record(url, "response", payload=io.BytesIO(html), http_headers=headers,
                                        warc_headers_dict={"WARC-Date": f"2024-05-0{1 + n}T00:00:00Z"})
             w.write_record(rec)
             urls.append(url)
-        if images:
-            for url, data in CAPTURED.items():
-                headers = StatusAndHeaders("200 OK", [("Content-Type", "image/png")], protocol="HTTP/1.1")
-                rec = w.create_warc_record(url, "response", payload=io.BytesIO(data), http_headers=headers,
-                                           warc_headers_dict={"WARC-Date": "2024-05-01T00:00:00Z"})
-                w.write_record(rec)
+        for url, data in captured.items():
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "image/png")], protocol="HTTP/1.1")
+            rec = w.create_warc_record(url, "response", payload=io.BytesIO(data), http_headers=headers,
+                                       warc_headers_dict={"WARC-Date": "2024-05-01T00:00:00Z"})
+            w.write_record(rec)
     return urls
 
 

@@ -4,7 +4,10 @@ every ground-truth figure, in order, at its place with its caption, and the body
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 import json
+import tarfile
 
 import pytest
 
@@ -28,7 +31,7 @@ def real_docs(tmp_path_factory):
     d = tmp_path_factory.mktemp("docs-real")
     papers = sorted(p for p in (REALDATA / "latex").iterdir() if p.is_dir())
     ids = pack_papers(papers, d / "arXiv_src_2101_001.tar")
-    out = {}
+    out = {"tarball": d / "arXiv_src_2101_001.tar"}
     for placement in ("float", "first_ref"):
         stats = documents_from_tarballs([d / "arXiv_src_2101_001.tar"], d / placement,
                                         DocOptions(figure_placement=placement), workers=2)
@@ -102,5 +105,27 @@ def test_layout_is_obelics(real_docs):
                 assert im.startswith("https://arxiv.org/abs/2101.") and b[:3] == b"\xff\xd8\xff"
                 assert {"source_path", "alt_text", "width", "height", "format", "uid", "sha256"} <= set(m)
                 assert len(m["uid"]) == 32
-        assert {"paper_id", "tarball", "member", "main_tex", "url"} <= set(r.general_metadata)
+        assert {"paper_id", "tarball", "member", "member_offset", "member_size", "main_tex", "url"} <= set(
+            r.general_metadata)
         json.dumps(r.general_metadata)
+
+
+def test_general_metadata_locates_the_paper_in_its_bulk_tarball(real_docs):
+    """``member_offset``/``member_size`` are the member's data bytes: a seek and a read give the paper's
+    gzipped source, the very bytes tarfile reads for that member, holding the document's main file."""
+    docs, _ = real_docs["float"]
+    tarball = real_docs["tarball"]
+    with tarfile.open(tarball) as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+    offsets = set()
+    with open(tarball, "rb") as f:
+        for r in docs.values():
+            g = r.general_metadata
+            assert g["tarball"] == tarball.name
+            f.seek(g["member_offset"])
+            data = f.read(g["member_size"])
+            assert data == members[g["member"]]
+            with tarfile.open(fileobj=gzip.GzipFile(fileobj=io.BytesIO(data))) as paper:
+                assert g["main_tex"] in paper.getnames()
+            offsets.add(g["member_offset"])
+    assert len(offsets) == len({r.general_metadata["paper_id"] for r in docs.values()}) > 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import tarfile
 
 import pytest
 from PIL import Image
@@ -109,3 +110,26 @@ def test_first_ref_moves_floats_group_figures_to_their_citations(docs):
         sum(len(t.split()) for t in r_float.texts[:first_float] if t)
     assert "Figure 1" in r_moved.texts[first_moved - 1].rsplit("\n\n", 1)[-1]
     assert sorted(m["figure_id"] for m in r_moved.metadata if m) == sorted(m["figure_id"] for m in r_float.metadata if m)
+
+
+def test_general_metadata_locates_the_article(docs, articles, tmp_path):
+    """An article folder: ``package`` is the folder, ``source_file`` the JATS file in it; a legacy package:
+    the package file, and the JATS member's path inside it."""
+    records, _ = docs["float"]
+    folders = {p.name: sorted(f.name for f in p.iterdir()) for p in (articles / "in").iterdir()}
+    for r in records.values():
+        g = r.general_metadata
+        assert g["source_file"] in folders[g["package"]] and g["package"] == g["article"]
+    src = sorted((REALDATA / "jats").iterdir())[0]
+    data = src.read_bytes()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo(f"PMC200000/{src.name}")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "PMC200000.tar.gz").write_bytes(buf.getvalue())
+    documents_from_articles([tmp_path / "in"], tmp_path / "out", DocOptions(min_images=0))
+    [r] = read_dir(tmp_path / "out")
+    assert r.general_metadata["package"] == "PMC200000.tar.gz"
+    assert r.general_metadata["source_file"] == f"PMC200000/{src.name}"

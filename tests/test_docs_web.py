@@ -6,13 +6,15 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 
 import pytest
 from PIL import Image
 from selectolax.lexbor import LexborHTMLParser
 
+import sciclip.docs.fetch as fetch_mod
 from sciclip.docs.dedup import DedupOptions, dedup_documents
-from sciclip.docs.fetch import FetchOptions, HttpFetcher
+from sciclip.docs.fetch import DownloadedImages, FetchOptions, Img2datasetFetcher
 from sciclip.docs.html_nodes import PageImage, PageText, page_nodes
 from sciclip.docs.reader import read_dir
 from sciclip.docs.warc_pages import decode_html, iter_pages
@@ -28,7 +30,7 @@ from sciclip.docs.web_filters import (
     words,
 )
 from tests.conftest import REALDATA
-from tests.docs_web_fixture import BOILERPLATE, PROSE, remote_images, write_warc
+from tests.docs_web_fixture import BOILERPLATE, PROSE, image, remote_images, write_pages, write_warc
 from tests.servers import StaticHTTP
 
 WARCS = REALDATA / "warc"
@@ -142,13 +144,62 @@ def test_a_truncated_warc_keeps_the_pages_before_the_damage(tmp_path):
     assert 2 <= len(pages) < 6 and pages[0].url == "http://valley.test/a.html"
 
 
-def test_http_fetcher_reasons(served):
-    f = HttpFetcher(FetchOptions(timeout_s=5, retries=0, max_bytes=1000))
-    got = f.fetch([f"{served.url}/img/museum.png", f"{served.url}/nope.png", "data:image/png;base64,AA=="])
-    assert got == {f"{served.url}/img/museum.png": "image_too_large", f"{served.url}/nope.png": "image_http_error",
-                   "data:image/png;base64,AA==": "image_unsupported_url"}
-    ok = HttpFetcher(FetchOptions(timeout_s=5, retries=0)).fetch([f"{served.url}/img/museum.png"])
-    assert Image.open(io.BytesIO(ok[f"{served.url}/img/museum.png"])).size == (240, 300)
+def test_img2dataset_fetcher_maps_each_url_to_bytes_or_a_reason(served, tmp_path):
+    """The adapter over the cc branch's downloader: one img2dataset run for the URLs, each read back."""
+    good, missing, data = f"{served.url}/img/museum.png", f"{served.url}/nope.png", "data:image/png;base64,AA=="
+    fetcher = Img2datasetFetcher(tmp_path, FetchOptions(timeout_s=5, retries=0))
+    got = fetcher.fetch([good, missing, data])
+    assert Image.open(io.BytesIO(got[good])).size == (240, 300) and got[good] == remote_images()["/img/museum.png"]
+    assert got[missing] == "image_http_404" and got[data] == "image_unsupported_url"
+    small = DownloadedImages(tmp_path / "run-1" / "downloads.sqlite", max_bytes=1000)
+    assert small.fetch([good, f"{served.url}/never-asked.png"]) == {
+        good: "image_too_large", f"{served.url}/never-asked.png": "image_not_fetched"}
+
+
+def _gallery(title: str, images: list[str]) -> bytes:
+    body = "".join(f'<img src="{u}" alt="{u.rsplit("/", 1)[-1]}">' for u in images)
+    return (f"<html><head><title>{title}</title></head><body><h1>{title}</h1><p>{PROSE[0]} {PROSE[1]}</p>"
+            f"{body}<p>{PROSE[2]} {PROSE[3]}</p></body></html>").encode()
+
+
+def test_a_units_images_come_from_one_img2dataset_run_with_opt_outs_and_errors_counted(tmp_path, monkeypatch):
+    """Two WARCs, one unit: every image URL not captured is downloaded once, in one run, through a web on
+    127.0.0.1 (``serve``); an image opted out by ``X-Robots-Tag: noai``, a 404 and a file that is no image
+    stay out of the documents, counted by reason; the good images land, an opt-out for another agent too."""
+    web = tmp_path / "web" / "img.test" / "img"
+    web.mkdir(parents=True)
+    for n, name in enumerate(["good.png", "private.png", "bot.png", "two.png"]):
+        (web / name).write_bytes(image(300, 240, 20 + n))
+    (web / "text.png").write_bytes(b"<html>this is not an image</html>")
+    (tmp_path / "web" / "headers.json").write_text(json.dumps({
+        "img.test/img/private.png": {"X-Robots-Tag": "noai"},
+        "img.test/img/bot.png": {"X-Robots-Tag": "otherbot: noai"}}))
+    u = "http://img.test/img/"
+    write_pages(tmp_path / "1.warc.gz", [("http://img.test/one.html", _gallery("One", [
+        u + "good.png", u + "private.png", u + "gone.png", u + "text.png", u + "bot.png"]))], {})
+    write_pages(tmp_path / "2.warc.gz", [("http://img.test/two.html", _gallery("Two", [
+        u + "good.png", u + "two.png"]))], {"http://img.test/img/two.png": image(300, 240, 23)})
+    runs: list[list[str]] = []
+
+    def run_img2dataset(url_list, out_dir, opts):  # the real downloader, its input recorded
+        import pyarrow.parquet as pq
+
+        runs.append(pq.read_table(url_list).column("url").to_pylist())
+        assert opts.user_agent_token == "sciclip" and "noai" in opts.disallowed_header_directives
+        return real(url_list, out_dir, opts)
+
+    real = fetch_mod.run_img2dataset
+    monkeypatch.setattr(fetch_mod, "run_img2dataset", run_img2dataset)
+    fetch = FetchOptions(timeout_s=5, retries=0, threads=4, serve=str(tmp_path / "web"))
+    stats = documents_from_warcs([tmp_path / "1.warc.gz", tmp_path / "2.warc.gz"], tmp_path / "out",
+                                 web=WebOptions(fetch=fetch))
+    assert runs == [[u + "good.png", u + "private.png", u + "gone.png", u + "text.png", u + "bot.png"]]
+    one, two = read_dir(tmp_path / "out")
+    assert [m["src"] for m in one.metadata if m] == [u + "good.png", u + "bot.png"]
+    assert [m["src"] for m in two.metadata if m] == [u + "good.png", u + "two.png"]  # two.png: captured
+    assert one.image_bytes[one.images.index(u + "good.png")] == two.image_bytes[two.images.index(u + "good.png")]
+    assert stats.skipped_images == {"image_opted_out": 1, "image_http_404": 1, "image_not_an_image": 1}
+    assert stats.documents == 2 and stats.images == 4 and stats.timings_s["download"] > 0
 
 
 # --- the real WARC files ------------------------------------------------------------------------------------

@@ -26,13 +26,18 @@ def _switch(g, name: str, default: bool, help_: str) -> None:
 
 def add_web_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("images of web pages")
-    _switch(g, "fetch-images", True, "download images the WARC does not hold (default; --no-fetch-images: only "
-                                     "captured ones)")
+    _switch(g, "fetch-images", True, "download images the WARC does not hold, with img2dataset as the cc branch "
+                                     "(default; --no-fetch-images: only captured ones)")
+    g.add_argument("--fetch-processes", type=positive_int, default=1, help="img2dataset processes (1)")
+    g.add_argument("--fetch-threads", type=positive_int, default=16, help="img2dataset threads per process (16)")
     g.add_argument("--fetch-timeout-s", type=float, default=10.0, help="seconds per image download (10)")
-    g.add_argument("--fetch-retries", type=int, default=1, help="retries on transient errors (1)")
-    g.add_argument("--fetch-threads", type=positive_int, default=16, help="parallel downloads (16)")
-    g.add_argument("--max-image-mb", type=float, default=20.0, help="larger images are not downloaded (20)")
-    g.add_argument("--user-agent", default="sciclip-docs/0.1", help="User-Agent of image downloads")
+    g.add_argument("--fetch-retries", type=int, default=1, help="retries of a failed download (1)")
+    g.add_argument("--max-image-mb", type=float, default=20.0, help="larger downloads are dropped (20)")
+    g.add_argument("--user-agent-token", default="sciclip",
+                   help="token in the User-Agent, matched against X-Robots-Tag (sciclip)")
+    g.add_argument("--disallowed-header-directives", default="noai,noimageai,noindex,noimageindex",
+                   help="X-Robots-Tag directives that opt an image out (noai,noimageai,noindex,noimageindex)")
+    g.add_argument("--serve", default=None, help="serve this folder on 127.0.0.1 as the web (demo, tests)")
     g = p.add_argument_group("OBELICS filters (defaults: OBELICS' thresholds)")
     g.add_argument("--image-formats", default="jpg,jpeg,png,webp", help="kept formats (jpg,jpeg,png,webp)")
     g.add_argument("--image-min-side", type=int, default=150, help="smallest original/rendered side (150)")
@@ -70,9 +75,12 @@ def web_options(args):
         doc_max_images=args.doc_max_images, paragraph=limits["paragraph"], document=limits["doc"],
         flagged_words=flagged, language=args.language, language_model=args.language_model,
         language_min_score=args.language_min_score)
-    fetch = FetchOptions(enabled=args.fetch_images, timeout_s=args.fetch_timeout_s, retries=args.fetch_retries,
-                         threads=args.fetch_threads, max_bytes=int(args.max_image_mb * (1 << 20)),
-                         user_agent=args.user_agent)
+    fetch = FetchOptions(enabled=args.fetch_images, processes=args.fetch_processes, threads=args.fetch_threads,
+                         timeout_s=args.fetch_timeout_s, retries=args.fetch_retries,
+                         max_bytes=int(args.max_image_mb * (1 << 20)), user_agent_token=args.user_agent_token,
+                         disallowed_header_directives=tuple(
+                             x.strip().lower() for x in args.disallowed_header_directives.split(",") if x.strip()),
+                         serve=args.serve)
     return WebOptions(filters, fetch)
 
 

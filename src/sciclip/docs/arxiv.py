@@ -1,7 +1,10 @@
 """arXiv papers as documents: one document per main file of each paper in the unit's bulk tarballs.
 
 The papers are listed and unpacked exactly as for the pairs (``ArxivSource``: the same members, the same
-safe unpacking and limits, the same main files), so a paper's documents and its pairs agree.
+safe unpacking and limits, the same main files), so a paper's documents and its pairs agree. A document's
+``general_metadata`` locates its source as OBELICS' WARC offsets do: the bulk tarball, the member's name, and
+``member_offset``/``member_size`` (its data bytes within the tarball: ``tarball[offset:offset+size]`` is
+the paper's gzipped source).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class ArxivDocuments(DocSource):
         return self.pairs.items(inputs, stats)
 
     def documents(self, item: WorkItem, scratch: Path, result: DocResult) -> Iterator[RawDocument]:
-        member, data, tarball, yymm = item.payload
+        member, data, tarball, yymm, offset = item.payload
         tree = load_paper(member, data, scratch, self.opts.extract, result)  # type: ignore[arg-type]
         if not tree.tex_files():
             raise Skip("no_tex_source")
@@ -56,7 +59,8 @@ class ArxivDocuments(DocSource):
             for k, v in doc.counts.items():
                 result.skipped_images[k] += v
             general = {"paper_id": item.id, "yymm": yymm, "tarball": tarball, "member": member,
-                       "main_tex": str(main), "url": self.pairs.provenance_url(meta).split("#")[0]}
+                       "member_offset": offset, "member_size": len(data), "main_tex": str(main),
+                       "url": self.pairs.provenance_url(meta).split("#")[0]}
             yield RawDocument(sample_uid("docs", "arxiv", item.id, str(main)), "arxiv", doc.blocks, general)
 
 

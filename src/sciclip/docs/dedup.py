@@ -175,7 +175,7 @@ def dedup_documents(unit_dirs: list[str | os.PathLike], outdir: str | os.PathLik
                     skipped["no_image_after_dedup" if not r.n_images else "no_text_after_dedup"] += 1
                     continue
                 writer.write(r)
-                stats.count(r)
+                stats.wrote(r)
             stats.shards = writer.close()
         stats.items_with_documents = stats.documents
         for target, counter in ((stats.skipped_documents, skipped), (stats.removed, removed),

@@ -1,29 +1,39 @@
-"""Getting a web page's images: one small interface, so the Common Crawl source's downloader can serve it.
+"""Getting a web page's images: captured in the WARC first, else downloaded the Common Crawl source's way.
 
-``ImageFetcher.fetch(urls)`` returns, per URL, the image bytes or the reason it could not be had. Here:
-``CapturedImages`` (image responses the WARC itself holds, read by offset), ``HttpFetcher`` (plain
-HTTP(S) downloads: a thread pool, timeouts, retries on transient errors, a size cap) and ``FirstOf`` (try
-fetchers in order). When ``sciclip.sources.cc`` lands its image downloader, an adapter implementing
-``fetch`` is all that is needed to use it here (``make_fetcher`` is the one place that picks).
+``ImageFetcher.fetch(urls)`` returns, per URL, the image bytes or the reason it could not be had.
+``CapturedImages`` reads image responses the WARC itself holds (by offset); downloads go through the cc
+branch's downloader, img2dataset (``sources.cc.download.run_img2dataset``: its user agent token,
+``X-Robots-Tag`` opt-outs, timeouts and retries, and its own results read back by ``iter_downloads``).
+img2dataset starts a pool per run, so a unit's images are downloaded in one run (``download_images``, before
+its pages are assembled) into the job's scratch, and each page then reads its own back by offset
+(``DownloadedImages``): the unit's images are on disk, never all in memory. ``Img2datasetFetcher`` does both
+for any list of URLs. ``make_fetcher`` is the one place that picks.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
-import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from sciclip.docs.warc_pages import read_payload
+from sciclip.images.pipeline import VECTOR_FORMATS, sniff_format
+from sciclip.sources.cc.download import OPT_OUT_DIRECTIVES, DownloadOptions, run_img2dataset
+from sciclip.sources.cc.i2d_shards import iter_downloads
 
 log = logging.getLogger(__name__)
 
 Fetched = dict[str, "bytes | str"]  # url -> image bytes, or the reason it is missing
+URL_BATCH = 10_000  # rows per parquet row group of the URL list
 
 
 class ImageFetcher(Protocol):
@@ -32,46 +42,120 @@ class ImageFetcher(Protocol):
 
 @dataclass(frozen=True)
 class FetchOptions:
+    """The download settings, named as the cc download's (``cc.images``) where they mean the same."""
+
     enabled: bool = True
+    processes: int = 1
+    threads: int = 16
     timeout_s: float = 10.0
     retries: int = 1
-    threads: int = 16
     max_bytes: int = 20 << 20
-    user_agent: str = "sciclip-docs/0.1"
+    user_agent_token: str = "sciclip"
+    disallowed_header_directives: tuple[str, ...] = OPT_OUT_DIRECTIVES
+    serve: str | None = None  # a folder served on 127.0.0.1 as the web (demo, tests)
+
+    def download_options(self) -> DownloadOptions:
+        return DownloadOptions(processes=self.processes, threads=self.threads, timeout_s=self.timeout_s,
+                               retries=self.retries, user_agent_token=self.user_agent_token,
+                               disallowed_header_directives=self.disallowed_header_directives, serve=self.serve)
 
 
-class HttpFetcher:
-    """Plain HTTP(S) GETs; anything else (data:, ftp:, file:) is refused."""
+def downloadable(url: str) -> bool:
+    return url.startswith(("http://", "https://"))
 
-    def __init__(self, opts: FetchOptions) -> None:
-        self.opts = opts
 
-    def _one(self, url: str) -> bytes | str:
-        if not url.startswith(("http://", "https://")):
-            return "image_unsupported_url"
-        for attempt in range(self.opts.retries + 1):
-            try:
-                req = urllib.request.Request(url, headers={"User-Agent": self.opts.user_agent})
-                with urllib.request.urlopen(req, timeout=self.opts.timeout_s) as resp:  # noqa: S310 - http(s) only
-                    length = resp.headers.get("Content-Length")
-                    if length and length.isdigit() and int(length) > self.opts.max_bytes:
-                        return "image_too_large"
-                    data = resp.read(self.opts.max_bytes + 1)
-                    return data if len(data) <= self.opts.max_bytes else "image_too_large"
-            except urllib.error.HTTPError as e:
-                if e.code < 500 and e.code != 429:
-                    return "image_http_error"
-            except (urllib.error.URLError, OSError, ValueError) as e:
-                log.debug("%s: %s", url, e)
-            if attempt < self.opts.retries:
-                time.sleep(min(0.5 * 2 ** attempt, 5))
-        return "image_download_error"
+def _write_url_list(urls: Iterable[str], path: Path) -> int:
+    """img2dataset's input, as the cc download writes it (url, caption, record), streamed in row groups."""
+    schema = pa.schema([("url", pa.string()), ("caption", pa.string()), ("record", pa.string())])
+    n = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        batch: list[str] = []
+        for url in urls:
+            batch.append(url)
+            if len(batch) >= URL_BATCH:
+                n += _write_batch(writer, schema, batch)
+        n += _write_batch(writer, schema, batch)
+    return n
+
+
+def _write_batch(writer: pq.ParquetWriter, schema: pa.Schema, batch: list[str]) -> int:
+    n = len(batch)
+    if n:
+        writer.write_table(pa.table({"url": batch, "caption": [""] * n, "record": ["{}"] * n}, schema=schema))
+        batch.clear()
+    return n
+
+
+def download_images(urls: Iterable[str], folder: Path, opts: FetchOptions) -> tuple[Path, Counter]:
+    """Download ``urls`` (http(s), each once) in one img2dataset run into ``folder``; returns the index
+    (url -> shard, offset, size or failure) that ``DownloadedImages`` reads, and the outcomes by reason."""
+    folder.mkdir(parents=True, exist_ok=True)
+    url_list, out_dir, index = folder / "urls.parquet", folder / "images", folder / "downloads.sqlite"
+    n = _write_url_list((u for u in urls if downloadable(u)), url_list)
+    outcomes: Counter = Counter()
+    with sqlite3.connect(index) as db:
+        db.execute("CREATE TABLE IF NOT EXISTS images (url TEXT PRIMARY KEY, failure TEXT, tar TEXT, "
+                   "offset INTEGER, size INTEGER)")
+        if n:
+            t = time.perf_counter()
+            run_img2dataset(url_list, out_dir, opts.download_options())
+            for d in iter_downloads(out_dir):
+                outcomes[d.failure or "downloaded"] += 1
+                db.execute("INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?)",
+                           (d.url, d.failure, d.tar, d.offset, d.size))
+            log.info("downloaded %d image URLs in %.1f s: %s", n, time.perf_counter() - t,
+                     json.dumps(dict(sorted(outcomes.items()))))
+    url_list.unlink(missing_ok=True)
+    return index, outcomes
+
+
+def _image_or_reason(data: bytes) -> bytes | str:
+    fmt = sniff_format(data)
+    return "image_not_an_image" if fmt is None or fmt in VECTOR_FORMATS else data
+
+
+class DownloadedImages:
+    """Images of a ``download_images`` run, read by offset from its shards. img2dataset's failures become
+    reasons: ``image_opted_out`` (``X-Robots-Tag``), ``image_http_<code>``, ``image_timeout``,
+    ``image_download_failed``; then ``image_too_large`` and ``image_not_an_image`` (not a raster)."""
+
+    def __init__(self, index: str | Path, max_bytes: int) -> None:
+        self.index = str(index)
+        self.max_bytes = max_bytes
 
     def fetch(self, urls: list[str]) -> Fetched:
-        if not urls:
-            return {}
-        with ThreadPoolExecutor(max_workers=min(self.opts.threads, len(urls))) as pool:
-            return dict(zip(urls, pool.map(self._one, urls)))
+        out: Fetched = {}
+        with sqlite3.connect(f"file:{self.index}?mode=ro", uri=True) as db:
+            for url in urls:
+                if not downloadable(url):
+                    out[url] = "image_unsupported_url"
+                    continue
+                row = db.execute("SELECT failure, tar, offset, size FROM images WHERE url = ?", (url,)).fetchone()
+                if row is None:
+                    out[url] = "image_not_fetched"
+                elif row[0]:
+                    out[url] = f"image_{row[0]}"
+                elif row[3] > self.max_bytes:
+                    out[url] = "image_too_large"
+                else:
+                    with open(row[1], "rb") as f:
+                        f.seek(row[2])
+                        out[url] = _image_or_reason(f.read(row[3]))
+        return out
+
+
+class Img2datasetFetcher:
+    """``fetch(urls)`` as one img2dataset run into ``folder`` (a fresh sub-folder per call)."""
+
+    def __init__(self, folder: str | Path, opts: FetchOptions = FetchOptions()) -> None:
+        self.folder = Path(folder)
+        self.opts = opts
+        self.runs = 0
+
+    def fetch(self, urls: list[str]) -> Fetched:
+        self.runs += 1
+        index, _ = download_images(dict.fromkeys(urls), self.folder / f"run-{self.runs}", self.opts)
+        return DownloadedImages(index, self.opts.max_bytes).fetch(urls)
 
 
 class CapturedImages:
@@ -118,7 +202,7 @@ def write_capture_index(captured: dict[str, int], path: Path) -> None:
         db.executemany("INSERT OR REPLACE INTO images VALUES (?, ?)", captured.items())
 
 
-def make_fetcher(warc: str, index: str, opts: FetchOptions) -> ImageFetcher:
-    """Captured images first; then the network when enabled (the cc source's downloader will plug in here)."""
+def make_fetcher(warc: str, index: str, downloads: str | None, opts: FetchOptions) -> ImageFetcher:
+    """Captured images first; then the unit's downloads (``download_images``' index) when enabled."""
     captured = CapturedImages(warc, index, opts.max_bytes)
-    return FirstOf(captured, HttpFetcher(opts)) if opts.enabled else captured
+    return FirstOf(captured, DownloadedImages(downloads, opts.max_bytes)) if opts.enabled and downloads else captured

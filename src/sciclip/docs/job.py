@@ -1,22 +1,18 @@
 """The document job every source shares: one unit in, document shards and ``stats.json`` out.
 
-The shape of the pair extraction's job (``sources.job``): items (papers, articles, pages) are processed on
-their own, optionally in worker processes, results in input order; whatever goes wrong with one item or
-image is counted under a reason and logged, and the rest of the unit lands.
+It runs on the pair extraction's machinery (``sources.job``: the unit loop, item isolation, skip reasons,
+stats and shard writing); what is the documents' own is here: the result and stats records, the document
+source interface and the per-item work (assemble, filter, keep).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import shutil
-import tempfile
 import time
-import traceback
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -24,15 +20,15 @@ from sciclip.docs.assemble import ImageCheck, assemble
 from sciclip.docs.model import DocRecord, RawDocument
 from sciclip.docs.options import DocOptions
 from sciclip.docs.writer import DocWriter
-from sciclip.errors import SciclipError, Skip
+from sciclip.errors import SciclipError
+from sciclip.sources import job
 from sciclip.sources.base import WorkItem
-from sciclip.sources.job import bump
-from sciclip.sources.pool import ordered_map
-from sciclip.storage.atomic import atomic_write_bytes
+from sciclip.sources.job import STATS_NAME, bump, isolated_item, run_job, write_stats
 
 log = logging.getLogger(__name__)
 
-STATS_NAME = "stats.json"
+__all__ = ["STATS_NAME", "DocResult", "DocSource", "DocStats", "prepare_outdir", "run_documents", "write_stats"]
+SHARDS = ("*.tar", "*.parquet")
 
 
 @dataclass
@@ -48,6 +44,17 @@ class DocResult:
     removed: Counter = field(default_factory=Counter)  # paragraphs and other parts removed by filters
     refused_members: Counter = field(default_factory=Counter)
     messages: list[str] = field(default_factory=list)
+
+    def outputs(self) -> list[tuple[str, DocRecord]]:
+        return [(r.id, r) for r in self.records]
+
+    def duplicate(self) -> None:
+        self.skipped_documents["duplicate_id"] += 1
+
+    def skip(self, reason: str, message: str, error: bool) -> None:
+        self.item_skip = reason
+        self.records.clear()  # a document is whole or absent: a skipped item gives none
+        self.messages.append(message)
 
 
 @dataclass
@@ -89,7 +96,7 @@ class DocStats:
         for k, v in r.timings.items():
             self.timings_s[k] = round(self.timings_s.get(k, 0.0) + v, 4)
 
-    def count(self, record: DocRecord) -> None:
+    def wrote(self, record: DocRecord) -> None:
         self.documents += 1
         self.words += record.words
         self.images += record.n_images
@@ -145,9 +152,8 @@ def keep_record(record: DocRecord, opts: DocOptions) -> str | None:
 def process_item(source: DocSource, item: WorkItem, scratch_root: str) -> DocResult:
     """All documents of one item; never raises for bad input (the reason lands in the result)."""
     result = DocResult(item.id, input_bytes=item.size)
-    scratch = Path(tempfile.mkdtemp(prefix=f"docs-{source.name}-", dir=scratch_root))
     noun = source.noun.removesuffix("s")
-    try:
+    with isolated_item(result, f"docs-{source.name}", source.noun, f"{noun}_error", scratch_root) as scratch:
         for raw in source.documents(item, scratch, result):
             record = assemble(raw, source.opts.extract.image, result.skipped_images, scratch, result.timings,
                               source.image_check())
@@ -159,16 +165,6 @@ def process_item(source: DocSource, item: WorkItem, scratch_root: str) -> DocRes
                 result.skipped_documents[reason] += 1
                 continue
             result.records.append(record)
-    except Skip as s:
-        result.item_skip = s.reason
-        result.records.clear()
-        result.messages.append(f"{noun} skipped ({s})")
-    except Exception as e:  # a bug or an input we did not foresee: lose this item, not the unit
-        result.item_skip = f"{noun}_error"
-        result.records.clear()
-        result.messages.append(f"{noun} skipped ({type(e).__name__}: {e})\n{traceback.format_exc(limit=4)}")
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     return result
 
 
@@ -178,14 +174,7 @@ def _work(args: tuple) -> DocResult:
 
 def prepare_outdir(outdir: Path) -> None:
     """A rerun replaces the previous output of a job, never mixes with it."""
-    outdir.mkdir(parents=True, exist_ok=True)
-    for old in [*outdir.glob("*.tar"), *outdir.glob("*.parquet")]:
-        old.unlink()
-    (outdir / STATS_NAME).unlink(missing_ok=True)
-
-
-def write_stats(stats: DocStats, outdir: Path) -> None:
-    atomic_write_bytes(outdir / STATS_NAME, (json.dumps(asdict(stats), indent=2, sort_keys=True) + "\n").encode())
+    job.prepare_outdir(outdir, SHARDS)
 
 
 def run_documents(source: DocSource, inputs: list, outdir, workers: int = 1, scratch_root: str | None = None,
@@ -197,27 +186,13 @@ def run_documents(source: DocSource, inputs: list, outdir, workers: int = 1, scr
     prepare_outdir(outdir)
     started = time.monotonic()
     stats = DocStats(source.name, label or "+".join(p.name for p in paths))
-    scratch = tempfile.mkdtemp(prefix="sciclip-docs-", dir=scratch_root)
-    keys: set[str] = set()
-    try:
-        with DocWriter(outdir, source.opts.docs_per_shard, source.opts.formats) as writer:
-            jobs = ((source, item, scratch) for item in source.items(paths, stats, Path(scratch)))
-            for result in ordered_map(_work, jobs, workers):
-                for msg in result.messages:
-                    log.info("%s %s: %s", stats.input, result.item_id, msg)
-                for record in result.records:
-                    if record.id in keys:
-                        result.skipped_documents["duplicate_id"] += 1
-                        continue
-                    keys.add(record.id)
-                    writer.write(record)
-                    stats.count(record)
-                stats.add(result)
-            stats.shards = writer.close()
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    stats.duration_s = round(time.monotonic() - started, 3)
-    write_stats(stats, outdir)
+
+    def jobs(scratch: str):
+        for item in source.items(paths, stats, Path(scratch)):
+            yield (source, item, scratch)
+
+    writer = DocWriter(outdir, source.opts.docs_per_shard, source.opts.formats)
+    run_job(stats, jobs, _work, outdir, writer, workers, scratch_root, source.input_size(paths), started)
     log.info("%s: %d %s, %d documents, %d words, %d images; skipped items %s, documents %s, images %s",
              stats.input, stats.items_seen, source.noun, stats.documents, stats.words, stats.images,
              stats.skipped_items, stats.skipped_documents, stats.skipped_images)

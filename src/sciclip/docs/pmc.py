@@ -1,7 +1,9 @@
 """PMC articles as documents: one document per article of the unit's folders and packages.
 
 Articles are listed, unpacked and their metadata read exactly as for the pairs (``PmcSource``), so an
-article's document and its pairs agree on ids, licences and media files.
+article's document and its pairs agree on ids, licences and media files. ``general_metadata`` locates the
+article: ``package`` (the ``PMC<n>.<v>`` folder or ``PMC<n>.tar.gz`` package) and ``source_file`` (the JATS
+file's path inside it).
 """
 
 from __future__ import annotations
@@ -51,7 +53,11 @@ class PmcDocuments(DocSource):
                             lambda fig_id: self.pairs.provenance_url({"pmcid": pmcid, "figure_id": fig_id}))
         result.timings["parse"] = result.timings.get("parse", 0.0) + time.perf_counter() - t
         result.figures_found += doc.figures
-        general = {"pmcid": pmcid, "version": meta.get("version"), "article": name, "source_file": xml.name,
+        # where the article lies: its folder or legacy package under the unit's input, and the JATS file in it
+        # (packages are gzipped tars of one article: a member path, no byte offsets worth having)
+        source_file = xml.relative_to(path if path.is_dir() else scratch).as_posix()
+        general = {"pmcid": pmcid, "version": meta.get("version"), "article": name, "package": path.name,
+                   "source_file": source_file,
                    "pmid": str(meta.get("pmid") or article.pmid or "") or None, "doi": meta.get("doi") or article.doi,
                    "license": meta.get("license_code") or article.license, "title": doc.title,
                    "url": f"https://pmc.ncbi.nlm.nih.gov/articles/{pmcid}/"}

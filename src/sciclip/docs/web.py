@@ -1,22 +1,29 @@
 """Web pages as documents: one document per HTML response of the unit's WARC files, OBELICS' way.
 
-Per page: decode, simplify the DOM and extract texts and images in reading order (``html_nodes``), drop
-paragraphs that fail the paragraph filters and images whose rendered size fails, fetch the images (captured
-in the WARC first, then the network when enabled), convert them through the shared pipeline with OBELICS'
-image filters, then judge the whole document (image count, words, ratios, language). Every removal is
-counted by reason. Dedup across documents is a second step over all units (``docs.dedup``).
+Two passes per unit. First, while the unit's items are listed: per page, decode, simplify the DOM and
+extract texts and images in reading order (``html_nodes``), and note the images it will want (those passing
+the rendered-size and repeat checks, on pages with enough of them) that the WARC did not capture; the parsed
+pages wait in an SQLite file of the job's scratch, and the wanted URLs, each once, are downloaded in one
+img2dataset run (``fetch.download_images``: the cc branch's downloader). Then per page (in workers): drop
+paragraphs that fail the paragraph filters, take the images (captured in the WARC first, then the unit's
+downloads), convert them through the shared pipeline with OBELICS' image filters, and judge the whole
+document (image count, words, ratios, language). Memory stays bounded: pages and images wait on disk.
+Every removal is counted by reason. Dedup across documents is a second step over all units (``docs.dedup``).
 """
 
 from __future__ import annotations
 
+import pickle
+import sqlite3
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from sciclip.docs.assemble import ImageCheck
-from sciclip.docs.fetch import FetchOptions, ImageFetcher, make_fetcher, write_capture_index
+from sciclip.docs.fetch import FetchOptions, ImageFetcher, download_images, make_fetcher, write_capture_index
 from sciclip.docs.html_nodes import PageImage, PageText, page_nodes
 from sciclip.docs.job import DocResult, DocSource, DocStats, run_documents
 from sciclip.docs.model import Block, DocRecord, ImageBlock, RawDocument, TextBlock
@@ -36,15 +43,24 @@ class WebOptions:
 
 @dataclass
 class _Page:
+    """One page as the first pass left it: parsed (or the error parsing raised), located, its images' sources."""
+
     warc: str
-    index: str
+    index: str  # the WARC's captured-images index
     url: str
-    body: bytes
-    charset: str | None
     warc_name: str
     offset: int
     length: int
     date: str
+    nodes: list  # PageText | PageImage in reading order
+    title: str = ""
+    parse_s: float = 0.0
+    error: str = ""
+    downloads: str = ""  # the unit's downloaded-images index ("": nothing downloaded)
+
+
+class PageError(Exception):
+    """What parsing a page raised in the first pass, raised again when the page is processed."""
 
 
 class WebDocuments(DocSource):
@@ -55,30 +71,85 @@ class WebDocuments(DocSource):
                  fetcher: ImageFetcher | None = None) -> None:
         super().__init__(opts)
         self.web = web
-        self.fetcher = fetcher  # None: captured images, then HTTP (make_fetcher); tests inject their own
+        self.fetcher = fetcher  # None: captured images, then the unit's downloads (make_fetcher); tests inject theirs
         self._language: LanguageId | None = None
 
     def items(self, inputs: list[Path], stats: DocStats, scratch: Path) -> Iterator[WorkItem]:
         def damaged(msg: str) -> None:
             stats.archive_damaged = "; ".join(filter(None, [stats.archive_damaged, msg]))
 
+        db = sqlite3.connect(scratch / "pages.sqlite")
+        try:
+            yield from self._two_passes(db, inputs, stats, scratch, damaged)
+        finally:
+            db.close()
+
+    def _two_passes(self, db: sqlite3.Connection, inputs: list[Path], stats: DocStats, scratch: Path,
+                    damaged) -> Iterator[WorkItem]:
+        db.execute("CREATE TABLE pages (n INTEGER PRIMARY KEY, id TEXT, size INTEGER, page BLOB)")
+        db.execute("CREATE TABLE wanted (url TEXT PRIMARY KEY)")
         for n, warc in enumerate(inputs):
             index = scratch / f"captured-{n}.sqlite"
-            write_capture_index(captured_images(warc, damaged), index)
+            captured = captured_images(warc, damaged)
+            write_capture_index(captured, index)
             for page in iter_pages(warc, damaged):
-                payload = _Page(str(warc), str(index), page.url, page.body, page.charset, page.warc, page.offset,
-                                page.length, page.date)
-                yield WorkItem(f"{page.warc}@{page.offset}", payload, len(page.body))
+                parsed = self._parse(page, str(warc), str(index))
+                db.execute("INSERT INTO pages (id, size, page) VALUES (?, ?, ?)",
+                           (f"{page.warc}@{page.offset}", len(page.body), pickle.dumps(parsed, protocol=5)))
+                db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)",
+                               ((u,) for u in self._wanted(parsed) if u not in captured))
+        db.commit()
+        downloads = ""
+        if self.fetcher is None and self.web.fetch.enabled:
+            t = time.perf_counter()
+            index, _ = download_images((u for (u,) in db.execute("SELECT url FROM wanted ORDER BY rowid")),
+                                       scratch / "downloads", self.web.fetch)
+            stats.timings_s["download"] = round(time.perf_counter() - t, 4)
+            downloads = str(index)
+        for item_id, size, blob in db.execute("SELECT id, size, page FROM pages ORDER BY n"):
+            parsed = pickle.loads(blob)
+            parsed.downloads = downloads
+            yield WorkItem(item_id, parsed, size)
+
+    @staticmethod
+    def _parse(page, warc: str, index: str) -> _Page:
+        out = _Page(warc, index, page.url, page.warc, page.offset, page.length, page.date, [])
+        t = time.perf_counter()
+        try:  # a page nobody foresaw fails here, and is counted when its item is processed
+            nodes = page_nodes(decode_html(page.body, page.charset), page.url)
+            out.nodes, out.title = nodes.nodes, nodes.title
+        except Exception as e:  # noqa: BLE001
+            out.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=4)}"
+        out.parse_s = time.perf_counter() - t
+        return out
+
+    def _image_reasons(self, nodes: list) -> list[str | None]:
+        """Per image node, in order: why it is dropped before fetching (repeated, rendered size), or None."""
+        seen: set[str] = set()
+        out: list[str | None] = []
+        for node in nodes:
+            if isinstance(node, PageImage):
+                reason = self._image_pre_check(node, seen)
+                if reason is None:
+                    seen.add(node.src)
+                out.append(reason)
+        return out
+
+    def _wanted(self, page: _Page) -> list[str]:
+        """The image URLs processing ``page`` will ask for (none when too few images pass the checks)."""
+        images = [n for n in page.nodes if isinstance(n, PageImage)]
+        urls = [n.src for n, r in zip(images, self._image_reasons(page.nodes)) if r is None]
+        return urls if len(urls) >= self.web.filters.doc_min_images else []
 
     def documents(self, item: WorkItem, scratch: Path, result: DocResult) -> Iterator[RawDocument]:
         page: _Page = item.payload
         f = self.web.filters
-        t = time.perf_counter()
-        nodes = page_nodes(decode_html(page.body, page.charset), page.url)
-        result.timings["parse"] = result.timings.get("parse", 0.0) + time.perf_counter() - t
+        result.timings["parse"] = result.timings.get("parse", 0.0) + page.parse_s
+        if page.error:
+            raise PageError(page.error)
         blocks: list[Block] = []
-        seen: set[str] = set()
-        for node in nodes.nodes:
+        reasons = iter(self._image_reasons(page.nodes))
+        for node in page.nodes:
             if isinstance(node, PageText):
                 kept = []
                 for para in node.text.split("\n\n"):
@@ -91,11 +162,10 @@ class WebDocuments(DocSource):
                     blocks.append(TextBlock("\n\n".join(kept)))
                 continue
             result.figures_found += 1
-            reason = self._image_pre_check(node, seen)
+            reason = next(reasons)
             if reason:
                 result.skipped_images[reason] += 1
                 continue
-            seen.add(node.src)
             blocks.append(ImageBlock(ref=node.src, url=node.src, alt_text=node.alt_text, meta={
                 "src": node.src, "unformatted_src": node.unformatted_src, "document_url": page.url,
                 "rendered_width": node.rendered_width, "rendered_height": node.rendered_height}))
@@ -106,7 +176,7 @@ class WebDocuments(DocSource):
         self._fetch(images, page, result)
         general = {"url": page.url, "domain": urlsplit(page.url).hostname or "", "warc_filename": page.warc_name,
                    "warc_record_offset": page.offset, "warc_record_length": page.length, "date": page.date,
-                   "title": nodes.title}
+                   "title": page.title}
         yield RawDocument(sample_uid("docs", "web", page.url, page.warc_name, str(page.offset)), "web", blocks,
                           general)
 
@@ -117,7 +187,7 @@ class WebDocuments(DocSource):
 
     def _fetch(self, images: list[ImageBlock], page: _Page, result: DocResult) -> None:
         t = time.perf_counter()
-        fetcher = self.fetcher or make_fetcher(page.warc, page.index, self.web.fetch)
+        fetcher = self.fetcher or make_fetcher(page.warc, page.index, page.downloads, self.web.fetch)
         got = fetcher.fetch([b.url for b in images])
         for b in images:
             value = got.get(b.url, "image_not_fetched")

@@ -1,8 +1,10 @@
-"""The extraction job every source shares: one unit in, shards and ``stats.json`` out.
+"""The unit job every extraction shares: one unit in, shards and ``stats.json`` out.
 
 Items (papers, articles, pages) are processed on their own, optionally in worker processes, results in
 input order: whatever goes wrong with one item or figure is counted under a reason and logged, and the rest
-of the unit still lands. Each item gets a private scratch directory, removed afterwards.
+of the unit still lands. Each item gets a private scratch directory, removed afterwards. The pairs
+(``extract_unit``) and the interleaved documents (``sciclip.docs.job``) both run on ``run_job`` and
+``isolated_item``; only their results, stats and writers differ.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import tempfile
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from sciclip.errors import Skip
 from sciclip.progress import progress
@@ -31,6 +35,20 @@ log = logging.getLogger(__name__)
 STATS_NAME = "stats.json"
 
 
+class Result(Protocol):
+    """What one item hands back to ``run_job`` (``ItemResult``, ``docs.job.DocResult``)."""
+
+    item_id: str
+    input_bytes: int
+    messages: list[str]
+
+    def outputs(self) -> list[tuple[str, Any]]: ...  # (key, output) to write; a key seen before is a duplicate
+
+    def duplicate(self) -> None: ...  # count one output dropped for its repeated key
+
+    def skip(self, reason: str, message: str, error: bool) -> None: ...  # error: something unforeseen raised
+
+
 @dataclass
 class ItemResult:
     item_id: str
@@ -42,6 +60,18 @@ class ItemResult:
     figure_skips: Counter = field(default_factory=Counter)
     refused_members: Counter = field(default_factory=Counter)
     messages: list[str] = field(default_factory=list)
+
+    def outputs(self) -> list[tuple[str, Sample]]:
+        return [(s.key, s) for s in self.samples]
+
+    def duplicate(self) -> None:
+        self.figure_skips["duplicate_key"] += 1
+
+    def skip(self, reason: str, message: str, error: bool) -> None:
+        self.paper_skip = reason
+        if error:  # a skipped paper keeps the figures it gave before the skip; a crashed one none
+            self.samples.clear()
+        self.messages.append(message)
 
 
 @dataclass
@@ -77,69 +107,94 @@ class JobStats:
         for k, v in r.timings.items():
             self.timings_s[k] = round(self.timings_s.get(k, 0.0) + v, 4)
 
+    def wrote(self, sample: Sample) -> None:
+        self.samples_written += 1
+
+
+class SampleShards(ShardWriter):
+    """The pairs' writer: a sample's members into WebDataset tars, listed as ``[{name, samples}]``."""
+
+    def write(self, sample: Sample) -> None:  # type: ignore[override]
+        super().write(sample.key, sample.members())
+
+    def close(self) -> list[dict]:  # type: ignore[override]
+        super().close()
+        return [{"name": p.name, "samples": n} for p, n in zip(self.shards, self.counts)]
+
 
 def bump(d: dict, key: str, n: int = 1) -> None:
     """Add ``n`` to the counter ``d[key]`` of a plain-dict counter (stats JSON keeps only reasons seen)."""
     d[key] = d.get(key, 0) + n
 
 
-def run_job(stats: JobStats, jobs: Callable[[str], Iterable[tuple]], work: Callable[[tuple], ItemResult],
-            outdir: Path, samples_per_shard: int, workers: int, scratch_root: str | None, total: int | None,
-            damage_errors: tuple[type[BaseException], ...] = (), started: float | None = None) -> JobStats:
-    """Run ``work`` over ``jobs(scratch)`` (in parallel, results in input order), write every sample into
-    ``outdir`` shards, then ``outdir/stats.json``. An input that breaks off (``damage_errors``) keeps what
-    came before it and is recorded in the stats."""
-    started = started if started is not None else time.monotonic()
+def run_job(stats: Any, jobs: Callable[[str], Iterable[tuple]], work: Callable[[tuple], Result], outdir: Path,
+            writer: Any, workers: int, scratch_root: str | None, total: int | None, started: float) -> Any:
+    """Run ``work`` over ``jobs(scratch)`` (in parallel, results in input order; ``scratch`` lives as long as
+    the job, for files items share), write each result's outputs into ``writer`` (``write(output)``,
+    idempotent ``close()`` listing the shards) and count them (``stats.wrote``, ``stats.add``); a repeated key
+    is counted on its result, not written. Then ``outdir/stats.json``."""
     scratch = tempfile.mkdtemp(prefix=f"sciclip-{stats.input.split('.')[0]}-", dir=scratch_root)
     keys: set[str] = set()
     try:
-        with ShardWriter(outdir, samples_per_shard) as writer, \
-                progress(total=total, unit="B", unit_scale=True, desc=stats.input) as bar:
-            try:
-                for result in ordered_map(work, jobs(scratch), workers):
-                    bar.update(result.input_bytes)
-                    for msg in result.messages:
-                        log.info("%s %s: %s", stats.input, result.item_id, msg)
-                    for sample in result.samples:
-                        if sample.key in keys:
-                            result.figure_skips["duplicate_key"] += 1
-                            continue
-                        keys.add(sample.key)
-                        writer.write(sample.key, sample.members())
-                        stats.samples_written += 1
-                    stats.add(result)
-            except damage_errors as e:
-                stats.archive_damaged = str(e)
-                log.error("%s; kept the %d samples of the %d papers before the damage",
-                          e, stats.samples_written, stats.papers_seen)
+        with writer, progress(total=total, unit="B", unit_scale=True, desc=stats.input) as bar:
+            for result in ordered_map(work, jobs(scratch), workers):
+                bar.update(result.input_bytes)
+                for msg in result.messages:
+                    log.info("%s %s: %s", stats.input, result.item_id, msg)
+                for key, output in result.outputs():
+                    if key in keys:
+                        result.duplicate()
+                        continue
+                    keys.add(key)
+                    writer.write(output)
+                    stats.wrote(output)
+                stats.add(result)
             if total:
                 bar.update(max(0, total - bar.n))
-        stats.shards = [{"name": p.name, "samples": n} for p, n in zip(writer.shards, writer.counts)]
+            stats.shards = writer.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     stats.duration_s = round(time.monotonic() - started, 3)
-    atomic_write_bytes(outdir / STATS_NAME, (json.dumps(asdict(stats), indent=2, sort_keys=True) + "\n").encode())
-    log.info("%s: %d papers, %d figures found, %d samples written, skipped papers %s, skipped figures %s",
-             stats.input, stats.papers_seen, stats.figures_found, stats.samples_written,
-             stats.skipped_papers, stats.skipped_figures)
+    write_stats(stats, outdir)
     return stats
 
 
-def prepare_outdir(outdir: Path) -> None:
-    """A rerun replaces the previous output of a job, never mixes with it."""
+def write_stats(stats: Any, outdir: Path) -> None:
+    atomic_write_bytes(outdir / STATS_NAME, (json.dumps(asdict(stats), indent=2, sort_keys=True) + "\n").encode())
+
+
+def prepare_outdir(outdir: Path, shards: tuple[str, ...] = ("*.tar",)) -> None:
+    """A rerun replaces the previous output of a job (its ``shards`` and stats), never mixes with it."""
     check_dir_target(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    for old in outdir.glob("*.tar"):
-        old.unlink()
+    for pattern in shards:
+        for old in outdir.glob(pattern):
+            old.unlink()
     (outdir / STATS_NAME).unlink(missing_ok=True)
+
+
+@contextmanager
+def isolated_item(result: Result, prefix: str, noun: str, error_reason: str, scratch_root: str) -> Iterator[Path]:
+    """A private scratch folder for one item, removed afterwards. A ``Skip`` raised inside is the item's
+    skip reason; anything else (a bug, an input nobody foresaw) is ``error_reason``: it loses this item,
+    never the unit."""
+    scratch = Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=scratch_root))
+    noun = noun.removesuffix("s")
+    try:
+        yield scratch
+    except Skip as s:
+        result.skip(s.reason, f"{noun} skipped ({s})", error=False)
+    except Exception as e:
+        result.skip(error_reason, f"{noun} skipped ({type(e).__name__}: {e})\n{traceback.format_exc(limit=4)}",
+                    error=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def process_item(source: Source, item: WorkItem, scratch_root: str) -> ItemResult:
     """All samples of one item; never raises for bad input (the reason lands in the result)."""
     result = ItemResult(item.id, input_bytes=item.size)
-    scratch = Path(tempfile.mkdtemp(prefix=f"{source.name}-", dir=scratch_root))
-    noun = source.noun.removesuffix("s")
-    try:
+    with isolated_item(result, source.name, source.noun, source.item_error, scratch_root) as scratch:
         for cand in source.candidates(item, scratch, result):
             result.figures_found += 1
             try:
@@ -150,15 +205,6 @@ def process_item(source: Source, item: WorkItem, scratch_root: str) -> ItemResul
                 result.figure_skips[s.reason] += 1
                 where = f" {cand.image_ref or cand.source_path!r}" if not isinstance(cand, Skip) else ""
                 result.messages.append(f"figure{where} skipped ({s})")
-    except Skip as s:
-        result.paper_skip = s.reason
-        result.messages.append(f"{noun} skipped ({s})")
-    except Exception as e:  # a bug or an input we did not foresee: lose this item, not the unit
-        result.paper_skip = source.item_error
-        result.samples.clear()
-        result.messages.append(f"{noun} skipped ({type(e).__name__}: {e})\n{traceback.format_exc(limit=4)}")
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     return result
 
 
@@ -180,5 +226,9 @@ def extract_unit(source: Source, inputs: list, outdir, workers: int = 1, scratch
         for item in source.items(paths, stats):
             yield (source, item, scratch)
 
-    return run_job(stats, jobs, _work, outdir, source.opts.samples_per_shard, workers, scratch_root,
-                   source.input_size(paths), started=started)
+    run_job(stats, jobs, _work, outdir, SampleShards(outdir, source.opts.samples_per_shard), workers, scratch_root,
+            source.input_size(paths), started)
+    log.info("%s: %d papers, %d figures found, %d samples written, skipped papers %s, skipped figures %s",
+             stats.input, stats.papers_seen, stats.figures_found, stats.samples_written,
+             stats.skipped_papers, stats.skipped_figures)
+    return stats

@@ -155,8 +155,12 @@ def _write_below(dest: Path, rel: PurePosixPath, src: io.BufferedReader, checked
 
 @dataclass
 class OuterMember:
+    """A member's bytes and where they lie: ``offset`` is the first data byte in the tar stream (the file
+    offset for an uncompressed tarball such as arXiv's bulk ones), so a reader can seek straight to it."""
+
     name: str
     data: bytes
+    offset: int = 0
 
 
 class ArchiveDamaged(Exception):
@@ -206,7 +210,7 @@ def iter_tar_members(path: str | os.PathLike, max_member_bytes: int,
             if len(data) != member.size:
                 raise EOFError(f"member {member.name} is cut short")
             last = member.name
-            yield OuterMember(member.name, data)
+            yield OuterMember(member.name, data, member.offset_data)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
         where = "in its first member" if last == "<start>" else f"after member {last!r}"
         raise ArchiveDamaged(f"{path}: archive damaged {where} ({type(e).__name__}: {e})") from None

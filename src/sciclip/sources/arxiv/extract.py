@@ -110,7 +110,7 @@ class ArxivSource(Source):
                 for m in iter_tar_members(tarball, self.opts.max_member_bytes, on_refused=refused):
                     members += 1
                     paper_id, yymm = paper_id_from_member(m.name)
-                    yield WorkItem(paper_id, (m.name, m.data, tarball.name, yymm), len(m.data))
+                    yield WorkItem(paper_id, (m.name, m.data, tarball.name, yymm, m.offset), len(m.data))
             except ArchiveDamaged as e:
                 if not members:  # nothing of it could be read: an input error, not partial damage
                     raise SciclipError(str(e)) from None
@@ -120,7 +120,7 @@ class ArxivSource(Source):
                           job.papers_seen - seen)
 
     def candidates(self, item: WorkItem, scratch: Path, result: ItemResult) -> Iterator[Candidate | Skip]:
-        member, data, tarball, yymm = item.payload
+        member, data, tarball, yymm, _ = item.payload
         tree = load_paper(member, data, scratch, self.opts, result)
         try:
             yield from self._figures(tree, item.id, yymm, tarball, result)
