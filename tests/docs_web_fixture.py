@@ -51,7 +51,7 @@ def remote_images() -> dict[str, bytes]:
     return {"/img/river.jpg": image(400, 300, 7, "JPEG"), "/img/museum.png": image(240, 300, 8)}
 
 
-def _page(title: str, body: str, nav: bool = True) -> bytes:
+def page_html(title: str, body: str, nav: bool = True) -> bytes:
     menu = ('<div id="menu"><a href="/">Home</a> <a href="/about">About</a> and more links here</div>'
             '<nav><ul><li>Section one of the site</li><li>Section two</li></ul></nav>') if nav else ""
     return (f"<!DOCTYPE html><html><head><title>{title}</title><base href=\"http://valley.test/\">"
@@ -67,31 +67,33 @@ def pages(remote: str | None) -> list[tuple[str, bytes]]:
     p = PROSE
     return [
         # a: paragraphs and images in order; a captured, a remote, a repeated, a too small and a too wide image
-        ("http://valley.test/a.html", _page("The old mill", (
+        ("http://valley.test/a.html", page_html("The old mill", (
             f"<p>{p[0]} {p[1]}</p><img src=\"img/mill.png\" alt=\"The mill in spring\" width=\"320\">"
             f"<p>{p[2]}<br>{p[3]}</p><figure><img data-src=\"{r}/img/river.jpg\" alt=\"River\"></figure>"
             f"<p>{BOILERPLATE}</p><img src=\"img/mill.png\"><img src=\"img/tiny.png\">"
             f"<img src=\"img/banner.png\"><img src=\"img/logo.png\" width=\"16\" height=\"16\"><p>{p[4]}</p>"))),
         # b: same domain, shares the boilerplate paragraph with a
-        ("http://valley.test/b.html", _page("Stone walls", (
+        ("http://valley.test/b.html", page_html("Stone walls", (
             f"<p>{p[1]} {p[5]}</p><img src=\"img/walls.png\" alt=\"Walls\"><p>{BOILERPLATE}</p><p>{p[3]}</p>"))),
         # c: another domain; d repeats its image set
-        ("http://other.test/c.html", _page("The church", (
+        ("http://other.test/c.html", page_html("The church", (
             f"<p>{p[5]} {p[0]}</p><img src=\"http://other.test/img/church.png\"><p>{p[2]}</p>"), nav=False)),
-        ("http://other.test/d.html", _page("The church again", (
+        ("http://other.test/d.html", page_html("The church again", (
             f"<p>{p[4]} {p[2]}</p><img src=\"http://other.test/img/church.png\"><p>{p[1]}</p>"), nav=False)),
         # e: a page with a remote image and only short text: too few words
-        ("http://valley.test/e.html", _page("Short", f"<p>Gallery.</p><img src=\"{r}/img/museum.png\">")),
+        ("http://valley.test/e.html", page_html("Short", f"<p>Gallery.</p><img src=\"{r}/img/museum.png\">")),
         # a again, recaptured later: URL dedup keeps this one
-        ("http://valley.test/a.html", _page("The old mill (updated)", (
+        ("http://valley.test/a.html", page_html("The old mill (updated)", (
             f"<p>{p[0]} {p[1]} {p[4]}</p><img src=\"img/mill.png\" alt=\"The mill in spring\">"
             f"<p>{p[3]} {p[5]}</p><p>{BOILERPLATE}</p>"))),
     ]
 
 
-def write_warc(path: Path, remote: str | None = None, images: bool = True) -> list[str]:
-    """Write the pages (and the captured images) to ``path``; returns the page URLs in file order."""
-    return write_pages(path, pages(remote), CAPTURED if images else {})
+def write_warc(path: Path, remote: str | None = None, images: bool = True,
+               page_list: list[tuple[str, bytes]] | None = None) -> list[str]:
+    """Write the pages (``page_list``, default PAGES) and the captured images to ``path``; returns the page URLs
+    in file order."""
+    return write_pages(path, pages(remote) if page_list is None else page_list, CAPTURED if images else {})
 
 
 def write_pages(path: Path, html_pages: list[tuple[str, bytes]], captured: dict[str, bytes]) -> list[str]:

@@ -13,9 +13,9 @@ from sciclip.errors import SciclipError
 
 TEXT_LIMITS = (("min_words", int), ("max_words", int), ("max_char_repetition", float),
                ("max_word_repetition", float), ("max_special_chars", float), ("min_stopwords", float),
-               ("max_flagged_words", float), ("min_punctuation", float))
-PARAGRAPH_DEFAULTS = (4, 1000, 0.1, 0.1, 0.3, 0.3, 0.01, 0.001)
-DOCUMENT_DEFAULTS = (10, 2000, 0.1, 0.2, 0.275, 0.35, 0.01, 0.03)
+               ("max_flagged_words", float), ("min_punctuation", float), ("min_common_words", float))
+PARAGRAPH_DEFAULTS = (4, 1000, 0.1, 0.1, 0.3, 0.3, 0.01, 0.001, 0.8)
+DOCUMENT_DEFAULTS = (10, 2000, 0.1, 0.2, 0.275, 0.35, 0.01, 0.03, 0.9)
 
 
 def _switch(g, name: str, default: bool, help_: str) -> None:
@@ -50,31 +50,36 @@ def add_web_args(p: argparse.ArgumentParser) -> None:
             g.add_argument(f"--{level}-{key.replace('_', '-')}", type=kind, default=default,
                            help=f"{level} {key.replace('_', ' ')} ({default})")
     g.add_argument("--flagged-words-file", default=None, help="flagged words, one per line (default: no check)")
+    g.add_argument("--common-words-file", default=None,
+                   help="common words, one per line or a JSON list/object (default: no check)")
     g.add_argument("--language", default=None, help="keep documents in this language (fastText; default: all)")
     g.add_argument("--language-model", default=None, help="fastText lid.176.bin for --language")
     g.add_argument("--language-min-score", type=float, default=0.8, help="smallest language score (0.8)")
+    g.add_argument("--perplexity-model", default=None, help="KenLM model (ARPA or binary; default: no check)")
+    g.add_argument("--perplexity-tokenizer", default=None, help="SentencePiece model of --perplexity-model")
+    g.add_argument("--max-perplexity", type=float, default=1500.0, help="largest document perplexity (1500)")
 
 
 def web_options(args):
     from sciclip.docs.fetch import FetchOptions
     from sciclip.docs.web import WebOptions
-    from sciclip.docs.web_filters import TextLimits, WebFilters, load_flagged_words
+    from sciclip.docs.web_filters import TextLimits, WebFilters
 
     if args.language and not args.language_model:
         raise SciclipError("--language needs --language-model (fastText's lid.176.bin)")
+    if bool(args.perplexity_model) != bool(args.perplexity_tokenizer):
+        raise SciclipError("--perplexity-model and --perplexity-tokenizer go together (KenLM, SentencePiece)")
     limits = {level: TextLimits(*(getattr(args, f"{level}_{key}") for key, _ in TEXT_LIMITS))
               for level in ("paragraph", "doc")}
-    try:
-        flagged = load_flagged_words(args.flagged_words_file)
-    except OSError as e:
-        raise SciclipError(f"{args.flagged_words_file}: {e.strerror}") from None
+    flagged, common = _word_list(args.flagged_words_file), _word_list(args.common_words_file)
     filters = WebFilters(
         image_formats=tuple(x.strip().lower() for x in args.image_formats.split(",") if x.strip()),
         image_min_side=args.image_min_side, image_max_side=args.image_max_side,
         image_max_aspect_ratio=args.image_max_aspect_ratio, doc_min_images=args.doc_min_images,
         doc_max_images=args.doc_max_images, paragraph=limits["paragraph"], document=limits["doc"],
-        flagged_words=flagged, language=args.language, language_model=args.language_model,
-        language_min_score=args.language_min_score)
+        flagged_words=flagged, common_words=common, language=args.language, language_model=args.language_model,
+        language_min_score=args.language_min_score, perplexity_model=args.perplexity_model,
+        perplexity_tokenizer=args.perplexity_tokenizer, max_perplexity=args.max_perplexity)
     fetch = FetchOptions(enabled=args.fetch_images, processes=args.fetch_processes, threads=args.fetch_threads,
                          timeout_s=args.fetch_timeout_s, retries=args.fetch_retries,
                          max_bytes=int(args.max_image_mb * (1 << 20)), user_agent_token=args.user_agent_token,
@@ -82,6 +87,17 @@ def web_options(args):
                              x.strip().lower() for x in args.disallowed_header_directives.split(",") if x.strip()),
                          serve=args.serve)
     return WebOptions(filters, fetch)
+
+
+def _word_list(path: str | None) -> frozenset:
+    from sciclip.docs.web_filters import load_word_list
+
+    try:
+        return load_word_list(path)
+    except OSError as e:
+        raise SciclipError(f"{path}: {(e.strerror or str(e)).lower()}") from None
+    except ValueError as e:  # JSON that is not a word list (JSONDecodeError included)
+        raise SciclipError(f"{path}: {e}") from None
 
 
 def cmd_web(args) -> int:

@@ -7,7 +7,7 @@ pages wait in an SQLite file of the job's scratch, and the wanted URLs, each onc
 img2dataset run (``fetch.download_images``: the cc branch's downloader). Then per page (in workers): drop
 paragraphs that fail the paragraph filters, take the images (captured in the WARC first, then the unit's
 downloads), convert them through the shared pipeline with OBELICS' image filters, and judge the whole
-document (image count, words, ratios, language). Memory stays bounded: pages and images wait on disk.
+document (image count, words, ratios, language, perplexity). Memory stays bounded: pages and images wait on disk.
 Every removal is counted by reason. Dedup across documents is a second step over all units (``docs.dedup``).
 """
 
@@ -29,7 +29,8 @@ from sciclip.docs.job import DocResult, DocSource, DocStats, run_documents
 from sciclip.docs.model import Block, DocRecord, ImageBlock, RawDocument, TextBlock
 from sciclip.docs.options import DocOptions
 from sciclip.docs.warc_pages import captured_images, decode_html, iter_pages
-from sciclip.docs.web_filters import LanguageId, WebFilters, image_reason, side_reason, text_reason
+from sciclip.docs.web_filters import WebFilters, image_reason, side_reason, text_reason
+from sciclip.docs.web_models import LanguageId, Perplexity
 from sciclip.images.pipeline import ConvertedImage
 from sciclip.sources.base import WorkItem
 from sciclip.sources.uids import sample_uid
@@ -72,7 +73,21 @@ class WebDocuments(DocSource):
         super().__init__(opts)
         self.web = web
         self.fetcher = fetcher  # None: captured images, then the unit's downloads (make_fetcher); tests inject theirs
-        self._language: LanguageId | None = None
+
+    def check(self, inputs: list[Path]) -> None:
+        """The inputs exist and the configured models load (here, once: a broken one is one error, not a
+        failure per page)."""
+        super().check(inputs)
+        self._language()
+        self._perplexity()
+
+    def _language(self) -> LanguageId | None:
+        f = self.web.filters
+        return LanguageId(f.language_model) if f.language and f.language_model else None
+
+    def _perplexity(self) -> Perplexity | None:
+        f = self.web.filters
+        return Perplexity(f.perplexity_model, f.perplexity_tokenizer) if f.perplexity_model else None
 
     def items(self, inputs: list[Path], stats: DocStats, scratch: Path) -> Iterator[WorkItem]:
         def damaged(msg: str) -> None:
@@ -153,7 +168,8 @@ class WebDocuments(DocSource):
             if isinstance(node, PageText):
                 kept = []
                 for para in node.text.split("\n\n"):
-                    reason = text_reason(para, f.paragraph, f.flagged_words, "paragraph") if para.strip() else None
+                    reason = (text_reason(para, f.paragraph, f.flagged_words, "paragraph", f.common_words)
+                              if para.strip() else None)
                     if reason:
                         result.removed[reason] += 1
                     elif para.strip():
@@ -206,21 +222,23 @@ class WebDocuments(DocSource):
         return check
 
     def finish(self, record: DocRecord, result: DocResult) -> DocRecord | None:
-        """OBELICS' document-level filters, after the images are in."""
+        """OBELICS' document-level filters, after the images are in, in its order (images, text ratios,
+        language, perplexity), on the texts joined by blank lines as OBELICS' ``full_text``."""
         f = self.web.filters
+        text = "\n\n".join(t for t in record.texts if t)
         reason = None
         if record.n_images < f.doc_min_images:
             reason = "document_too_few_images"
         elif record.n_images > f.doc_max_images:
             reason = "document_too_many_images"
         else:
-            reason = text_reason("\n\n".join(t for t in record.texts if t), f.document, f.flagged_words, "document")
-        if reason is None and f.language and f.language_model:
-            if self._language is None:
-                self._language = LanguageId(f.language_model)
-            text = " ".join(t for t in record.texts if t)
-            if self._language.score(text, f.language) < f.language_min_score:
+            reason = text_reason(text, f.document, f.flagged_words, "document", f.common_words)
+        if reason is None and (language := self._language()) is not None:
+            if language.score(text, f.language) < f.language_min_score:
                 reason = "document_language"
+        if reason is None and (perplexity := self._perplexity()) is not None:
+            if perplexity.perplexity(text) > f.max_perplexity:
+                reason = "document_perplexity"
         if reason:
             result.skipped_documents[reason] += 1
             return None

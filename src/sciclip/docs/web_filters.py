@@ -1,16 +1,24 @@
 """OBELICS' filters for web documents: images, paragraphs and whole documents, each failure with its reason.
 
-The definitions follow OBELICS (``web_document_filtering.py``) so that its published thresholds mean the same
-here; they are the config defaults. Words are whitespace tokens, lower-cased, stripped of special characters
-at both ends. Repetition ratios: character 10-grams (the share of the most frequent repeated n-grams, at most
+The definitions follow OBELICS (``FilteringFunctions`` in ``obelics/processors/web_document_filtering.py``)
+so that its published thresholds (``obelics/configs/config_filter_web_documents.yaml``) mean the same here;
+they are the config defaults. Words are whitespace tokens, lower-cased, stripped of special characters at
+both ends. Repetition ratios: character 10-grams (the share of the most frequent repeated n-grams, at most
 sqrt(#distinct) of them) and word 5-grams (the share of n-grams occurring more than once). Special characters:
 punctuation, digits, whitespace and symbols (emoji included). Punctuation ratio: the share of , ; : ? ! .
-among word and punctuation tokens (not checked on paragraphs shorter than 12 tokens). Not done: OBELICS'
-common-word ratio and KenLM perplexity (they need its corpora and models); language id is optional.
+among word and punctuation tokens (not checked on paragraphs shorter than 12 tokens). Stopword, flagged-word
+and common-word ratios: the share of words in the list (``compute_common_word_ratio``: paragraphs >= 0.8,
+documents >= 0.9). OBELICS' common-word list is a JSON file of its own (not in its repository, not
+reproducible from it), so like the flagged words it is a file to configure, and the check is off without
+one. A paragraph is checked in OBELICS' order (words, repetitions, special characters, stopwords, flagged,
+punctuation, common words) and dropped for the first failure; a document likewise, then by language id and
+perplexity (``web_models``; off without a model). OBELICS' paragraph-level language and perplexity checks are
+off in its config and not offered here.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
@@ -92,6 +100,7 @@ class TextLimits:
     min_stopwords: float
     max_flagged_words: float
     min_punctuation: float
+    min_common_words: float = 0.0  # checked only with a common-word list
 
 
 @dataclass(frozen=True)
@@ -104,22 +113,36 @@ class WebFilters:
     image_max_aspect_ratio: float = 2.0
     doc_min_images: int = 1
     doc_max_images: int = 30
-    paragraph: TextLimits = TextLimits(4, 1000, 0.1, 0.1, 0.3, 0.3, 0.01, 0.001)
-    document: TextLimits = TextLimits(10, 2000, 0.1, 0.2, 0.275, 0.35, 0.01, 0.03)
+    paragraph: TextLimits = TextLimits(4, 1000, 0.1, 0.1, 0.3, 0.3, 0.01, 0.001, 0.8)
+    document: TextLimits = TextLimits(10, 2000, 0.1, 0.2, 0.275, 0.35, 0.01, 0.03, 0.9)
     flagged_words: frozenset = field(default_factory=frozenset)
+    common_words: frozenset = field(default_factory=frozenset)
     language: str | None = None
     language_model: str | None = None
     language_min_score: float = 0.8
+    perplexity_model: str | None = None  # KenLM (ARPA or binary); None: no perplexity filter
+    perplexity_tokenizer: str | None = None  # its SentencePiece model
+    max_perplexity: float = 1500.0
 
 
-def load_flagged_words(path: str | None) -> frozenset:
+def load_word_list(path: str | None) -> frozenset:
+    """A word list (flagged or common words): one word per line, or JSON (a list of words, or an object whose
+    keys are the words, as OBELICS' ``common_words.json``); lower-cased like the words they are compared with."""
     if not path:
         return frozenset()
-    return frozenset(w.strip().lower() for w in Path(path).read_text(encoding="utf-8").splitlines() if w.strip())
+    text = Path(path).read_text(encoding="utf-8")
+    if path.endswith(".json"):
+        data = json.loads(text)
+        if not isinstance(data, (list, dict)) or not all(isinstance(w, str) for w in data):
+            raise ValueError("not a JSON list of words or an object keyed by words")
+        return frozenset(w.strip().lower() for w in data if w.strip())
+    return frozenset(w.strip().lower() for w in text.splitlines() if w.strip())
 
 
-def text_reason(text: str, limits: TextLimits, flagged: frozenset, level: str) -> str | None:
-    """Why ``text`` (a paragraph or a whole document) fails ``limits``, or None; reasons carry the level."""
+def text_reason(text: str, limits: TextLimits, flagged: frozenset, level: str,
+                common: frozenset = frozenset()) -> str | None:
+    """Why ``text`` (a paragraph or a whole document) fails ``limits``, or None; reasons carry the level.
+    ``flagged`` and ``common`` are the word lists (empty: that check is skipped)."""
     ws = words(text)
     if len(ws) < limits.min_words:
         return f"{level}_too_few_words"
@@ -138,6 +161,8 @@ def text_reason(text: str, limits: TextLimits, flagged: frozenset, level: str) -
     min_tokens = MIN_TOKENS_FOR_PUNCTUATION if level == "paragraph" else 0
     if punctuation_ratio(text, min_tokens) < limits.min_punctuation:
         return f"{level}_little_punctuation"
+    if common and share(ws, common) < limits.min_common_words:
+        return f"{level}_few_common_words"
     return None
 
 
@@ -159,16 +184,3 @@ def image_reason(fmt: str, width: int, height: int, rendered: tuple[int | None, 
     if not 1 / f.image_max_aspect_ratio <= width / max(height, 1) <= f.image_max_aspect_ratio:
         return "image_aspect_ratio"
     return None
-
-
-class LanguageId:
-    """fastText language id, loaded on first use (optional: needs the ``fasttext`` package and a model)."""
-
-    def __init__(self, model_path: str) -> None:
-        import fasttext  # noqa: PLC0415 - optional dependency
-
-        self.model = fasttext.load_model(model_path)
-
-    def score(self, text: str, language: str) -> float:
-        labels, scores = self.model.predict(text.lower().replace("\n", " "))
-        return float(scores[0]) if labels and labels[0] == f"__label__{language}" else 0.0
