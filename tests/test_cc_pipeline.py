@@ -14,7 +14,7 @@ import pytest
 from sciclip.cli import main
 from tests.conftest import read_dir
 
-pytestmark = pytest.mark.slow  # img2dataset's workers start in ~10 s each
+pytestmark = pytest.mark.slow  # a dozen download jobs, each importing img2dataset (~5 s: torch)
 
 
 def run_cc(sample_cc: Path, work: Path, kind: str = "wat", per_unit: str = "1", workers: int = 1) -> Path:
