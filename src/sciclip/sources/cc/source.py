@@ -30,6 +30,8 @@ STAGE = "final"
 class CommonCrawlSource(Source):
     name = "cc"
     noun = "images"
+    candidate_noun = "texts"  # an image's alt, title… each a candidate sample
+    unit_noun = "unit of crawl files"
     item_error = "image_error"
     # strings, as every extra column of the img2dataset layout; page_url last (the toy source in
     # tests/test_sources.py declares it too and expects it at the end of the column list)
