@@ -5,7 +5,8 @@ sample key = shard_id * 10**oom_samples + index, zero-padded to oom_samples + oo
 ``.jpg``, ``.txt``, ``.json`` (img2dataset's fields: key, caption, url, status, error_message, width, height,
 original_width, original_height, exif, sha256 — plus ours: uid, source, each source's declared columns, label);
 beside each shard ``{shard}.parquet`` (one row per sample, the same fields, each with its declared type: cc's
-WARC offsets are int64, its entry ids list<int64>) and ``{shard}_stats.json``.
+WARC offsets are int64, its entry ids list<int64>; in the json they are text, see ``img2dataset_json``) and
+``{shard}_stats.json``.
 Input order is the sorted input directories, then shard order, then sample order: the output is a pure
 function of the input. Image bytes are copied, never re-encoded.
 
@@ -117,10 +118,8 @@ def provenance_url(meta: dict) -> str:
     return source.provenance_url(meta) if source else str(meta.get("url") or "")
 
 
-def img2dataset_json(meta: dict, key: str, caption: str) -> dict:
-    """One row: the same keys with the same types for every source, each column as declared (``typed``), so
-    that the parquet and the json agree and readers which infer a schema from the first rows (Hugging Face
-    datasets) accept a mix of sources."""
+def img2dataset_row(meta: dict, key: str, caption: str) -> dict:
+    """One parquet row: the same keys for every source, each column with its declared type (``typed``)."""
     out = {c: meta.get(c) for c in columns()}
     out.update({
         "key": key, "caption": caption, "url": provenance_url(meta), "status": "success", "error_message": None,
@@ -128,6 +127,26 @@ def img2dataset_json(meta: dict, key: str, caption: str) -> dict:
     })
     types = column_types()
     return {c: typed(v, types[c]) for c, v in out.items()}
+
+
+def as_text(value) -> str:
+    """A typed value in the json's text form: "" for null, ids comma-separated ("3,17")."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(as_text(v) for v in value)
+    return str(value)
+
+
+def img2dataset_json(row: dict) -> dict:
+    """The sample's json: the parquet row with every source column as text. Hugging Face's webdataset loader
+    infers the json's schema from the first five samples, and a mixed output starts with one source's: a
+    number or list that is null there (another source's column) would make it refuse the rest. Typed values
+    are in the parquet beside the shard; img2dataset's own numbers (sizes) are always set, and stay numbers."""
+    types = column_types()
+    return {c: v if types[c] == "string" or c in INT_COLUMNS else as_text(v) for c, v in row.items()}
 
 
 @dataclass
@@ -219,10 +238,10 @@ def convert_unit(plan: TailPlan, unit_name: str, outdir: str | os.PathLike) -> C
                     report.failed += 1
                 else:
                     jpg, caption, meta = item
-                    out = img2dataset_json(meta, key, caption)
-                    samples.append((key, {"jpg": jpg, "txt": caption.encode("utf-8"),
-                                          "json": json.dumps(out, sort_keys=True, ensure_ascii=False).encode()}))
-                    rows.append(out)
+                    row = img2dataset_row(meta, key, caption)
+                    samples.append((key, {"jpg": jpg, "txt": caption.encode("utf-8"), "json": json.dumps(
+                        img2dataset_json(row), sort_keys=True, ensure_ascii=False).encode()}))
+                    rows.append(row)
                     report.samples += 1
                 bar.update(1)
             _write_shard(outdir, f"{shard:0{plan.oom_shards}d}", samples, rows, started)
