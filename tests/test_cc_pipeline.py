@@ -9,12 +9,14 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from sciclip.cli import main
 from tests.conftest import read_dir
 
-pytestmark = pytest.mark.slow  # img2dataset's workers start in ~10 s each
+pytestmark = pytest.mark.slow  # the whole cc branch, four times
 
 
 def run_cc(sample_cc: Path, work: Path, kind: str = "wat", per_unit: str = "1", workers: int = 1) -> Path:
@@ -79,9 +81,9 @@ def test_unit_shards_carry_the_web_provenance(cc_run):
     meta = next(s["meta"] for s in samples if s["caption"] == "A brown dog running on the beach")
     metadata = json.loads((cc_run / "metadata.json").read_text())
     assert meta["url"] == "http://images.sciclip.test/photos/dog.jpg" and meta["attr"] == "alt"
-    assert [metadata[int(i)] for i in meta["entry_ids"].split(",")] == ["dog", "beach"]
+    assert [metadata[i] for i in meta["entry_ids"]] == ["dog", "beach"]
     assert meta["page_url"] == "http://shop.sciclip.test/dogs.html" and meta["crawl"] == "CC-MAIN-2024-22"
-    assert meta["warc_filename"].endswith("00000.warc.gz") and int(meta["warc_record_offset"]) > 0
+    assert meta["warc_filename"].endswith("00000.warc.gz") and meta["warc_record_offset"] > 0
     assert meta["source"] == "cc" and len(meta["uid"]) == 32 and max(meta["width"], meta["height"]) <= 512
     stats = json.loads((cc_run / "shards" / "CC-MAIN-2024-22_00000" / "stats.json").read_text())
     assert stats["skipped_papers"] == {"http_404": 1, "opted_out": 1}
@@ -101,6 +103,12 @@ def test_the_shared_tail_takes_cc_unchanged(cc_run, tmp_path):
     rows = [s["meta"] for s in read_dir(tmp_path / "i2d")]
     assert rows and all(r["source"] == "cc" and r["url"].startswith("http://images.sciclip.test/") for r in rows)
     assert {"page_url", "attr", "entry_ids", "warc_filename", "warc_record_offset", "crawl"} <= set(rows[0])
+    table = pq.read_table(tmp_path / "i2d" / "00000.parquet")  # typed as cc declares: pyarrow/HF see integers
+    assert table.schema.field("warc_record_offset").type == pa.int64()
+    assert table.schema.field("warc_record_length").type == pa.int64()
+    assert table.schema.field("entry_ids").type == pa.list_(pa.int64())
+    assert table.column("warc_record_offset").to_pylist() == [int(r["warc_record_offset"]) for r in rows]
+    assert table.column("entry_ids").to_pylist() == [[int(i) for i in r["entry_ids"].split(",")] for r in rows]
     build_subset(tmp_path / "i2d", None, 2.0, tmp_path / "subset.npy")
     reshard([tmp_path / "i2d"], tmp_path / "final", tmp_path / "subset.npy", shard_format="{:05d}.tar",
             shard_stats_format="{:05d}_stats.json")

@@ -39,7 +39,9 @@ def test_config_keys_become_the_commands_flags():
                  "--serve resources/sample/cc/web", "--min-size 32", "--samples-per-shard 10000"):
         assert flag in download, flag
     assert "--metadata" not in " ".join(flag_list("cc download", cc))
-    assert " ".join(flag_list("cc unit", cc, extract)).startswith("--t 4 --seed 0")
+    unit = " ".join(flag_list("cc unit", cc, {**extract, "min_caption_chars": 25}))
+    assert unit.startswith("--min-text-chars 1 --t 4 --seed 0")
+    assert "--min-caption-chars" not in unit  # the paper captions' limit never reaches web texts
     listing = " ".join(flag_list("cc list", cc))
     assert "--crawls CC-MAIN-2024-22" in listing and "--kind wat" in listing and "--requests-per-s 1" in listing
     build = " ".join(flag_list("cc metadata", cc))

@@ -78,7 +78,7 @@ def test_counts_table_comes_first_with_every_reason(results, tmp_path):
     table = (tmp_path / "counts.html").read_text()
     rows = dict(re.findall(r"<tr><td>(.*?)</td><td class='n'>(.*?)</td></tr>", table))
     stats = json.loads((res / "stats" / "arxiv.json").read_text())
-    assert rows["papers / articles seen"] == str(stats["papers_seen"])
+    assert rows["papers seen"] == str(stats["papers_seen"]) and rows["figures found"] == str(stats["figures_found"])
     assert rows["&nbsp;&nbsp;skipped: corrupt_gzip"] == "1"
     assert rows["&nbsp;&nbsp;removed: near-duplicate of an evaluation image"] == "2"
     assert rows["&nbsp;&nbsp;removed: exact duplicate"] == "1"
@@ -98,6 +98,30 @@ def test_count_axes_have_integer_ticks_and_months_are_chronological(results, tmp
     months = [t for t in texts if t in ("9901", "2001", "2002")]
     assert months == ["9901", "2001", "2002"]
     assert sorted(["2001", "9901", "0703", "2512"], key=month_key) == ["9901", "0703", "2001", "2512"]
+
+
+def test_each_source_is_labelled_in_its_own_nouns(results, tmp_path):
+    """cc's items are images, its candidates texts, its units groups of crawl files: no "per batch", no
+    "(article)" on a web column (the nouns come from the stats, as ``sciclip stats`` records them)."""
+    from sciclip.shards.stats import dataset_stats
+
+    res = tmp_path / "results"
+    shutil.copytree(results[0], res)
+    unit = res / "cc" / "shards" / "CC-MAIN-2024-22_00000"
+    unit.mkdir(parents=True)
+    (unit / "stats.json").write_text(json.dumps({"papers_seen": 5, "figures_found": 7, "samples_written": 3,
+                                                 "skipped_papers": {"opted_out": 2},
+                                                 "skipped_figures": {"balanced_out": 4}}))
+    (res / "stats" / "cc.json").write_text(json.dumps(dataset_stats([unit], source="cc")))
+    make_report_figures(res, tmp_path / "out", ["arxiv", "cc"], 0.75)
+    table = (tmp_path / "out" / "counts.html").read_text()
+    assert "<td>papers / images seen</td><td class='n'>" in table and "<td>figures / texts found</td>" in table
+    per_unit = _svg_texts(tmp_path / "out" / "samples_per_unit.svg")
+    assert "cc: samples extracted per unit of crawl files" in per_unit and "arxiv: samples extracted per month" in per_unit
+    assert not [t for t in per_unit if "batch" in t]
+    skips = _svg_texts(tmp_path / "out" / "skip_reasons.svg")
+    assert {"opted_out (image)", "balanced_out (text)", "corrupt_gzip (paper)"} <= set(skips)
+    assert not [t for t in skips if "(article)" in t]
 
 
 def test_report_workflow_page_includes_the_counts():

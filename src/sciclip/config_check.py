@@ -53,7 +53,20 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> dict:
     errors = list(_with_defaults(Draft202012Validator)(schema).iter_errors(config))
     if errors:
         raise ConfigError(describe(best_match(errors), schema, schema_path))
+    cross_check(config)
     return config
+
+
+def cross_check(config: dict) -> None:
+    """What a schema cannot say: keys that name other keys' entries (one line each)."""
+    from sciclip.train.mix import check_train_data
+
+    train = config.get("train") or {}
+    if train.get("enabled"):  # a config that never trains need not name outputs
+        try:
+            check_train_data(train.get("data") or [], (config.get("reshard") or {}).get("outputs") or {})
+        except SciclipError as e:
+            raise ConfigError(str(e)) from None
 
 
 def _node(schema: dict, path: list) -> dict:

@@ -13,6 +13,7 @@ sys.path.insert(0, SRC)
 from sciclip.cli.config_flags import config_flags  # noqa: E402
 from sciclip.sources.registry import sources as registered_sources  # noqa: E402
 from sciclip.sources.units import UNIT_PATTERN, read_units  # noqa: E402
+from sciclip.train.mix import train_data, upsampling_flag  # noqa: E402
 
 # Rules run the interpreter that runs Snakemake (a venv need not be activated); under --use-conda, the rule
 # env's own python.
@@ -250,12 +251,17 @@ def get_reshard_input_flags(wildcards, input):
 # --- training, report, heal --------------------------------------------------------------------------------
 
 
+def _train_data():
+    """train.data (names, or {output, upsampling}) whose outputs are built; the config check refused unknown ones."""
+    return [d for d in train_data(TRAIN["data"]) if d.output in get_final_outputs()]
+
+
 def get_train_data(wildcards):
-    return [f"{RESULTS}/final/{name}" for name in TRAIN["data"] if name in get_final_outputs()]
+    return [f"{RESULTS}/final/{d.output}" for d in _train_data()]
 
 
 def get_train_flags():
-    flags = [get_flags("train", TRAIN, exclude=("run",))]
+    flags = [get_flags("train", TRAIN, exclude=("run",)), upsampling_flag(_train_data())]
     for extra in TRAIN.get("extra_data") or []:
         spec = f"{extra['pattern']},{extra['samples']},{extra.get('upsampling', 1.0)}"
         flags.append(f"--extra {shlex.quote(spec)}")

@@ -206,8 +206,8 @@ def cmd_unit(args) -> int:
     from sciclip.sources.cc.source import CommonCrawlSource
     from sciclip.sources.job import extract_unit
 
-    # web texts were length-checked before matching (min_text_chars): the paper caption minimum is not theirs
-    opts = replace(extract_options(args), min_caption_chars=0)
+    # a web text's caption limit is cc.min_text_chars (checked before matching too), not the papers' limit
+    opts = replace(extract_options(args), min_caption_chars=args.min_text_chars)
     source = CommonCrawlSource(opts, load_counts(args.counts), args.t, args.seed)
     stats = extract_unit(source, [args.downloads], args.outdir, args.workers, args.scratch_dir, label=args.unit)
     say(done_line(args.unit, stats, "images", args.outdir))
@@ -217,6 +217,11 @@ def cmd_unit(args) -> int:
 def _add_metadata_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metadata", required=True, help="metadata JSON (a list of strings): path or URL")
     p.add_argument("--metadata-cache", default="resources/metadata", help="where a metadata URL is saved")
+
+
+def _add_min_text_chars(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--min-text-chars", type=positive_int, default=1,
+                   help="drop texts shorter than this (1): the web texts' caption limit")
 
 
 def _add_balance_args(p: argparse.ArgumentParser, key: str, default: float, what: str) -> None:
@@ -277,7 +282,7 @@ def register(sub) -> None:
     add_units_args(p, required=True)
     p.add_argument("--inputs", required=True, help="folder holding the unit's fetched files")
     _add_metadata_args(p)
-    p.add_argument("--min-text-chars", type=int, default=1, help="drop shorter texts (1)")
+    _add_min_text_chars(p)
     p.add_argument("--languages", default="", help="keep texts py3langid assigns these (empty: no language ID)")
     p.add_argument("--user-agent-token", default="sciclip")
     p.add_argument("--workers", type=positive_int, default=1)
@@ -321,6 +326,7 @@ def register(sub) -> None:
     p.add_argument("--downloads", required=True, help="the unit's download folder")
     p.add_argument("--counts", required=True, help="summed counts of the downloaded pool")
     _add_balance_args(p, "t", 20_000, "balancing threshold, the target (20000)")
+    _add_min_text_chars(p)
     p.add_argument("outdir")
-    add_extract_args(p)
+    add_extract_args(p, caption_limit=False)
     p.set_defaults(func=cmd_unit)

@@ -73,7 +73,9 @@ def add_units_args(p: argparse.ArgumentParser, required: bool = False) -> None:
     p.add_argument("--unit", required=required, help="which unit of --units to process")
 
 
-def add_extract_args(p: argparse.ArgumentParser) -> None:
+def add_extract_args(p: argparse.ArgumentParser, caption_limit: bool = True) -> None:
+    """The shared extraction options; ``caption_limit=False`` leaves out ``--min-caption-chars`` for a source
+    whose texts have their own limit (cc: ``--min-text-chars``), so that config key never reaches it."""
     g = p.add_argument_group("images")
     g.add_argument("--max-size", type=positive_int, default=512, help="longer side in px, never upscaled (512)")
     g.add_argument("--no-resize", dest="resize", action="store_false", help="keep raster sizes as they are")
@@ -90,8 +92,9 @@ def add_extract_args(p: argparse.ArgumentParser) -> None:
                    help="caption of a subfigure: its subcaption + the figure's caption (combine), or one of them")
     g.add_argument("--multi-image", choices=("main", "skip"), default="main",
                    help="several images sharing one caption: each gets it (main) or they are skipped")
-    g.add_argument("--min-caption-chars", type=non_negative_int, default=10,
-                   help="drop captions shorter than this (10)")
+    if caption_limit:
+        g.add_argument("--min-caption-chars", type=non_negative_int, default=10,
+                       help="drop captions shorter than this (10)")
     g.add_argument("--caption-label", action="store_true",
                    help="start captions with the figure's label (\"Figure 3:\"); default: caption text only")
     g.add_argument("--placeholders", choices=("keep", "drop"), default="keep",
@@ -111,7 +114,7 @@ def extract_options(args):
                          min_size=args.min_size, max_pixels=args.max_pixels, timeout_s=args.raster_timeout_s,
                          vector_dpi=args.vector_dpi)
     return ExtractOptions(image=image, subfigure_caption=args.subfigure_caption, multi_image=args.multi_image,
-                          min_caption_chars=args.min_caption_chars, max_paper_bytes=args.max_paper_mb << 20,
+                          min_caption_chars=getattr(args, "min_caption_chars", 0), max_paper_bytes=args.max_paper_mb << 20,
                           samples_per_shard=args.samples_per_shard, caption_label=args.caption_label,
                           placeholders=args.placeholders)
 

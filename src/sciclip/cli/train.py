@@ -11,9 +11,11 @@ from sciclip.train.openclip import PRESETS  # stdlib only: cheap to import
 
 
 def cmd_train(args) -> int:
+    from sciclip.train.mix import parse_factors
     from sciclip.train.openclip import DataSource, run_training, shard_dir_source, training_command
 
-    sources = [shard_dir_source(d) for d in args.data]
+    factors = parse_factors(args.data_upsampling, len(args.data))
+    sources = [shard_dir_source(d, f) for d, f in zip(args.data, factors)]
     for spec in args.extra or []:
         # PATTERN,SAMPLES[,UPSAMPLING] for shards outside this workflow (e.g. CommonPool)
         parts = spec.rsplit(",", 2) if spec.count(",") >= 2 else spec.rsplit(",", 1)
@@ -53,6 +55,8 @@ def pairs_line(t: dict) -> str:
 def register(sub) -> None:
     p = sub.add_parser("train", help="train CLIP with OpenCLIP on final shards (DataComp presets or tiny)")
     p.add_argument("data", nargs="+", help="folders of final {:08d}.tar shards with _stats.json")
+    p.add_argument("--data-upsampling", default=None,
+                   help="one upsampling factor per data folder, comma-separated (e.g. 1,2,2; default: all 1)")
     p.add_argument("--extra", action="append", help="external shards: PATTERN,SAMPLES[,UPSAMPLING] (repeatable)")
     p.add_argument("--preset", default="tiny", choices=tuple(PRESETS), help="DataComp's scales, or tiny (default)")
     p.add_argument("--run", required=True, help="run name (results under LOGS/RUN)")

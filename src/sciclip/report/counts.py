@@ -16,6 +16,12 @@ STATS_KEYS = ("papers_seen", "figures_found", "samples_written")
 DECON_KEYS = ("samples", "kept", "contaminated", "exact_duplicates")
 
 
+def nouns(stats: dict) -> dict[str, str]:
+    """The source's nouns as its stats record them (``sciclip stats``); stats written before they did: the
+    paper sources' words."""
+    return {"item": "papers", "candidate": "figures", "unit": "unit", **(stats.get("nouns") or {})}
+
+
 def load_source(results: Path, source: str) -> dict:
     """The stats and decontamination report of one source ({} for what the run did not produce)."""
     stats_file = results / "stats" / f"{source}.json"
@@ -44,10 +50,13 @@ def count_rows(data: dict[str, dict]) -> list[tuple[str, list[int | str]]]:
     def decon(key: str):
         return lambda d: d["decon"].get(key, "–")
 
-    rows = [row("papers / articles seen", stat("papers_seen"))]
+    def named(kind: str) -> str:  # "papers / articles / images": each source's own noun, once
+        return " / ".join(dict.fromkeys(nouns(data[s]["stats"])[kind] for s in sources))
+
+    rows = [row(f"{named('item')} seen", stat("papers_seen"))]
     rows += [row(f"&nbsp;&nbsp;skipped: {r}", lambda d, r=r: (d["stats"].get("skipped_papers") or {}).get(r, 0))
              for r in reasons("skipped_papers")]
-    rows.append(row("figures found", stat("figures_found")))
+    rows.append(row(f"{named('candidate')} found", stat("figures_found")))
     rows += [row(f"&nbsp;&nbsp;skipped: {r}", lambda d, r=r: (d["stats"].get("skipped_figures") or {}).get(r, 0))
              for r in reasons("skipped_figures")]
     rows.append(row("samples extracted", stat("samples_written")))

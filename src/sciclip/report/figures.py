@@ -1,8 +1,9 @@
 """The pictures of ``snakemake --report``: what a run produced, at a glance.
 
 A counts table (seen, skipped and removed by reason, kept) comes first; then caption-length histograms per
-source, samples per month (arXiv, in calendar order: 9901 is January 1999, before 2001) and per batch (PMC),
-skip reasons, the decontamination score histogram with the threshold, and the thumbnail page (final samples;
+source, samples per month (arXiv, in calendar order: 9901 is January 1999, before 2001) and per work unit
+under the name the source gives it (a PMC batch, a cc unit of crawl files), skip reasons (per item and per
+candidate, in the source's nouns), the decontamination score histogram with the threshold, and the thumbnail page (final samples;
 removed ones apart and marked). Count axes only have whole-number ticks. Everything is read back from the
 run's outputs; figures are SVG (deterministic: no dates, a fixed hash salt), the pages self-contained HTML.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from sciclip.errors import SciclipError
-from sciclip.report.counts import counts_html, load_source
+from sciclip.report.counts import counts_html, load_source, nouns
 from sciclip.report.grid import grid_html
 from sciclip.storage.atomic import atomic_write_bytes, check_dir_target
 from sciclip.storage.tables import read_json
@@ -63,8 +64,9 @@ def month_key(yymm: str) -> tuple[int, str]:
     return (year_month(yymm), "") if re.fullmatch(r"\d{4}", yymm or "") else (10**9, yymm or "?")
 
 
-def samples_per_unit(results: Path, source: str, rows: list[dict]) -> tuple[str, dict[str, int]]:
-    """(title, unit -> extracted samples): months for arXiv, in calendar order; work units otherwise."""
+def samples_per_unit(results: Path, source: str, rows: list[dict], unit: str = "unit") -> tuple[str, dict[str, int]]:
+    """(title, unit -> extracted samples): months for arXiv, in calendar order; work units otherwise, ``unit``
+    being what the source calls one."""
     if source == "arxiv":
         counts: dict[str, int] = {}
         for r in rows:
@@ -73,7 +75,7 @@ def samples_per_unit(results: Path, source: str, rows: list[dict]) -> tuple[str,
     counts = {}
     for f in sorted((results / source / "shards").glob("*/stats.json")):
         counts[f.parent.name] = int(read_json(f, "job stats", ("samples_written",))["samples_written"])
-    return f"{source}: samples extracted per batch", counts
+    return f"{source}: samples extracted per {unit}", counts
 
 
 def make_report_figures(results: str | Path, out: str | Path, sources: list[str], threshold: float | None,
@@ -104,7 +106,7 @@ def make_report_figures(results: str | Path, out: str | Path, sources: list[str]
 
     fig, axes = plt.subplots(1, len(sources), figsize=(width, 3.6), squeeze=False)
     for ax, s in zip(axes[0], sources):
-        title, counts = samples_per_unit(results, s, data[s])
+        title, counts = samples_per_unit(results, s, data[s], nouns(load_source(results, s)["stats"])["unit"])
         keys = list(counts)
         ax.bar(range(len(keys)), [counts[k] for k in keys], color="#228833")
         # horizontal labels while they fit; a long run of months turns them, never below a readable size
@@ -119,9 +121,9 @@ def make_report_figures(results: str | Path, out: str | Path, sources: list[str]
     fig.subplots_adjust(wspace=0.9)
     for ax, s in zip(axes[0], sources):
         stats = load_source(results, s)["stats"]
-        reasons = {f"{k} ({'paper' if s == 'arxiv' else 'article'})": v
-                   for k, v in (stats.get("skipped_papers") or {}).items()}
-        reasons |= {f"{k} (figure)": v for k, v in (stats.get("skipped_figures") or {}).items()}
+        item, candidate = (nouns(stats)[k].removesuffix("s") for k in ("item", "candidate"))
+        reasons = {f"{k} ({item})": v for k, v in (stats.get("skipped_papers") or {}).items()}
+        reasons |= {f"{k} ({candidate})": v for k, v in (stats.get("skipped_figures") or {}).items()}
         names = sorted(reasons, key=lambda k: (-reasons[k], k))
         ax.barh(range(len(names)), [reasons[k] for k in names], color="#ee6677")
         ax.set_yticks(range(len(names)), names)

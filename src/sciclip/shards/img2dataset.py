@@ -3,8 +3,10 @@
 Layout (see ../shared/notes/formats.md): ``{shard:05d}.tar`` with a fixed number of samples per shard;
 sample key = shard_id * 10**oom_samples + index, zero-padded to oom_samples + oom_shards digits; members
 ``.jpg``, ``.txt``, ``.json`` (img2dataset's fields: key, caption, url, status, error_message, width, height,
-original_width, original_height, exif, sha256 — plus ours: uid, source, paper/article id, label, license);
-beside each shard ``{shard}.parquet`` (one row per sample, the same fields) and ``{shard}_stats.json``.
+original_width, original_height, exif, sha256 — plus ours: uid, source, each source's declared columns, label);
+beside each shard ``{shard}.parquet`` (one row per sample, the same fields, each with its declared type: cc's
+WARC offsets are int64, its entry ids list<int64>; in the json they are text, see ``img2dataset_json``) and
+``{shard}_stats.json``.
 Input order is the sorted input directories, then shard order, then sample order: the output is a pure
 function of the input. Image bytes are copied, never re-encoded.
 
@@ -34,23 +36,70 @@ from sciclip.shards.reader import ShardReport, read_samples
 from sciclip.shards.tail_plan import TailPlan, plan_tail
 from sciclip.shards.writer import ShardWriter
 from sciclip.sources.base import Source
-from sciclip.sources.registry import source_columns, sources
+from sciclip.sources.registry import source_column_types, sources
 from sciclip.storage.atomic import atomic_write_bytes
 
-# img2dataset's own columns, then ours; every sample's json has all of them (missing ones are null). The
-# sources' own columns (``Source.columns``) go between ``source`` and ``figure_label``, in registry order.
+# img2dataset's own columns, then ours; every sample's json has all of them. The sources' own columns
+# (``Source.columns``, each with its declared type) go between ``source`` and ``figure_label``, in registry order.
 IMG2DATASET_COLUMNS = ["key", "caption", "url", "status", "error_message", "width", "height", "original_width",
                        "original_height", "exif", "sha256"]
 INT_COLUMNS = {"width", "height", "original_width", "original_height"}
+ARROW_TYPES = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_(),
+               "list<int64>": pa.list_(pa.int64()), "list<string>": pa.list_(pa.string())}
 
 
 def columns() -> tuple[str, ...]:
-    return _columns(tuple(sources()))
+    return tuple(column_types())
+
+
+def column_types() -> dict[str, str]:
+    """Every column and its type (``ARROW_TYPES``' names), in order."""
+    return _column_types(tuple(sources()))
 
 
 @functools.cache
-def _columns(registered: tuple[str, ...]) -> tuple[str, ...]:  # cached per set of registered sources
-    return tuple(IMG2DATASET_COLUMNS + ["uid", "source"] + source_columns() + ["figure_label", "source_path"])
+def _column_types(registered: tuple[str, ...]) -> dict[str, str]:  # cached per set of registered sources
+    declared = source_column_types()
+    for c, t in declared.items():
+        if t not in ARROW_TYPES:
+            raise SciclipError(f"column {c!r}: unknown type {t!r} (known: {', '.join(ARROW_TYPES)})")
+    types = {c: "int64" if c in INT_COLUMNS else "string" for c in IMG2DATASET_COLUMNS + ["uid", "source"]}
+    types.update(declared)
+    types.update({"figure_label": "string", "source_path": "string"})
+    return types
+
+
+def _number(v, kind: type) -> int | float | None:
+    if isinstance(v, bool) or v is None or v == "":
+        return None
+    try:
+        return kind(v)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def typed(value, kind: str):
+    """``value`` as a ``kind`` column holds it. A missing (or unreadable) string is "", never null: readers
+    that infer a schema from the first rows (Hugging Face datasets) then see one type whatever the source;
+    a missing number, flag or list is null, as img2dataset writes for what it lacks. A list given as the
+    comma-separated text older shards held ("3,17") is read as one."""
+    if kind == "string":
+        return "" if value is None else value if isinstance(value, str) else str(value)
+    if kind in ("int64", "float64"):
+        n = _number(value, int if kind == "int64" else float)
+        return n if n is None or kind == "float64" or -(1 << 63) <= n < 1 << 63 else None
+    if kind == "bool":
+        return value if isinstance(value, bool) else None
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [x.strip() for x in value.split(",") if x.strip()]
+    if not isinstance(value, (list, tuple)):
+        return None
+    if kind == "list<string>":
+        return [typed(x, "string") for x in value]
+    items = [typed(x, "int64") for x in value]
+    return None if None in items else items
 
 
 def _source(name: str) -> Source | None:
@@ -69,21 +118,35 @@ def provenance_url(meta: dict) -> str:
     return source.provenance_url(meta) if source else str(meta.get("url") or "")
 
 
-def img2dataset_json(meta: dict, key: str, caption: str) -> dict:
-    """One row: the same keys with the same types for every source (a string column missing for a source is
-    "", never null), so that readers which infer a schema from the first rows (Hugging Face datasets) accept a
-    mix of sources."""
+def img2dataset_row(meta: dict, key: str, caption: str) -> dict:
+    """One parquet row: the same keys for every source, each column with its declared type (``typed``)."""
     out = {c: meta.get(c) for c in columns()}
     out.update({
         "key": key, "caption": caption, "url": provenance_url(meta), "status": "success", "error_message": None,
         "exif": None, "figure_label": meta.get("figure_label") or meta.get("label"),
     })
-    for c, v in out.items():
-        if c not in INT_COLUMNS and v is None:
-            out[c] = ""
-        elif c not in INT_COLUMNS and not isinstance(v, str):
-            out[c] = str(v)
-    return out
+    types = column_types()
+    return {c: typed(v, types[c]) for c, v in out.items()}
+
+
+def as_text(value) -> str:
+    """A typed value in the json's text form: "" for null, ids comma-separated ("3,17")."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(as_text(v) for v in value)
+    return str(value)
+
+
+def img2dataset_json(row: dict) -> dict:
+    """The sample's json: the parquet row with every source column as text. Hugging Face's webdataset loader
+    infers the json's schema from the first five samples, and a mixed output starts with one source's: a
+    number or list that is null there (another source's column) would make it refuse the rest. Typed values
+    are in the parquet beside the shard; img2dataset's own numbers (sizes) are always set, and stay numbers."""
+    types = column_types()
+    return {c: v if types[c] == "string" or c in INT_COLUMNS else as_text(v) for c, v in row.items()}
 
 
 @dataclass
@@ -124,7 +187,7 @@ def _range_samples(path: Path, skip: int, take: int, report: ConvertReport) -> I
 
 
 def _schema() -> pa.Schema:
-    return pa.schema([pa.field(c, pa.int64() if c in INT_COLUMNS else pa.string()) for c in columns()])
+    return pa.schema([pa.field(c, ARROW_TYPES[t]) for c, t in column_types().items()])
 
 
 def _failed_row(key: str, error: str) -> dict:
@@ -175,10 +238,10 @@ def convert_unit(plan: TailPlan, unit_name: str, outdir: str | os.PathLike) -> C
                     report.failed += 1
                 else:
                     jpg, caption, meta = item
-                    out = img2dataset_json(meta, key, caption)
-                    samples.append((key, {"jpg": jpg, "txt": caption.encode("utf-8"),
-                                          "json": json.dumps(out, sort_keys=True, ensure_ascii=False).encode()}))
-                    rows.append(out)
+                    row = img2dataset_row(meta, key, caption)
+                    samples.append((key, {"jpg": jpg, "txt": caption.encode("utf-8"), "json": json.dumps(
+                        img2dataset_json(row), sort_keys=True, ensure_ascii=False).encode()}))
+                    rows.append(row)
                     report.samples += 1
                 bar.update(1)
             _write_shard(outdir, f"{shard:0{plan.oom_shards}d}", samples, rows, started)

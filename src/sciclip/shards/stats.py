@@ -61,6 +61,16 @@ def shard_captions(path: Path) -> tuple[int, list[str], str | None]:
     return len(images), [c for k, c in captions.items() if k in images], damage
 
 
+def source_nouns(name: str) -> dict[str, str]:
+    """What the source calls its items, candidates and work units ("papers", "figures", "unit"), as it declares
+    them: kept in the stats so that the report, whose environment lacks the sources' parsers, can say them."""
+    from sciclip.sources.base import Source
+    from sciclip.sources.registry import sources
+
+    cls = sources().get(name, Source)
+    return {"item": cls.noun, "candidate": cls.candidate_noun, "unit": cls.unit_noun}
+
+
 def dataset_stats(directories: str | Path | list, source: str | None = None) -> dict:
     """Stats over one or several WebDataset directories (e.g. the shard folders of all tarballs)."""
     dirs = [Path(d) for d in (directories if isinstance(directories, (list, tuple)) else [directories])]
@@ -76,6 +86,7 @@ def dataset_stats(directories: str | Path | list, source: str | None = None) -> 
     check_shards(shards)
     out: dict = {"source": source or directory.name, "directory": str(directory), "inputs": len(dirs),
                  "shards": len(shards)}
+    out["nouns"] = source_nouns(out["source"])
     jobs = sorted(p for d in dirs for p in d.rglob("stats.json"))
     if not shards and not jobs:
         raise SciclipError(f"{dirs[0]}: no shards (*.tar) or job stats (stats.json) below it")
@@ -121,12 +132,10 @@ def dataset_stats(directories: str | Path | list, source: str | None = None) -> 
 def format_summary(stats: dict) -> str:
     lines = [f"{stats['source']}: {stats['samples']} samples in {stats['shards']} shards under {stats['directory']}"]
     if "papers_seen" in stats:
-        from sciclip.sources.registry import sources
-
-        known = sources().get(stats["source"])
-        unit = known.noun if known else "papers"
-        lines.append(f"  {unit} seen {stats['papers_seen']}, with figures {stats['papers_with_figures']}, "
-                     f"figures found {stats['figures_found']}, samples written {stats['samples_written']}")
+        nouns = stats.get("nouns") or source_nouns(stats["source"])
+        lines.append(f"  {nouns['item']} seen {stats['papers_seen']}, with {nouns['candidate']} "
+                     f"{stats['papers_with_figures']}, {nouns['candidate']} found {stats['figures_found']}, "
+                     f"samples written {stats['samples_written']}")
         for k in REASON_MAPS:
             if stats.get(k):
                 lines.append(f"  {k.replace('_', ' ')}: " + ", ".join(f"{r} {n}" for r, n in stats[k].items()))

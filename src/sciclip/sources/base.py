@@ -53,8 +53,11 @@ class Source(ABC):
 
     name: ClassVar[str]  # the source's name in config, paths, uids and the ``source`` column
     noun: ClassVar[str] = "items"  # what an item is called in summaries ("papers", "articles", "pages")
+    candidate_noun: ClassVar[str] = "figures"  # what a candidate is called (cc: "texts" of an image)
+    unit_noun: ClassVar[str] = "unit"  # what one work unit is called in the report ("batch", "month")
     item_error: ClassVar[str] = "item_error"  # counter for an item that raised something unforeseen
-    # extra columns every sample of this source carries, in img2dataset's parquet and json (name -> type)
+    # extra columns every sample of this source carries, in img2dataset's parquet and json (name -> type:
+    # "string", "int64", "float64", "bool", "list<int64>", "list<string>"); the conversion writes each with its type
     columns: ClassVar[dict[str, str]] = {}
 
     def __init__(self, opts: ExtractOptions = ExtractOptions()) -> None:

@@ -44,7 +44,14 @@ def source_class(name: str) -> type[Source]:
 
 def source_columns() -> list[str]:
     """The extra columns of all sources, in registration order, each once."""
-    out: list[str] = []
-    for cls in sources().values():
-        out += [c for c in cls.columns if c not in out]
+    return list(source_column_types())
+
+
+def source_column_types() -> dict[str, str]:
+    """Each extra column's declared type, in registration order; two sources sharing a column must agree on it."""
+    out: dict[str, str] = {}
+    for name, cls in sources().items():
+        for c, t in cls.columns.items():
+            if out.setdefault(c, t) != t:
+                raise SciclipError(f"source {name!r} declares column {c!r} as {t}, another source as {out[c]}")
     return out

@@ -4,8 +4,8 @@ Rows first lose later copies of a (url, text) (the gather step's mask), then pas
 download (``t_download``, larger than the target, against the pool's counts). Consecutive rows of one
 image (its alt and title) become one record (MetaCLIP's shape: a url with its texts), fetched once.
 img2dataset (the library) downloads with its retries, timeouts, user agent token and ``X-Robots-Tag``
-opt-outs into its own shard layout; re-encoding is off, so the image pipeline every source shares resizes the originals later, the
-same way for all. Last, the downloaded images are probed (format and size from the header, no decoding)
+opt-outs into its own shard layout (driven in this process when the job has one process: no worker spawns);
+re-encoding is off, so the image pipeline every source shares resizes the originals later, the same way for all. Last, the downloaded images are probed (format and size from the header, no decoding)
 and their texts' entries counted: the per-unit counts of the downloaded pool the final balancing sums.
 """
 
@@ -18,7 +18,8 @@ import os
 import subprocess
 import sys
 import time
-from contextlib import nullcontext
+import urllib.request
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,14 +102,50 @@ def img2dataset_kwargs(url_list: Path, out_dir: Path, opts: DownloadOptions) -> 
     }
 
 
+@contextmanager
+def _proxied(proxy: str | None):
+    """Within: urllib sends every request through ``proxy`` (None: no change). urllib builds its default
+    opener, proxies read from the environment, once per process: it is dropped on entry and on exit."""
+    if proxy is None:
+        yield
+        return
+    names = ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "https_proxy", "HTTPS_PROXY")
+    saved = {n: os.environ.get(n) for n in names}
+    try:
+        for n in names:
+            os.environ.pop(n, None)
+        os.environ["http_proxy"] = os.environ["HTTP_PROXY"] = proxy
+        urllib.request.install_opener(None)
+        yield
+    finally:
+        for n, v in saved.items():
+            if v is None:
+                os.environ.pop(n, None)
+            else:
+                os.environ[n] = v
+        urllib.request.install_opener(None)
+
+
 def run_img2dataset(url_list: Path, out_dir: Path, opts: DownloadOptions) -> None:
+    """img2dataset over ``url_list`` into ``out_dir``: in this process with one process (no spawned children:
+    each would re-import img2dataset), else ``img2dataset.download`` in its own interpreter."""
+    from sciclip.sources.cc.serve import LocalWeb
+
+    kwargs = img2dataset_kwargs(url_list, out_dir, opts)
+    if opts.processes == 1:
+        from sciclip.sources.cc.i2d_job import download_in_process
+
+        with LocalWeb(opts.serve) if opts.serve else nullcontext() as web, _proxied(web and web.proxy):
+            try:
+                download_in_process(kwargs)
+            except Exception as e:  # noqa: BLE001 - img2dataset's reader raises many types; shards catch their own
+                raise SciclipError(f"{out_dir}: img2dataset failed ({type(e).__name__}: {e})") from e
+        return
     spec = out_dir.parent / f".{out_dir.name}.img2dataset.json"
-    spec.write_text(json.dumps(img2dataset_kwargs(url_list, out_dir, opts)))
+    spec.write_text(json.dumps(kwargs))
     env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "WANDB_MODE": "disabled"}
     src = str(Path(__file__).resolve().parents[3])
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    from sciclip.sources.cc.serve import LocalWeb
-
     with LocalWeb(opts.serve) if opts.serve else nullcontext() as web:
         if web is not None:
             for name in ("http_proxy", "HTTP_PROXY"):

@@ -30,12 +30,13 @@ STAGE = "final"
 class CommonCrawlSource(Source):
     name = "cc"
     noun = "images"
+    candidate_noun = "texts"  # an image's alt, title… each a candidate sample
+    unit_noun = "unit of crawl files"
     item_error = "image_error"
-    # strings, as every extra column of the img2dataset layout; page_url last (the toy source in
-    # tests/test_sources.py declares it too and expects it at the end of the column list)
-    columns: ClassVar[dict[str, str]] = {"attr": "string", "entry_ids": "string", "crawl": "string",
-                                         "warc_filename": "string", "warc_record_offset": "string",
-                                         "warc_record_length": "string", "page_url": "string"}
+    # page_url last (the toy source in tests/test_sources.py declares it too and expects it at the end)
+    columns: ClassVar[dict[str, str]] = {"attr": "string", "entry_ids": "list<int64>", "crawl": "string",
+                                         "warc_filename": "string", "warc_record_offset": "int64",
+                                         "warc_record_length": "int64", "page_url": "string"}
 
     def __init__(self, opts: ExtractOptions = ExtractOptions(), counts: Any = None, t: float = 20_000,
                  seed: int = 0) -> None:
@@ -81,8 +82,8 @@ class CommonCrawlSource(Source):
                 yield Skip("balanced_out", t["text"][:60])
                 continue
             meta = {"url": d.url, "page_url": t["page_url"], "attr": t["attr"], "crawl": t["crawl"],
-                    "entry_ids": ",".join(str(i) for i in t["entry_ids"]), "warc_filename": t["warc_filename"],
-                    "warc_record_offset": str(t["warc_record_offset"]),
-                    "warc_record_length": str(t["warc_record_length"]), "record_id": rid}
+                    "entry_ids": [int(i) for i in t["entry_ids"]], "warc_filename": t["warc_filename"],
+                    "warc_record_offset": int(t["warc_record_offset"]),
+                    "warc_record_length": int(t["warc_record_length"]), "record_id": rid}
             yield Candidate(caption=t["text"], image_path=path, source_path=d.url, uid_parts=(rid, t["attr"]),
                             meta=meta, image_ref=d.url)

@@ -110,6 +110,7 @@ class PmcSource(Source):
 
     name = "pmc"
     noun = "articles"
+    unit_noun = "batch"
     item_error = "article_error"
     columns = {"pmcid": "string", "pmid": "string", "doi": "string", "license": "string"}
 
