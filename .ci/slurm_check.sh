@@ -171,6 +171,9 @@ p["set-threads"] = {k: min(v, cpus) for k, v in p.get("set-threads", {}).items()
 # a group job's CPUs add up over its components: on a small node one tarball per group job
 p["group-components"] = {k: max(1, min(v, cpus // 2)) for k, v in p.get("group-components", {}).items()}
 p["jobs"] = 4
+# poll soon: the plugin waits this long after each submission and adds 10 s per poll that finds nothing
+# finished; with the profile's 10 s, the demo's ~15 levels of short jobs spent most of 11 minutes waiting
+p["slurm-init-seconds-before-status-checks"] = 1
 import os
 os.makedirs(os.path.dirname(dst), exist_ok=True)
 yaml.safe_dump(p, open(dst, "w"), sort_keys=False)
