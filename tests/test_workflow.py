@@ -279,7 +279,7 @@ PROVIDERS = {"PIL": "pillow", "yaml": "pyyaml", "boto3": "boto3", "botocore": "b
              "open_clip": "open-clip-torch", "open_clip_train": "open-clip-torch", "webdataset": "webdataset",
              "jsonschema": "jsonschema", "matplotlib": "matplotlib", "pypdfium2": "pypdfium2",
              "selectolax": "selectolax", "warcio": "warcio", "orjson": "orjson", "isal": "isal", "img2dataset": "img2dataset",
-             "ahocorasick": "pyahocorasick", "py3langid": "py3langid", "fasttext": "fasttext"}
+             "ahocorasick_rs": "ahocorasick-rs", "py3langid": "py3langid", "fasttext": "fasttext"}
 
 
 def _third_party_imports_of_sciclip() -> set[str]:
