@@ -235,3 +235,27 @@ def test_the_resolver_shortcuts_give_urljoins_answers():
         ref = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
         base = rng.choice(bases)
         assert Resolver(base)(ref) == resolve(ref, base), (base, ref)
+
+
+def test_the_resolvers_base_shortcut_gives_urljoins_directory():
+    import random
+
+    from sciclip.sources.cc.links import _SIMPLE_BASE, Resolver
+
+    pieces = ["http://", "https://", "HTTP://", "ftp://", "a", "B.c", "-", ":80", ":", "@", "[::1]", "/", "//", ".",
+              "..", "./", "../", "x.html", ";p", "?", "?q=1", "#", "#f", "%2e", " ", "\t", "é", "\\", "~"]
+    rng = random.Random(11)
+    shortcut = 0
+    for _ in range(30_000):
+        base = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
+        if rng.random() < 0.5:
+            base = rng.choice(["http://", "https://"]) + base
+        fast = Resolver(base)
+        slow = Resolver.__new__(Resolver)
+        slow.base, slow.scheme = base, ""
+        slow._init_slow(base)
+        assert fast.scheme == slow.scheme, base
+        if slow.scheme:
+            assert (fast.origin, fast.dir) == (slow.origin, slow.dir), base
+        shortcut += _SIMPLE_BASE.fullmatch(base) is not None
+    assert shortcut > 1000  # bases the shortcut took
