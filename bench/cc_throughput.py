@@ -10,6 +10,10 @@ The metadata list has ``--entries`` entries (MetaCLIP's 500,000): "0".."99", Wor
 when Debian's wordnet-base is installed, then generated words, bigrams and titles. Reported: records/s and
 core-seconds (process CPU time) for parsing alone and parse + match, the automaton's build time, the naive
 definition's texts/s on a sample (and the ratio), per WAT file of 45,000 pages, and the peak RSS.
+"parse + match" is what a pool job does per file (``match_file``: rows in batches, each batch's new texts
+matched back to back); it exceeds parse plus "match alone" because parsing in between evicts the automaton
+from the CPU caches. CPU time is less sensitive to other load than wall time, not immune (shared caches):
+on a shared machine, run it more than once.
 
     .venv/bin/python bench/cc_throughput.py [--pages 45000] [--entries 500000] [--naive-sample 300]
 """

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sciclip.errors import SciclipError
-from sciclip.sources.cc.matching import Matcher, naive_match, spacing
+from sciclip.sources.cc.matching import Matcher, _spaced_utf8, naive_match, spacing
 from sciclip.sources.cc.metadata import build_metadata, load_metadata, scored_list, wordnet_lemmas
 from tests.conftest import REALDATA, ROOT
 
@@ -27,7 +27,7 @@ SEPARATORS = [" ", "  ", ", ", ". ", "; ", ": ", "? ", "! ", "`", "\t", "\n", "\
 def _metadata() -> list[str]:
     # words and phrases, entries holding the wrapped punctuation (never match), duplicates, an empty entry
     entries = list(WORDS) + ["a dog", "New York City", "rock 'n' roll", "dog.", ".", ",", "a,b", "a\tb", "dog ",
-                             " dog", "dog", ""]
+                             " dog", "dog", "", "\ud800"]
     return entries + [f"{a} {b}" for a, b in zip(WORDS, WORDS[1:])]
 
 
@@ -46,11 +46,12 @@ def _texts(n: int, seed: int = 13) -> list[str]:
 def test_automaton_equals_the_naive_definition_on_thousands_of_texts():
     metadata = _metadata()
     matcher = Matcher(metadata)
-    texts = _texts(5000) + ["", " ", "U.S. dog", "dog's bone", "猫 と 犬", "\tdog\n", "New York.", "a a a"]
+    texts = _texts(5000) + ["", " ", "\ud800 dog,", "U.S. dog", "dog's bone", "猫 と 犬", "\tdog\n", "New York.", "a a a"]
     hits = 0
     for text in texts:
         expected = naive_match(text, metadata)
         assert matcher.match(text) == expected, repr(text)
+        assert _spaced_utf8(text) == spacing(text).encode("utf-8", "surrogatepass"), repr(text)
         hits += bool(expected)
     assert hits > 3000
     assert all(not any(metadata.index(e) in matcher.match(t) for t in texts) for e in ("U.S.", "dog.", "a,b", "a\tb"))

@@ -235,3 +235,50 @@ def test_the_resolver_shortcuts_give_urljoins_answers():
         ref = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
         base = rng.choice(bases)
         assert Resolver(base)(ref) == resolve(ref, base), (base, ref)
+
+
+def test_the_resolvers_base_shortcut_gives_urljoins_directory():
+    import random
+
+    from sciclip.sources.cc.links import _SIMPLE_BASE, Resolver
+
+    pieces = ["http://", "https://", "HTTP://", "ftp://", "a", "B.c", "-", ":80", ":", "@", "[::1]", "/", "//", ".",
+              "..", "./", "../", "x.html", ";p", "?", "?q=1", "#", "#f", "%2e", " ", "\t", "é", "\\", "~"]
+    rng = random.Random(11)
+    shortcut = 0
+    for _ in range(30_000):
+        base = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
+        if rng.random() < 0.5:
+            base = rng.choice(["http://", "https://"]) + base
+        fast = Resolver(base)
+        slow = Resolver.__new__(Resolver)
+        slow.base, slow.scheme = base, ""
+        slow._init_slow(base)
+        assert fast.scheme == slow.scheme, base
+        if slow.scheme:
+            assert (fast.origin, fast.dir) == (slow.origin, slow.dir), base
+        shortcut += _SIMPLE_BASE.fullmatch(base) is not None
+    assert shortcut > 1000  # bases the shortcut took
+
+
+def test_the_wat_readers_header_pattern_reads_lines_as_splitting_them_does():
+    import random
+
+    from sciclip.sources.cc.watfile import _headers
+
+    def by_lines(block: bytes) -> dict[bytes, str]:
+        out = {}
+        for line in block.split(b"\r\n")[1:]:
+            key, sep, value = line.partition(b":")
+            key = key.strip().lower()
+            if sep and key in (b"warc-type", b"content-type", b"content-length"):
+                out[key] = value.strip().decode("utf-8", "replace")
+        return out
+
+    pieces = [b"\r\n", b"\r", b"\n", b" ", b"\t", b"\x0b", b":", b"WARC-Type", b"warc-type", b"Content-Type",
+              b"CONTENT-LENGTH", b"Content-Length-X", b"X-Content-Type", b"metadata", b"application/json", b"12",
+              b"\xc3\xa9", b"\xff", b"a: b"]
+    rng = random.Random(3)
+    for _ in range(30_000):
+        block = b"WARC/1.0" + b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        assert _headers(block) == by_lines(block), block

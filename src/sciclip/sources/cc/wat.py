@@ -77,12 +77,9 @@ def wat_rows(payload: bytes, stats: ParseStats, user_agent_token: str | None = N
     if page is None:
         stats.bad_records += 1
         return []
-    images = []  # (src, alt, title), texts cleaned once
-    for link in page.images:
-        alt, title = link.get("alt"), link.get("title")
-        images.append((link.get("url"), wat_text(alt) if alt else "", wat_text(title) if title else ""))
+    images = [(link.get("url"), wat_text(link.get("alt")), wat_text(link.get("title"))) for link in page.images]
     stats.img_tags += len(images)
-    stats.img_with_alt += sum(1 for _, alt, _ in images if alt)
+    stats.img_with_alt += sum(1 for image in images if image[1])
     if opted_out(page.robots, user_agent_token):
         stats.pages_opted_out += 1
         return []
@@ -93,14 +90,16 @@ def wat_rows(payload: bytes, stats: ParseStats, user_agent_token: str | None = N
     except (TypeError, ValueError):
         offset = -1
     length = _record_length(page.container)
-    rows = []
+    rows: list[Row] = []
+    new, target, found = tuple.__new__, page.target, 0  # tuple.__new__: a Row without its Python-level __new__
     for src, alt, title in images:
         url = resolve(src if type(src) is str else str(src or ""))
         if url is None:
             continue
-        stats.images += 1
+        found += 1
         if alt:
-            rows.append(Row(url, alt, "alt", page.target, filename, offset, length))
+            rows.append(new(Row, (url, alt, "alt", target, filename, offset, length)))
         if title:
-            rows.append(Row(url, title, "title", page.target, filename, offset, length))
+            rows.append(new(Row, (url, title, "title", target, filename, offset, length)))
+    stats.images += found
     return rows

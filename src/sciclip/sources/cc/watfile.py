@@ -1,10 +1,10 @@
 """A lean reader of WAT files: WARC records of JSON, each its own gzip member, nothing else to interpret.
 
 warcio's generic record machinery (buffered readers, full header parsing, HTTP detection) costs more than
-the JSON itself on a WAT file, where every record is a ``metadata`` record with a JSON block. Here zlib
-inflates one gzip member at a time (Common Crawl writes one record per member, so a member's output is
-usually exactly one record and is cut up without copying into a stream buffer) and records are split by
-their ``Content-Length``; only ``WARC-Type`` and ``Content-Type`` are read from the headers. Records
+the JSON itself on a WAT file, where every record is a ``metadata`` record with a JSON block. Here ISA-L
+(python-isal: zlib's interface at about 1.3-1.5x its speed) inflates one gzip member at a time (Common
+Crawl writes one record per member, so a member's output is usually exactly one record and is cut up
+without copying into a stream buffer) and records are split by their ``Content-Length``; only ``WARC-Type`` and ``Content-Type`` are read from the headers. Records
 spanning members, or members holding several, take the same path through a small carry-over buffer.
 Damage (bad deflate data, a file cut inside a member or a record) ends the stream with ``WatDamage``
 after every complete record was yielded.
@@ -13,12 +13,19 @@ after every complete record was yielded.
 from __future__ import annotations
 
 import mmap
-import zlib
+import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from isal import isal_zlib
+
 FEED = 1 << 14  # compressed bytes fed at a time: most members fit, and unused_data stays small to copy
-_WANTED = (b"warc-type", b"content-type", b"content-length")
+# A header line (what lies between CRLFs after the first line) whose name, stripped of bytes.strip's
+# whitespace and lower-cased, is one of the three this reader needs: what splitting the head into lines and
+# partitioning each at its first colon finds, without a Python step per line.
+_WS = rb"(?:[ \t\n\x0b\x0c]|\r(?!\n))*"
+_HEADER = re.compile(rb"\r\n" + _WS + rb"(warc-type|content-type|content-length)" + _WS + rb":((?:[^\r]|\r(?!\n))*)",
+                     re.IGNORECASE)
 
 
 class WatDamage(Exception):
@@ -37,7 +44,7 @@ def _members(f: BinaryIO) -> Iterator[bytes]:
             return
         pos, n, members = 0, len(data), 0
         while pos < n:
-            d = zlib.decompressobj(31)
+            d = isal_zlib.decompressobj(31)
             out = []
             fed = pos
             try:
@@ -47,7 +54,7 @@ def _members(f: BinaryIO) -> Iterator[bytes]:
                     chunk = data[fed:fed + FEED]  # a copy of at most FEED bytes (mmap slices are bytes)
                     fed += len(chunk)
                     out.append(d.decompress(chunk))
-            except zlib.error as e:
+            except isal_zlib.error as e:
                 raise WatDamage(f"corrupt gzip data in member {members + 1} ({e})") from None
             pos = fed - len(d.unused_data)
             members += 1
@@ -59,13 +66,7 @@ def _members(f: BinaryIO) -> Iterator[bytes]:
 
 def _headers(block: bytes) -> dict[bytes, str]:
     """The three headers this reader needs, by lower-case name."""
-    out: dict[bytes, str] = {}
-    for line in block.split(b"\r\n")[1:]:
-        key, sep, value = line.partition(b":")
-        key = key.strip().lower()
-        if sep and key in _WANTED:
-            out[key] = value.strip().decode("utf-8", "replace")
-    return out
+    return {m[1].lower(): m[2].strip().decode("utf-8", "replace") for m in _HEADER.finditer(block)}
 
 
 def _split(data: bytes, max_block: int) -> tuple[list[tuple[str, str, bytes]], int]:
