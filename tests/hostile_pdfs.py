@@ -7,20 +7,12 @@ from __future__ import annotations
 
 import zlib
 
+from sciclip.sample.media import pdf_file
+
 
 def build_pdf(objects: list[bytes]) -> bytes:
     """A PDF whose object 1 is the catalog, with a correct xref table."""
-    out = bytearray(b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for i, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_file(objects, b"1.5")
 
 
 def stream(dictionary: bytes, data: bytes, compress: bool = False) -> bytes:

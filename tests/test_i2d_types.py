@@ -69,27 +69,14 @@ def test_convert_writes_declared_types(typed_toy, tmp_path):
     assert isinstance(metas[0]["width"], int)  # img2dataset's own sizes stay numbers
 
 
-def test_sources_must_agree_on_a_shared_column(typed_toy):
-    class Clash(ToySource):
-        name = "clash"
-        columns = {"rank": "string"}
-
-    register(Clash)
+@pytest.mark.parametrize("name, columns, error", [
+    ("clash", {"rank": "string"}, "column 'rank'"),  # sources must agree on a shared column
+    ("odd", {"when": "timestamp"}, "unknown type 'timestamp'"),  # an unknown type is refused
+])
+def test_bad_column_declarations_are_refused(typed_toy, name, columns, error):
+    register(type(name.capitalize(), (ToySource,), {"name": name, "columns": columns}))
     try:
-        with pytest.raises(SciclipError, match="column 'rank'"):
+        with pytest.raises(SciclipError, match=error):
             column_types()
     finally:
-        unregister("clash")
-
-
-def test_an_unknown_type_is_refused(typed_toy):
-    class Odd(ToySource):
-        name = "odd"
-        columns = {"when": "timestamp"}
-
-    register(Odd)
-    try:
-        with pytest.raises(SciclipError, match="unknown type 'timestamp'"):
-            column_types()
-    finally:
-        unregister("odd")
+        unregister(name)

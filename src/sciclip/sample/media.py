@@ -126,17 +126,21 @@ def pdf_multipage(name: str, size: tuple[float, float], pages: int = 2) -> bytes
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
     kids = b" ".join(b"%d 0 R" % i for i in page_ids)
     all_objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages)]
-    all_objs += objects
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    return pdf_file(all_objs + objects)
+
+
+def pdf_file(objects: list[bytes], version: bytes = b"1.4") -> bytes:
+    """A PDF of these object bodies (object 1 the catalog) with a correct xref table."""
+    out = bytearray(b"%%PDF-%s\n%%\xe2\xe3\xcf\xd3\n" % version)
     offsets = []
-    for i, body in enumerate(all_objs, start=1):
+    for i, body in enumerate(objects, start=1):
         offsets.append(len(out))
         out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
     xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(all_objs) + 1)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     for off in offsets:
         out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(all_objs) + 1, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     return bytes(out)
 
 
