@@ -4,9 +4,10 @@
 ``CapturedImages`` reads image responses the WARC itself holds (by offset); downloads go through the cc
 branch's downloader, img2dataset (``sources.cc.download.run_img2dataset``: its user agent token,
 ``X-Robots-Tag`` opt-outs, timeouts and retries, and its own results read back by ``iter_downloads``).
-Each img2dataset run has a fixed start-up cost (its reader, resizer and writer), so a unit's images are downloaded in one run (``download_images``, before
-its pages are assembled) into the job's scratch, and each page then reads its own back by offset
-(``DownloadedImages``): the unit's images are on disk, never all in memory. ``Img2datasetFetcher`` does both
+Each img2dataset run has a fixed start-up cost (its reader, resizer and writer), so a unit's images are
+downloaded in one run (``download_images``, before its pages are assembled) into the job's scratch, and each
+page then reads its own back by offset (``DownloadedImages``): the unit's images are on disk, never all in
+memory. ``Img2datasetFetcher`` does both
 for any list of URLs. ``make_fetcher`` is the one place that picks.
 """
 
