@@ -105,9 +105,10 @@ def warc_text(value: str | None) -> str:
     return value.strip().replace("\n", "").replace("\r", "")
 
 
-def wat_text(value: str | None) -> str:
-    """A WAT-path text as MetaCLIP keeps it: line breaks become spaces (stripped: blanks never match)."""
-    if not value:
+def wat_text(value: object) -> str:
+    """A WAT-path text as MetaCLIP keeps it: line breaks become spaces (stripped: blanks never match). A
+    value that is not a string (a broken producer's number or object) is no text."""
+    if not value or not isinstance(value, str):
         return ""
     return value.replace("\n", " ").replace("\r", " ").strip()
 
