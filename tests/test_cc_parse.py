@@ -280,17 +280,23 @@ def test_the_typed_wat_decoder_gives_the_generic_decoders_pages(at):
 def test_the_resolver_shortcuts_give_urljoins_answers():
     import random
 
-    from sciclip.sources.cc.links import Resolver
+    from sciclip.sources.cc.links import _FAST_REF, Resolver
 
     pieces = ["a", "b", "/", "//", ".", "..", "?", "#", ";", ":", "http://", "https://", "HTTP://", "x.jpg", "%20",
               " ", "\t", "[", "]", "@", "=", "&", "~", "é", "\\", "data:", "javascript:", "?x=1", "#f"]
     bases = ["http://a/b/c", "http://a/b/c?q", "http://a", "https://h.test/dir/page.html#x", "http://a/b//c/d",
              "http://a/b/c;p", "ftp://x/y", "http://a/b/./c/../d", "http://user@h:80/p/q", "http://[::1]/x", "x"]
     rng = random.Random(5)
+    kinds: dict[str, int] = {}
     for _ in range(60_000):
         ref = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
         base = rng.choice(bases)
-        assert Resolver(base)(ref) == resolve(ref, base), (base, ref)
+        resolver = Resolver(base)
+        assert resolver(ref) == resolve(ref, base) == resolver._general(ref), (base, ref)
+        m = _FAST_REF.fullmatch(ref)
+        if m and resolver.scheme:
+            kinds[m.lastgroup] = kinds.get(m.lastgroup, 0) + 1
+    assert min(kinds.get(k, 0) for k in ("abs", "root", "rel")) > 500  # each shape of the one-pattern shortcut
 
 
 def test_the_resolvers_base_shortcut_gives_urljoins_directory():

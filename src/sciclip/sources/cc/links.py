@@ -36,6 +36,18 @@ _SIMPLE_BASE = re.compile(r"(https?)://([A-Za-z0-9.-]+(?::[0-9]+)?)((?:/(?!\.\.?
                           r"(?:[?#][^\\\x00-\x20\x7f-\U0010ffff]*)?")
 
 
+# What ``Resolver._general`` concatenates, recognised by one pattern: printable ASCII with no space, ``#``,
+# ``;``, brackets or backslash (nothing ``strip`` or urlsplit would touch), an optional query that does not
+# end in ``?``; an absolute http(s) URL with a host; a root-relative path; a relative path with no ``//``
+# and no ``:`` in its first segment; neither path with a ``.`` or ``..`` segment.
+_CH = r"A-Za-z0-9\-._~%!$&'()*+,=@"
+_QUERY = rf"(?:\?[{_CH}:/?]*[{_CH}:/])?"
+_NO_DOTS = r"(?!(?:[^?]*/)?\.\.?(?:[/?]|$))"
+_FAST_REF = re.compile(rf"(?P<abs>https?://[{_CH}:][{_CH}:/]*{_QUERY})"
+                       rf"|(?P<root>/(?!/){_NO_DOTS}[{_CH}:/]*{_QUERY})"
+                       rf"|(?P<rel>{_NO_DOTS}[{_CH}]+(?:/[{_CH}:]+)*/?{_QUERY})")
+
+
 class Resolver:
     """``resolve(ref, base)`` for many refs of one page, without urljoin for the common shapes.
 
@@ -71,6 +83,13 @@ class Resolver:
             self.scheme = ""
 
     def __call__(self, ref: str) -> str | None:
+        m = _FAST_REF.fullmatch(ref) if self.scheme else None
+        if m:  # the usual shapes in one pattern (a third of the general checks' time)
+            kind = m.lastgroup
+            return ref if kind == "abs" else (self.origin if kind == "root" else self.dir) + ref
+        return self._general(ref)
+
+    def _general(self, ref: str) -> str | None:
         r = ref.strip()
         if (not r or not self.scheme or not _PLAIN.fullmatch(r) or r.endswith(("?", "#")) or "?#" in r
                 or r[0] in "?#"):
