@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from sciclip.sources.cc.archive import iter_rows
 from sciclip.sources.cc.matching import Matcher
-from sciclip.sources.cc.rows import ROW_SCHEMA, ParseStats, Row
+from sciclip.sources.cc.rows import ROW_SCHEMA, ParseStats, Row, rows_table
 from sciclip.sources.pool import ordered_map
 from sciclip.storage.atomic import atomic_write_bytes
 
@@ -96,7 +96,7 @@ def _match_file(path: str, crawl: str, opts: PoolOptions, matcher: Matcher) -> F
     started = time.process_time()
     stats = ParseStats(Path(path).name)
     res = FileResult(stats)
-    batches: list[pa.RecordBatch] = []
+    tables: list[pa.Table] = []
     cache: dict[str, list[int]] = {}  # alt texts repeat ("logo", "Facebook", a site's banner): match each once
     for batch in _batches(iter_rows(path, stats, opts.user_agent_token), BATCH_ROWS):
         rows = [row for row in batch if len(row.text) >= opts.min_text_chars]
@@ -117,19 +117,18 @@ def _match_file(path: str, crawl: str, opts: PoolOptions, matcher: Matcher) -> F
         kept = [(row, lang, ids) for row, lang in zip(rows, langs) if (ids := cache[row.text])]
         res.unmatched += len(rows) - len(kept)
         if kept:
-            batches.append(_record_batch(kept, crawl))
+            tables.append(_matched_table(kept, crawl))
     # one chunk: the parquet file's pages then do not depend on where batches happened to end
-    res.table = pa.Table.from_batches(batches, MATCHED_SCHEMA).combine_chunks()
+    res.table = pa.concat_tables(tables or [MATCHED_SCHEMA.empty_table()]).combine_chunks()
     res.seconds = time.process_time() - started
     return res
 
 
-def _record_batch(kept: list[tuple[Row, str | None, list[int]]], crawl: str) -> pa.RecordBatch:
+def _matched_table(kept: list[tuple[Row, str | None, list[int]]], crawl: str) -> pa.Table:
     rows, langs, ids = zip(*kept)
-    columns = [pa.array(col, type=f.type) for col, f in zip(zip(*rows), ROW_SCHEMA)]
-    columns += [pa.array([crawl] * len(rows), pa.string()), pa.array(ids, pa.list_(pa.int32())),
-                pa.array(langs, pa.string())]
-    return pa.RecordBatch.from_arrays(columns, schema=MATCHED_SCHEMA)
+    columns = rows_table(rows).columns + [pa.array([crawl] * len(rows), pa.string()),
+                                          pa.array(ids, pa.list_(pa.int32())), pa.array(langs, pa.string())]
+    return pa.Table.from_arrays(columns, schema=MATCHED_SCHEMA)
 
 
 def _work(args: tuple) -> FileResult:
@@ -151,11 +150,10 @@ def build_pool(files: list[tuple[str, str]], matcher: Matcher, out: str | os.Pat
     try:
         with pq.ParquetWriter(tmp, MATCHED_SCHEMA) as writer:
             for res in ordered_map(_work, ((p, c, opts) for p, c in files), workers):
-                table = res.table
-                writer.write_table(table)
+                writer.write_table(res.table)
                 report["files"].append(res.stats.as_dict())
                 report["rows_parsed"] += res.stats.rows
-                report["rows_matched"] += table.num_rows
+                report["rows_matched"] += res.table.num_rows
                 for k in ("too_short", "other_language", "unmatched"):
                     report[k] += getattr(res, k)
                 report["core_seconds"] = round(report["core_seconds"] + res.seconds, 3)

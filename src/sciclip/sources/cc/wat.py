@@ -11,7 +11,8 @@ skips the rest of the record (metas, scripts, the anchors' texts) without buildi
 a page in two thirds of the time orjson takes to decode the whole record (min of 5, 8,000 records). A
 record that does not have the expected shape (a field of another type, a link that is not an object, JSON
 msgspec refuses) goes through the generic decoder instead, which decides what such a record yields; tests
-hold the two paths to the same answers. (Decoding only the image link objects, cut out by a pattern, was tried: slower.)
+hold the two paths to the same answers. (Decoding only the image link objects, cut out by a pattern, was
+tried: slower.)
 """
 
 from __future__ import annotations

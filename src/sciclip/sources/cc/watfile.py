@@ -4,10 +4,10 @@ warcio's generic record machinery (buffered readers, full header parsing, HTTP d
 the JSON itself on a WAT file, where every record is a ``metadata`` record with a JSON block. Here ISA-L
 (python-isal: zlib's interface at about 1.3-1.5x its speed) inflates one gzip member at a time (Common
 Crawl writes one record per member, so a member's output is usually exactly one record and is cut up
-without copying into a stream buffer) and records are split by their ``Content-Length``; only ``WARC-Type`` and ``Content-Type`` are read from the headers. Records
-spanning members, or members holding several, take the same path through a small carry-over buffer.
-Damage (bad deflate data, a file cut inside a member or a record) ends the stream with ``WatDamage``
-after every complete record was yielded.
+without copying into a stream buffer) and records are split by their ``Content-Length``; only
+``WARC-Type`` and ``Content-Type`` are read from the headers. Records spanning members, or members holding
+several, take the same path through a small carry-over buffer. Damage (bad deflate data, a file cut inside
+a member or a record) ends the stream with ``WatDamage`` after every complete record was yielded.
 """
 
 from __future__ import annotations
