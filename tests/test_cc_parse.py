@@ -222,6 +222,28 @@ def test_wat_json_that_orjson_refuses_is_still_read():
     assert [(r.url, r.text, r.warc_record_offset) for r in rows] == [("http://a.test/x.jpg", "A dog", 7)]
 
 
+def test_lone_surrogate_escapes_become_replacement_characters_and_the_rows_are_written(tmp_path):
+    """Only the lenient decoder accepts a lone ``\\ud800``; a row holding one could not go into Arrow or
+    parquet, so one broken page would have failed the whole pool job."""
+    import gzip
+
+    from sciclip.sources.cc.matching import Matcher
+    from sciclip.sources.cc.pool import PoolOptions, match_file
+    from sciclip.sources.cc.rows import write_rows
+
+    payload = _wat_record((*_HTML, "Links", "1", "alt"), b'"\\ud800 lone dog \\udc00"').replace(
+        b'"img/a.jpg"', b'"img/\\udbff.jpg"')
+    head = b"WARC/1.0\r\nWARC-Type: metadata\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+    wat = tmp_path / "s.warc.wat.gz"
+    wat.write_bytes(gzip.compress(head % len(payload) + payload + b"\r\n\r\n"))
+    rows, stats = parse_file(wat)
+    assert [r.text for r in rows] == ["\ufffd lone dog \ufffd", "Dogs", "Ünïcode cat"] and stats.bad_records == 0
+    assert rows[0].url == "http://b.test/x/img/\ufffd.jpg"
+    assert write_rows(rows, tmp_path / "rows.parquet") == 3
+    res = match_file(str(wat), "CC-MAIN-2024-22", PoolOptions(), Matcher(["dog", "cat"]))
+    assert res.table.column("text").to_pylist() == ["\ufffd lone dog \ufffd", "Ünïcode cat"]
+
+
 def _wat_record(at: tuple[str, ...] | None = None, value: bytes = b"") -> bytes:
     """A WAT response record's JSON as Common Crawl writes it, with the value at path ``at`` replaced by the
     raw bytes ``value`` (which may be JSON no encoder writes: invalid UTF-8, NaN, 1e400)."""

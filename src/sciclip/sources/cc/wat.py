@@ -102,11 +102,27 @@ _RECORD = msgspec.json.Decoder(_Record)
 
 def _decode(payload: bytes):
     """orjson (about 1.6x json's speed on WAT records); json for what orjson refuses and json reads, such as
-    lone surrogate escapes from broken pages."""
+    lone surrogate escapes from broken pages. Those become U+FFFD: a lone surrogate has no UTF-8, so a row
+    holding one could not be written (Arrow and parquet refuse it)."""
     try:
         return orjson.loads(payload)
     except orjson.JSONDecodeError:
-        return json.loads(payload)
+        doc = json.loads(payload)
+        return _without_surrogates(doc) if _SURROGATE_ESCAPE.search(payload) else doc
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def _page(payload: bytes) -> _Page | None:
