@@ -1,5 +1,5 @@
-"""MetaCLIP matching (the Aho-Corasick matcher against the naive definition, on thousands of texts) and the
-metadata list (loading a user's copy, building one by MetaCLIP's rules, WordNet from Debian's files)."""
+"""MetaCLIP matching (the word-trie matcher against the naive definition, on thousands of texts, one at a
+time and in batches; the array hashing under it) and the metadata list (loading a user's copy, building one by MetaCLIP's rules, WordNet from Debian's files)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from sciclip.errors import SciclipError
-from sciclip.sources.cc.matching import Matcher, _spaced_utf8, naive_match, spacing
+from sciclip.sources.cc import matching
+from sciclip.sources.cc.arrayhash import BinaryHasher, IntMap
+from sciclip.sources.cc.matching import Matcher, _spaced, _utf8, naive_match, spacing
 from sciclip.sources.cc.metadata import build_metadata, load_metadata, scored_list, wordnet_lemmas
 from tests.conftest import REALDATA, ROOT
 
@@ -43,18 +47,72 @@ def _texts(n: int, seed: int = 13) -> list[str]:
     return out
 
 
-def test_automaton_equals_the_naive_definition_on_thousands_of_texts():
+def test_the_matcher_equals_the_naive_definition_on_thousands_of_texts():
     metadata = _metadata()
     matcher = Matcher(metadata)
     texts = _texts(5000) + ["", " ", "\ud800 dog,", "U.S. dog", "dog's bone", "猫 と 犬", "\tdog\n", "New York.", "a a a"]
-    hits = 0
-    for text in texts:
-        expected = naive_match(text, metadata)
-        assert matcher.match(text) == expected, repr(text)
-        assert _spaced_utf8(text) == spacing(text).encode("utf-8", "surrogatepass"), repr(text)
-        hits += bool(expected)
-    assert hits > 3000
-    assert all(not any(metadata.index(e) in matcher.match(t) for t in texts) for e in ("U.S.", "dog.", "a,b", "a\tb"))
+    expected = [naive_match(text, metadata) for text in texts]
+    assert [matcher.match(text) for text in texts] == expected
+    batch = pa.array([_utf8(t) for t in texts], pa.binary())
+    assert matcher.match_array(batch).to_pylist() == expected  # one batch: walks never run into the next text
+    assert matcher.match_array(pa.chunked_array([batch.slice(0, 7), batch.slice(7)])).to_pylist() == expected
+    assert _spaced(batch).to_pylist() == [spacing(t)[1:-1].encode("utf-8", "surrogatepass") for t in texts]
+    assert sum(map(bool, expected)) > 3000
+    assert all(not any(metadata.index(e) in ids for ids in expected) for e in ("U.S.", "dog.", "a,b", "a\tb"))
+
+
+def test_string_batches_and_null_texts():
+    m = Matcher(["dog", "hot dog", "dog"])
+    texts = pa.array(["a hot dog.", None, "", "Dog", "dog dog"], pa.string())
+    assert m.match_array(texts).to_pylist() == [[0, 1, 2], [], [], [], [0, 2]]
+    assert m.match_array(texts.slice(3)).to_pylist() == [[], [0, 2]]
+    assert m.match_array(pa.array([], pa.string())).to_pylist() == []
+    assert Matcher([]).match_array(texts).to_pylist() == [[]] * 5
+    assert m.match_array(texts).type == pa.list_(pa.int32())
+
+
+class _LengthHash(BinaryHasher):
+    """Salt 0 hashes a word by its length alone: collisions everywhere."""
+
+    def __call__(self, values):
+        if self.salt_ == 0:
+            return np.diff(matching.offsets(values)).astype(np.int64)
+        return super().__call__(values)
+
+    def __init__(self, max_len, salt=0):
+        super().__init__(max_len, salt)
+        self.salt_ = salt
+
+
+def test_hash_collisions_never_make_a_match(monkeypatch):
+    monkeypatch.setattr(matching, "BinaryHasher", _LengthHash)
+    m = Matcher(["dog", "a", "the cat"])  # word lengths 3, 1, 3: "dog" and "the" collide, so salt 1 is taken
+    assert m._hash.salt_ == 1
+    m = Matcher(["dog", "a"])  # no collision among the entries' words: salt 0, every 3-byte word hashes as "dog"
+    assert m._hash.salt_ == 0
+    assert m.match("cat and dog") == [0] and m.match("cat") == [] and m.match("b a") == [1]
+    metadata = _metadata()
+    m = Matcher(metadata)
+    assert all(m.match(t) == naive_match(t, metadata) for t in _texts(500, seed=3))
+
+
+def test_int_map_and_binary_hashes():
+    rng = np.random.default_rng(1)
+    keys = np.unique(rng.integers(0, 2**62, 20_000))
+    values = rng.integers(0, 10**9, len(keys))
+    table = IntMap(keys, values)
+    queries = np.concatenate([keys, rng.integers(0, 2**62, 1000), [-1, -5]])
+    expected = dict(zip(keys.tolist(), values.tolist()))
+    assert table.get(queries).tolist() == [expected.get(q, -1) for q in queries.tolist()]
+    assert IntMap(np.array([], np.int64), np.array([], np.int64)).get(np.array([0, 3, -1])).tolist() == [-1] * 3
+    with pytest.raises(ValueError):
+        IntMap(np.array([1, 1]), np.array([2, 3]))
+    words = pa.array([b"", b"a", b"dog", b"dog", b"x" * 40, b"caf\xc3\xa9", b"dog"], pa.large_binary())
+    h = BinaryHasher(max_len=8)(words)
+    assert h[2] == h[3] == h[6] >= 0 and h[4] == -1 and len({h[0], h[1], h[2], h[5]}) == 4 and h.min() >= -1
+    assert BinaryHasher(8)(words.slice(2, 3)).tolist() == h[2:5].tolist()
+    assert BinaryHasher(8)(words.cast(pa.binary())).tolist() == h.tolist()
+    assert BinaryHasher(8, salt=1)(words)[2] != h[2]
 
 
 def test_the_definition_details():
@@ -74,7 +132,10 @@ def test_real_alt_texts_match_alike():
     rows, _ = parse_file(REALDATA / "warc" / "resiliparse-clueweb-quirk.warc.gz")
     metadata = sorted({w for r in rows for w in r.text.split()})[:3000] + ["new", "e-brand"]
     matcher = Matcher(metadata)
-    assert all(matcher.match(r.text) == naive_match(r.text, metadata) for r in rows)
+    expected = [naive_match(r.text, metadata) for r in rows]
+    assert [matcher.match(r.text) for r in rows] == expected
+    assert matcher.match_array(pa.array([r.text for r in rows])).to_pylist() == expected
+    assert sum(map(bool, expected)) > 500
 
 
 def _wordnet(tmp_path: Path) -> Path:
@@ -158,3 +219,6 @@ def test_cli_metadata_parse_and_match(tmp_path, sample_dir):
     assert "A small bird on a branch" not in by_text  # the WAT holds the lazy image's placeholder src
     assert "富士山の写真" not in by_text and "Example Shop logo" in by_text
     assert all(row["entry_ids"] == sorted(row["entry_ids"]) for row in table)
+    r = _cli("cc", "match", str(md), "--metadata", str(md), "--out", str(tmp_path / "x.parquet"))
+    assert r.returncode != 0 and "metadata.json: not a readable parquet file" in r.stderr
+    assert not (tmp_path / "x.parquet").exists()

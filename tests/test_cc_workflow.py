@@ -58,7 +58,7 @@ def test_cc_rules_log_and_name_the_cc_env():
     for name, rule in cc_rules.items():
         assert rule["log"] and rule["conda"].name == "cc.yaml", name
     pkgs = env_packages(ROOT / "workflow" / "envs" / "cc.yaml")
-    assert {"warcio", "selectolax", "ahocorasick-rs", "py3langid", "img2dataset", "orjson", "isal", "pyarrow"} <= pkgs
+    assert {"warcio", "selectolax", "msgspec", "py3langid", "img2dataset", "orjson", "isal", "pyarrow"} <= pkgs
     assert "pyarrow" in env_packages(rules()["extract"]["conda"])  # the cc unit job reads img2dataset's parquet
 
 

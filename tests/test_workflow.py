@@ -267,7 +267,7 @@ PROVIDERS = {"PIL": "pillow", "yaml": "pyyaml", "boto3": "boto3", "botocore": "b
              "open_clip": "open-clip-torch", "open_clip_train": "open-clip-torch", "webdataset": "webdataset",
              "jsonschema": "jsonschema", "matplotlib": "matplotlib", "pypdfium2": "pypdfium2",
              "selectolax": "selectolax", "warcio": "warcio", "orjson": "orjson", "msgspec": "msgspec", "isal": "isal",
-             "img2dataset": "img2dataset", "ahocorasick_rs": "ahocorasick-rs", "py3langid": "py3langid",
+             "img2dataset": "img2dataset", "py3langid": "py3langid",
              "fasttext": "fasttext-numpy2-wheel", "kenlm": "kenlm", "sentencepiece": "sentencepiece"}
 
 

@@ -130,20 +130,30 @@ def _matcher(args):
 
 def cmd_match(args) -> int:
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from sciclip.sources.cc.rows import ROW_FIELDS
+    from sciclip.storage.atomic import atomic_path
 
     matcher = _matcher(args)
-    table = pq.read_table(args.input)
-    missing = [c for c in ROW_FIELDS if c not in table.column_names]
+    try:
+        source = pq.ParquetFile(args.input)
+    except (OSError, pa.ArrowException) as e:
+        raise SciclipError(f"{args.input}: not a readable parquet file ({e})") from None
+    missing = [c for c in ROW_FIELDS if c not in source.schema_arrow.names]
     if missing:
         raise SciclipError(f"{args.input}: not a parsed-rows file (missing {', '.join(missing)})")
-    ids = [matcher.match(t) for t in table.column("text").to_pylist()]
-    keep = pa.array([bool(i) for i in ids])
-    out = table.filter(keep).append_column("entry_ids", pa.array([i for i in ids if i], pa.list_(pa.int32())))
-    pq.write_table(out, args.out)
-    say(f"{out.num_rows} of {table.num_rows} rows match -> {args.out}")
+    schema = source.schema_arrow.append(pa.field("entry_ids", pa.list_(pa.int32())))
+    kept = 0
+    with atomic_path(args.out) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        for batch in source.iter_batches(batch_size=65_536):  # memory bounded by the batch, not the file
+            ids = matcher.match_array(batch.column("text"))
+            keep = pc.greater(pc.list_value_length(ids), 0)
+            table = pa.Table.from_batches([batch]).filter(keep).append_column(schema.field("entry_ids"), ids.filter(keep))
+            writer.write_table(table)
+            kept += table.num_rows
+    say(f"{kept} of {source.metadata.num_rows} rows match -> {args.out}")
     return 0
 
 

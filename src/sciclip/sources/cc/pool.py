@@ -19,12 +19,13 @@ from itertools import islice
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sciclip.sources.cc.archive import iter_rows
 from sciclip.sources.cc.matching import Matcher
 from sciclip.sources.cc.rows import ROW_SCHEMA, ParseStats, Row, rows_table
 from sciclip.sources.pool import ordered_map
-from sciclip.storage.atomic import atomic_write_bytes
+from sciclip.storage.atomic import atomic_path, atomic_write_bytes
 
 MATCHED_SCHEMA = ROW_SCHEMA.append(pa.field("crawl", pa.string())).append(
     pa.field("entry_ids", pa.list_(pa.int32()))).append(pa.field("language", pa.string()))
@@ -44,12 +45,10 @@ class FileResult:
     too_short: int = 0
     other_language: int = 0
     unmatched: int = 0
-    matched_texts: int = 0  # texts the matcher saw (the rest came from the cache)
     seconds: float = 0.0
 
 
-CACHE_TEXTS = 200_000  # distinct texts remembered per file (~30 MB), then forgotten at once
-BATCH_ROWS = 4096  # rows parsed, then matched, at a time
+BATCH_ROWS = 4096  # rows parsed, then filtered and matched as columns, at a time
 _MATCHER: Matcher | None = None  # set before the worker pool starts, inherited by fork
 
 
@@ -68,15 +67,13 @@ def _batches(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
 def match_file(path: str, crawl: str, opts: PoolOptions, matcher: Matcher | None = None) -> FileResult:
     """The matched rows of one crawl file, as an Arrow table.
 
-    Rows come in batches: each batch's new distinct texts go through the matcher back to back (the
-    automaton stays in the CPU caches, which parsing in between evicts), and each batch's kept rows go
-    into Arrow at once (compact, and cheap to send back from a worker process).
+    Rows come in batches and go into Arrow at once: the length filter, the matching and the choice of
+    rows then run over whole columns, and no row is visited again in Python once it has gone cold.
 
     The cyclic garbage collector is paused for the file: the loop makes no reference cycles (its rows,
-    lists and decoded JSON are freed by reference counting), yet the kept rows and cached texts set off a
-    collection every few hundred allocations, and its full passes walk every object the job holds (the
-    500,000 metadata strings included): ~2.2 core-s on a 45,000-page WAT (timed with gc.callbacks), for
-    nothing found."""
+    lists and decoded JSON are freed by reference counting), yet the rows set off a collection every few
+    hundred allocations, and its full passes walk every object the job holds: ~2.2 core-s on a
+    45,000-page WAT (timed with gc.callbacks), for nothing found."""
     with _collector_paused():
         return _match_file(path, crawl, opts, matcher or _MATCHER)
 
@@ -97,38 +94,28 @@ def _match_file(path: str, crawl: str, opts: PoolOptions, matcher: Matcher) -> F
     stats = ParseStats(Path(path).name)
     res = FileResult(stats)
     tables: list[pa.Table] = []
-    cache: dict[str, list[int]] = {}  # alt texts repeat ("logo", "Facebook", a site's banner): match each once
     for batch in _batches(iter_rows(path, stats, opts.user_agent_token), BATCH_ROWS):
-        rows = [row for row in batch if len(row.text) >= opts.min_text_chars]
-        res.too_short += len(batch) - len(rows)
-        langs: list[str | None] = [None] * len(rows)
+        table = rows_table(batch)
+        table = table.filter(pc.greater_equal(pc.utf8_length(table["text"]), opts.min_text_chars))
+        res.too_short += len(batch) - table.num_rows
+        langs = pa.nulls(table.num_rows, pa.string())
         if opts.languages:
-            langs = [_language(row.text) for row in rows]
-            keep = [lang in opts.languages for lang in langs]
-            res.other_language += keep.count(False)
-            rows = [row for row, k in zip(rows, keep) if k]
-            langs = [lang for lang, k in zip(langs, keep) if k]
-        if len(cache) + len(rows) > CACHE_TEXTS:
-            cache.clear()
-        match = matcher.match
-        for text in dict.fromkeys(row.text for row in rows if row.text not in cache):
-            cache[text] = match(text)
-            res.matched_texts += 1
-        kept = [(row, lang, ids) for row, lang in zip(rows, langs) if (ids := cache[row.text])]
-        res.unmatched += len(rows) - len(kept)
-        if kept:
-            tables.append(_matched_table(kept, crawl))
+            found = pa.array([_language(text) for text in table["text"].to_pylist()], pa.string())
+            keep = pc.is_in(found, pa.array(opts.languages, pa.string()))
+            table, langs = table.filter(keep), found.filter(keep)
+            res.other_language += len(found) - table.num_rows
+        ids = matcher.match_array(table["text"])
+        keep = pc.greater(pc.list_value_length(ids), 0)
+        kept = table.filter(keep)
+        res.unmatched += table.num_rows - kept.num_rows
+        if kept.num_rows:
+            columns = [*kept.columns, pa.array([crawl] * kept.num_rows, pa.string()), ids.filter(keep),
+                       langs.filter(keep)]
+            tables.append(pa.Table.from_arrays(columns, schema=MATCHED_SCHEMA))
     # one chunk: the parquet file's pages then do not depend on where batches happened to end
     res.table = pa.concat_tables(tables or [MATCHED_SCHEMA.empty_table()]).combine_chunks()
     res.seconds = time.process_time() - started
     return res
-
-
-def _matched_table(kept: list[tuple[Row, str | None, list[int]]], crawl: str) -> pa.Table:
-    rows, langs, ids = zip(*kept)
-    columns = rows_table(rows).columns + [pa.array([crawl] * len(rows), pa.string()),
-                                          pa.array(ids, pa.list_(pa.int32())), pa.array(langs, pa.string())]
-    return pa.Table.from_arrays(columns, schema=MATCHED_SCHEMA)
 
 
 def _work(args: tuple) -> FileResult:
@@ -142,13 +129,10 @@ def build_pool(files: list[tuple[str, str]], matcher: Matcher, out: str | os.Pat
 
     global _MATCHER
     _MATCHER = matcher
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     report: dict = {"files": [], "rows_parsed": 0, "rows_matched": 0, "too_short": 0, "other_language": 0,
                     "unmatched": 0, "core_seconds": 0.0}
     try:
-        with pq.ParquetWriter(tmp, MATCHED_SCHEMA) as writer:
+        with atomic_path(out) as tmp, pq.ParquetWriter(tmp, MATCHED_SCHEMA) as writer:
             for res in ordered_map(_work, ((p, c, opts) for p, c in files), workers):
                 writer.write_table(res.table)
                 report["files"].append(res.stats.as_dict())
@@ -157,9 +141,7 @@ def build_pool(files: list[tuple[str, str]], matcher: Matcher, out: str | os.Pat
                 for k in ("too_short", "other_language", "unmatched"):
                     report[k] += getattr(res, k)
                 report["core_seconds"] = round(report["core_seconds"] + res.seconds, 3)
-        os.replace(tmp, out)
     finally:
-        tmp.unlink(missing_ok=True)
         _MATCHER = None
     if summary:
         atomic_write_bytes(Path(summary), (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from sciclip.storage.atomic import atomic_path
 
 
 class Row(NamedTuple):
@@ -64,22 +65,15 @@ class ParseStats:
 def write_rows(rows: Iterable[Row], out: str | os.PathLike, schema: pa.Schema = ROW_SCHEMA, batch: int = 50_000) -> int:
     """Stream ``rows`` into the parquet file ``out`` atomically (readers never see half a file); returns
     the row count."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     n = 0
     buf: list[Row] = []
-    try:
-        with pq.ParquetWriter(tmp, schema) as writer:
-            for row in rows:
-                buf.append(row)
-                if len(buf) >= batch:
-                    writer.write_table(rows_table(buf, schema))
-                    n += len(buf)
-                    buf = []
-            writer.write_table(rows_table(buf, schema))
-            n += len(buf)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        for row in rows:
+            buf.append(row)
+            if len(buf) >= batch:
+                writer.write_table(rows_table(buf, schema))
+                n += len(buf)
+                buf = []
+        writer.write_table(rows_table(buf, schema))
+        n += len(buf)
     return n
