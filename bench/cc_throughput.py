@@ -148,10 +148,7 @@ def _stage(name: str, wat: Path, meta: Path, naive_sample: int) -> dict:
                 naive_match(text, entries)
             out["naive_per_text"] = (time.process_time() - c0) / len(sample)
             assert all(matcher.match(x) == naive_match(x, entries) for x in sample[:20])
-        else:  # what a pool job runs per file
-            c0 = time.process_time()
-            pa.array(["x"])  # pyarrow imports pandas on its first conversion: once per job, like the matcher
-            out["import_seconds"] = time.process_time() - c0
+        else:  # what a pool job runs per file (the matcher's build, above, also paid pyarrow's lazy imports)
             res = match_file(str(wat), "CC-MAIN-2024-22", PoolOptions(), matcher)
             out.update(seconds=res.seconds, matched=res.table.num_rows)
     out["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -214,9 +211,9 @@ def main() -> int:
          " (est.)", f"{naive_per_text * n_texts * per_wat:,.0f} (est.)", ""),
     ]
     print(f"\n{n_texts:,} texts ({n_texts / args.pages:.1f} a page) from {parse[0]['img_tags']:,} images; "
-          f"{pool[0]['matched']:,} match; once per job: the matcher built in {match['build_seconds']:.1f} core-s, pyarrow's "
-          f"lazy import of pandas {pool[0]['import_seconds']:.1f}; each stage in a "
-          f"fresh process, its peak RSS counting the mapped WAT file\n"
+          f"{pool[0]['matched']:,} match; once per job: the matcher built in {match['build_seconds']:.1f} core-s "
+          f"(pyarrow's lazy imports included); each stage in a fresh process, its peak RSS counting the mapped WAT "
+          f"file\n"
           f"runs, core-s: parse {', '.join(f'{x:.1f}' for x in parse_runs)}; pool job "
           f"{', '.join(f'{x:.1f}' for x in pool_runs)} (the least is reported: CPU time on a shared machine "
           f"grows with its neighbours' load)\n")
