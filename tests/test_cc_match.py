@@ -113,6 +113,9 @@ def test_int_map_and_binary_hashes():
     assert BinaryHasher(8)(words.slice(2, 3)).tolist() == h[2:5].tolist()
     assert BinaryHasher(8)(words.cast(pa.binary())).tolist() == h.tolist()
     assert BinaryHasher(8, salt=1)(words)[2] != h[2]
+    for t in (pa.list_(pa.int8()), pa.large_list(pa.int8())):
+        assert matching.offsets(pa.array([[1], [], [2, 3]], t).slice(1)).tolist() == [1, 1, 3]
+    assert matching.offsets(pa.array(["ab", "c"], pa.large_string())).tolist() == [0, 2, 3]
 
 
 def test_the_definition_details():

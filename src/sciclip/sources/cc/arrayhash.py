@@ -17,8 +17,9 @@ _MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)  # s
 
 
 def offsets(values: pa.Array) -> np.ndarray:
-    """The value offsets of a (large) binary or string array, as int64, ``len(values) + 1`` of them."""
-    width = np.int64 if pa.types.is_large_binary(values.type) or pa.types.is_large_string(values.type) else np.int32
+    """The value offsets of a (large) binary, string or list array, as int64, ``len(values) + 1`` of them."""
+    t = values.type
+    width = np.int64 if pa.types.is_large_binary(t) or pa.types.is_large_string(t) or pa.types.is_large_list(t) else np.int32
     raw = np.frombuffer(values.buffers()[1], width)
     return raw[values.offset:values.offset + len(values) + 1].astype(np.int64, copy=False)
 

@@ -147,7 +147,8 @@ class Matcher:
 
     def _entries_by_text(self, n: int, texts: np.ndarray, nodes: np.ndarray) -> pa.ListArray:
         """The entry ids each node holds, gathered per text: sorted, each once (an entry can occur twice)."""
-        first, count = self._node_entries[nodes], np.diff(self._node_entries)[nodes]
+        first = self._node_entries[nodes]
+        count = self._node_entries[nodes + 1] - first
         starts = np.cumsum(count) - count
         positions = np.repeat(first - starts, count) + np.arange(int(count.sum()))
         pairs = np.sort(np.repeat(texts, count) * self.size + self._entry_ids[positions])
