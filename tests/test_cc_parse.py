@@ -210,6 +210,32 @@ def test_the_lean_wat_reader_gives_warcios_rows_and_survives_damage(tmp_path, sa
     assert list(_wat_rows(tmp_path / "plain.warc.wat", stats, None, max_body=100)) == []  # oversized blocks skipped
 
 
+@pytest.mark.parametrize("damage", ["cut", "flip", "garbage"])
+def test_a_damaged_stream_yields_each_record_before_the_damaged_member_once(tmp_path, monkeypatch, damage):
+    """The gzip stream is read in chunks; where it breaks, the member-by-member reader takes over from the
+    start, yields only the records the stream had not, and names the member."""
+    from sciclip.sources.cc import watfile
+
+    monkeypatch.setattr(watfile, "CHUNK", 4096)  # several chunks' records yielded before the damage
+    blocks = [json.dumps({"n": i, "pad": "x" * (i % 300)}).encode() for i in range(200)]
+    members = [gzip.compress(b"WARC/1.0\r\nWARC-Type: metadata\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s\r\n\r\n" % (len(b), b)) for b in blocks]
+    good = b"".join(members[:150])
+    data = {"cut": good + members[150][:30], "flip": good + members[150][:20] + bytes([members[150][20] ^ 0xFF])
+            + members[150][21:] + b"".join(members[151:]), "garbage": good + b"not gzip at all"}[damage]
+    with open(tmp_path / "d.warc.wat.gz", "wb") as f:
+        f.write(data)
+    seen = []
+    with open(tmp_path / "d.warc.wat.gz", "rb") as f, pytest.raises(watfile.WatDamage, match="member 151"):
+        for _, _, block in watfile.iter_records(f, 1 << 20):
+            seen.append(block)
+    assert seen == blocks[:150]
+    with open(tmp_path / "d.warc.wat.gz", "wb") as f:
+        f.write(b"".join(members))
+    with open(tmp_path / "d.warc.wat.gz", "rb") as f:
+        assert [block for _, _, block in watfile.iter_records(f, 1 << 20)] == blocks
+
+
 def test_wat_json_that_orjson_refuses_is_still_read():
     from sciclip.sources.cc.rows import ParseStats
     from sciclip.sources.cc.wat import wat_rows

@@ -2,13 +2,11 @@
 
 warcio's generic record machinery (buffered readers, full header parsing, HTTP detection) costs more than
 the JSON itself on a WAT file, where every record is a ``metadata`` record with a JSON block. Here ISA-L
-(python-isal: zlib's interface at about 1.3-1.5x its speed) inflates one gzip member at a time (Common
-Crawl writes one record per member, so a member's output is usually exactly one record and is cut up
-without copying into a stream buffer) and records are split by their ``Content-Length``; only
-``WARC-Type`` and ``Content-Type`` are read from the headers. Records spanning members, or members holding
-several, take the same path through a small carry-over buffer. Damage (bad deflate data, a file cut inside
-a member or a record) ends the stream with ``WatDamage`` after every complete record was yielded.
-"""
+(python-isal: zlib's interface at about 1.3-1.5x its speed) inflates the file as one stream, and records
+are split by their ``Content-Length`` from the chunks it gives, through a small carry-over buffer; only
+``WARC-Type``, ``Content-Type`` and ``Content-Length`` are read from the headers. Damage (bad deflate data,
+a file cut inside a member or a record) ends the stream with ``WatDamage`` after every complete record was
+yielded: a damaged file is read again one gzip member at a time, which finds the damaged member."""
 
 from __future__ import annotations
 
@@ -16,9 +14,10 @@ import mmap
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from isal import isal_zlib
+from isal import igzip, isal_zlib
 
 FEED = 1 << 13  # compressed bytes fed at a time: most members fit, and unused_data stays small to copy
+CHUNK = 1 << 17  # inflated bytes read at a time from a gzip stream
 _WANTED = (b"warc-type", b"content-type", b"content-length")
 
 
@@ -97,9 +96,45 @@ def _split(data: bytes, max_block: int) -> tuple[list[tuple[str, str, bytes]], i
 
 
 def iter_records(f: BinaryIO, max_block: int) -> Iterator[tuple[str, str, bytes]]:
-    """(WARC-Type, Content-Type, block) of each record; blocks above ``max_block`` bytes come back empty."""
+    """(WARC-Type, Content-Type, block) of each record; blocks above ``max_block`` bytes come back empty.
+
+    A gzip file streams through ISA-L's C gzip reader in large chunks: no Python step per member, 0.2-0.6
+    core-s less a 45,000-page file than one decompressor object per member (measured, same minutes). That
+    reader cannot say where damage lies, so a damaged file is read again member by member from the start
+    (its records up to where the stream got are not yielded twice), which yields every record before the
+    damage and names the member."""
+    gzipped = f.read(2) == b"\x1f\x8b"
+    f.seek(0)
+    if not gzipped:
+        yield from _records(_members(f), max_block)
+        return
+    done = 0
+    try:
+        for record in _records(_stream(f), max_block):
+            yield record
+            done += 1
+        return
+    except WatDamage:
+        pass
+    f.seek(0)
+    for i, record in enumerate(_records(_members(f), max_block)):
+        if i >= done:
+            yield record
+
+
+def _stream(f: BinaryIO) -> Iterator[bytes]:
+    """The inflated bytes of a gzip file of any number of members, in chunks."""
+    reader = igzip.GzipFile(fileobj=f, mode="rb")
+    try:
+        while chunk := reader.read(CHUNK):
+            yield chunk
+    except (EOFError, OSError, isal_zlib.error) as e:  # cut short, a bad header or trailer, bad deflate data
+        raise WatDamage(str(e)) from None
+
+
+def _records(chunks: Iterator[bytes], max_block: int) -> Iterator[tuple[str, str, bytes]]:
     carry = b""
-    for out in _members(f):
+    for out in chunks:
         data = carry + out if carry else out
         records, used = _split(data, max_block)
         yield from records
