@@ -212,8 +212,7 @@ def main() -> int:
     ]
     print(f"\n{n_texts:,} texts ({n_texts / args.pages:.1f} a page) from {parse[0]['img_tags']:,} images; "
           f"{pool[0]['matched']:,} match; once per job: the matcher built in {match['build_seconds']:.1f} core-s "
-          f"(pyarrow's lazy imports included); each stage in a fresh process, its peak RSS counting the mapped WAT "
-          f"file\n"
+          f"(pyarrow's lazy imports included); each stage in a fresh process\n"
           f"runs, core-s: parse {', '.join(f'{x:.1f}' for x in parse_runs)}; pool job "
           f"{', '.join(f'{x:.1f}' for x in pool_runs)} (the least is reported: CPU time on a shared machine "
           f"grows with its neighbours' load)\n")
