@@ -130,7 +130,6 @@ def _matcher(args):
 
 def cmd_match(args) -> int:
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from sciclip.sources.cc.rows import ROW_FIELDS
@@ -148,10 +147,8 @@ def cmd_match(args) -> int:
     kept = 0
     with atomic_path(args.out) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for batch in source.iter_batches(batch_size=65_536):  # memory bounded by the batch, not the file
-            ids = matcher.match_array(batch.column("text"))
-            keep = pc.greater(pc.list_value_length(ids), 0)
-            table = pa.Table.from_batches([batch]).filter(keep).append_column(schema.field("entry_ids"), ids.filter(keep))
-            writer.write_table(table)
+            table = matcher.matching_rows(pa.Table.from_batches([batch]))
+            writer.write_table(table.cast(schema))
             kept += table.num_rows
     say(f"{kept} of {source.metadata.num_rows} rows match -> {args.out}")
     return 0

@@ -104,6 +104,12 @@ class Matcher:
         texts = texts.cast(pa.large_binary()).fill_null(b"").dictionary_encode()  # alt texts repeat ("logo")
         return self._match_distinct(texts.dictionary).take(texts.indices)
 
+    def matching_rows(self, table: pa.Table) -> pa.Table:
+        """The rows of ``table`` whose ``text`` matches an entry, with their ``entry_ids`` column appended."""
+        ids = self.match_array(table["text"])
+        keep = pc.greater(pc.list_value_length(ids), 0)
+        return table.filter(keep).append_column(pa.field("entry_ids", ids.type), ids.filter(keep))
+
     def _match_distinct(self, texts: pa.Array) -> pa.ListArray:
         n = len(texts)
         words = pc.split_pattern(_spaced(texts), b" ")

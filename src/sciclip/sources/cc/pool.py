@@ -104,14 +104,11 @@ def _match_file(path: str, crawl: str, opts: PoolOptions, matcher: Matcher) -> F
             keep = pc.is_in(found, pa.array(opts.languages, pa.string()))
             table, langs = table.filter(keep), found.filter(keep)
             res.other_language += len(found) - table.num_rows
-        ids = matcher.match_array(table["text"])
-        keep = pc.greater(pc.list_value_length(ids), 0)
-        kept = table.filter(keep)
+        kept = matcher.matching_rows(table.append_column("language", langs))
         res.unmatched += table.num_rows - kept.num_rows
         if kept.num_rows:
-            columns = [*kept.columns, pa.array([crawl] * kept.num_rows, pa.string()), ids.filter(keep),
-                       langs.filter(keep)]
-            tables.append(pa.Table.from_arrays(columns, schema=MATCHED_SCHEMA))
+            kept = kept.append_column("crawl", pa.array([crawl] * kept.num_rows, pa.string()))
+            tables.append(pa.Table.from_arrays(kept.select(MATCHED_SCHEMA.names).columns, schema=MATCHED_SCHEMA))
     # one chunk: the parquet file's pages then do not depend on where batches happened to end
     res.table = pa.concat_tables(tables or [MATCHED_SCHEMA.empty_table()]).combine_chunks()
     res.seconds = time.process_time() - started
