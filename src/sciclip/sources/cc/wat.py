@@ -172,8 +172,7 @@ def wat_rows(payload: bytes, stats: ParseStats, user_agent_token: str | None = N
     if page is None:
         stats.bad_records += 1
         return []
-    # most images lack a title and many an alt: no call for those (wat_text gives "" for any falsy value)
-    images = [(url, wat_text(alt) if alt else "", wat_text(title) if title else "") for url, alt, title in page.images]
+    images = [(url, wat_text(alt), wat_text(title)) for url, alt, title in page.images]
     stats.img_tags += len(images)
     stats.img_with_alt += sum(1 for image in images if image[1])
     if opted_out(page.robots, user_agent_token):
