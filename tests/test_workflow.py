@@ -268,7 +268,8 @@ PROVIDERS = {"PIL": "pillow", "yaml": "pyyaml", "boto3": "boto3", "botocore": "b
              "jsonschema": "jsonschema", "matplotlib": "matplotlib", "pypdfium2": "pypdfium2",
              "selectolax": "selectolax", "warcio": "warcio", "orjson": "orjson", "msgspec": "msgspec", "isal": "isal",
              "img2dataset": "img2dataset", "py3langid": "py3langid",
-             "fasttext": "fasttext-numpy2-wheel", "kenlm": "kenlm", "sentencepiece": "sentencepiece"}
+             "fasttext": "fasttext-numpy2-wheel", "kenlm": "kenlm", "sentencepiece": "sentencepiece",
+             "safetensors": "safetensors", "nltk": "nltk"}
 
 
 def _third_party_imports_of_sciclip() -> set[str]:
@@ -317,7 +318,8 @@ def test_each_rule_env_provides_what_its_command_imported(first_run, tmp_path):
             missing = imported - env_packages(rules()[rule_name]["conda"])
             assert not missing, f"rule {rule_name} ({command}) imports {missing} its env lacks"
             checked.add(rule_name)
-    assert {"extract", "convert", "embed", "score", "subset", "reshard", "train", "report_figures"} <= checked
+    assert {"extract", "convert", "embed", "score", "subset", "reshard", "train", "report_figures", "metadata",
+            "near_dup", "variant_subset", "sample_model", "report_corpus"} <= checked
 
 
 def test_slurm_profile_gives_train_a_gpu(first_run):
@@ -439,13 +441,13 @@ def test_feature_config_end_to_end(feature, tmp_path):
     res = wd / "results"
     finals = sorted(p.name for p in (res / "final").iterdir() if p.is_dir())
     if feature == "arxiv-only":
-        assert not (res / "pmc").exists() and finals == ["arxiv", "mixed"]
+        assert not (res / "pmc").exists() and finals == ["arxiv", "mixed", "mixed-basic"]
         assert (res / "train" / "tiny-demo" / "summary.json").is_file()
     elif feature == "pmc-only":
-        assert not (res / "arxiv").exists() and finals == ["mixed", "pmc"]
+        assert not (res / "arxiv").exists() and finals == ["mixed", "mixed-basic", "pmc"]
         assert not (res / "train").exists()
     else:
-        assert finals == ["arxiv", "cc", "mixed", "pmc"]
+        assert finals == ["arxiv", "cc", "mixed", "mixed-basic", "pmc"]
         assert not list(res.glob("*/scores")) and not list(res.glob("*/embeddings_*"))
         report = json.loads((res / "arxiv" / "decontamination.json").read_text())
         assert (report["contaminated"], report["exact_duplicates"]) == (0, 1)

@@ -59,12 +59,18 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> dict:
 
 def cross_check(config: dict) -> None:
     """What a schema cannot say: keys that name other keys' entries (one line each)."""
+    from sciclip.curate.variants import check_filter_sets
     from sciclip.train.mix import check_train_data
 
+    outputs = list((config.get("reshard") or {}).get("outputs") or {})
+    try:
+        variants = check_filter_sets(config.get("curate") or {}, outputs, config.get("metadata") or {})
+    except SciclipError as e:
+        raise ConfigError(str(e)) from None
     train = config.get("train") or {}
     if train.get("enabled"):  # a config that never trains need not name outputs
         try:
-            check_train_data(train.get("data") or [], (config.get("reshard") or {}).get("outputs") or {})
+            check_train_data(train.get("data") or [], outputs + variants)
         except SciclipError as e:
             raise ConfigError(str(e)) from None
 

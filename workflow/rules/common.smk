@@ -31,6 +31,10 @@ EXTRACT = config["extract"]
 DECON = config["decontamination"]
 RESHARD = config["reshard"]
 TRAIN = config["train"]
+METADATA = config["metadata"]
+CURATE = config["curate"]
+NEAR_DUP = CURATE["near_dup"]
+VARIANTS = {f["name"]: f for f in CURATE["filters"]}  # filtered variants of final outputs (curate.filters)
 SOURCES = [name for name in registered_sources() if config.get(name, {}).get("enabled")]
 
 # What each source's .smk file declares (arxiv.smk, pmc.smk) - the member list its selection writes
@@ -54,6 +58,8 @@ def get_final_targets():
     targets += [f"{RESULTS}/final/{name}" for name in get_final_outputs()]
     if SOURCES:
         targets.append(f"{RESULTS}/report/samples.html")
+        if METADATA["enabled"] or NEAR_DUP["enabled"]:
+            targets.append(f"{RESULTS}/report/corpus.html")
     if TRAIN["enabled"] and get_train_data(None):
         targets.append(f"{RESULTS}/train/{TRAIN['run']}/summary.json")
     return targets
@@ -142,7 +148,7 @@ def get_flags(command, *sections, exclude=()):
 # --- decontamination and final outputs ---------------------------------------------------------------------
 
 
-def get_final_outputs():
+def get_base_outputs():
     """Reshard outputs whose sources are enabled: name -> sources."""
     outs = {}
     for name, sources in RESHARD["outputs"].items():
@@ -150,6 +156,30 @@ def get_final_outputs():
         if live:
             outs[name] = live
     return outs
+
+
+def get_final_outputs():
+    """Every final output: the reshard outputs, then the filtered variants of those that are built."""
+    outs = get_base_outputs()
+    for name, spec in VARIANTS.items():
+        if spec["output"] in outs and METADATA["enabled"]:
+            outs[name] = outs[spec["output"]]
+    return outs
+
+
+def _alternatives(names):
+    """A wildcard constraint matching exactly these names (none: nothing)."""
+    import re
+
+    return "|".join(re.escape(n) for n in names) or "(?!x)x"
+
+
+def get_base_pattern():
+    return _alternatives(get_base_outputs())
+
+
+def get_variant_pattern():
+    return _alternatives(n for n in get_final_outputs() if n in VARIANTS)
 
 
 def get_eval_input(wildcards):
@@ -316,3 +346,113 @@ def get_results_dir(wildcards, input):
 def get_kept(path, keep):
     """``path`` as an output that stays, or temp() (deleted once every job that needs it is done)."""
     return path if keep else temp(path)
+
+
+# --- DataComp metadata, in-corpus near-duplicates, filtered variants ----------------------------------------
+
+
+def get_metadata_specs():
+    """(name, model, pretrained) of every model metadata.models switches on."""
+    return [(n, m["model"], m.get("pretrained")) for n, m in (METADATA["models"] or {}).items() if m]
+
+
+def get_metadata_flags():
+    flags = [f"--clip-model {n} {shlex.quote(m)} {shlex.quote(p or 'none')}" for n, m, p in get_metadata_specs()]
+    if METADATA.get("kind_model"):
+        flags.append(f"--kind-model {shlex.quote(METADATA['kind_model'])}")
+    flags.append(get_flags("metadata", METADATA, exclude=("kind_model", "models")))
+    return " ".join(flags)
+
+
+def _sample_model_dir(model):
+    """A local-dir model inside the sample folder (the demo's tiny CLIPs, written by the workflow)."""
+    if model.startswith("local-dir:") and _is_under(model.removeprefix("local-dir:"), SAMPLE_DIR):
+        return model.removeprefix("local-dir:").rstrip("/")
+    return None
+
+
+def get_metadata_model_files(wildcards):
+    files = [f"{d}/open_clip_model.safetensors" for _, m, _ in get_metadata_specs() if (d := _sample_model_dir(m))]
+    if METADATA.get("kind_prompts"):
+        files.append(METADATA["kind_prompts"])
+    return files
+
+
+def get_sample_model_seed(wildcards):
+    """A fixed seed per sample model name: each tiny CLIP differs from the others, and is the same on every run."""
+    import zlib
+
+    return zlib.crc32(wildcards.model.encode()) % 10_000
+
+
+def get_sample_model_dir(wildcards, output):
+    return str(Path(output[0]).parent)
+
+
+def get_metadata_dir(wildcards):
+    return f"{RESULTS}/{wildcards.source}/metadata"
+
+
+def get_metadata_gpus():
+    return 0 if METADATA.get("device") == "cpu" else METADATA["gpu"]
+
+
+def get_metadata_markers(sources):
+    return [m for s in sources for m in _tail_markers(s, "metadata.units")]
+
+
+def get_all_metadata(wildcards):
+    return get_metadata_markers(SOURCES) if METADATA["enabled"] else []
+
+
+def get_near_dup_inputs(wildcards):
+    """Every source's tail plan and every tail unit's descriptors."""
+    inputs = []
+    for s in SOURCES:
+        inputs.append(f"{RESULTS}/{s}/img2dataset.plan.json")
+        inputs += _tail_markers(s, "img2dataset.units")
+        inputs += [f"{RESULTS}/{s}/embeddings/{u}" for u in get_tail_units(s)]
+    return inputs
+
+
+def get_near_dup_flags(wildcards, input):
+    return " ".join(
+        f"--source {s} {shlex.quote(f'{RESULTS}/{s}/img2dataset')} "
+        f"{shlex.quote(f'{RESULTS}/{s}/img2dataset.plan.json')} {shlex.quote(f'{RESULTS}/{s}/embeddings')}"
+        for s in SOURCES)
+
+
+def get_near_dup_threshold():
+    return NEAR_DUP["thresholds"][DECON["descriptor"]]
+
+
+def get_near_dup_report(wildcards):
+    return [f"{RESULTS}/near_dup/report.json"] if NEAR_DUP["enabled"] and SOURCES else []
+
+
+def _variant(wildcards):
+    return VARIANTS[wildcards.name]
+
+
+def get_variant_inputs(wildcards):
+    spec = _variant(wildcards)
+    inputs = {"base": f"{RESULTS}/final/{spec['output']}.subset.npy",
+              "metadata": get_metadata_markers(get_output_sources(wildcards))}
+    if spec.get("near_dup"):
+        inputs["near_dup"] = f"{RESULTS}/near_dup/removed.npy"
+    return inputs
+
+
+def get_variant_flags(wildcards, input):
+    """The metadata folders of the output's sources, the filter set as JSON, and the files it needs."""
+    spec = {k: v for k, v in _variant(wildcards).items() if k not in ("name", "output")}
+    flags = ["--metadata", *(shlex.quote(f"{RESULTS}/{s}/metadata") for s in get_output_sources(wildcards)),
+             "--filters", shlex.quote(json.dumps(spec, sort_keys=True))]
+    if "near_dup" in input.keys():
+        flags += ["--near-dup", shlex.quote(input.near_dup)]
+    flags.append(get_flags("select", CURATE, exclude=("filters", "near_dup")))
+    return " ".join(flags)
+
+
+def get_variant_reports(wildcards):
+    return [f"{RESULTS}/final/{n}.filters.json" for n in get_final_outputs() if n in VARIANTS]

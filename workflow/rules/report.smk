@@ -35,3 +35,29 @@ rule report_figures:
     shell:
         "sciclip report-figures --results {params.results:q} --out {params.out:q} --sources {params.sources} "
         "--finals {params.finals} {params.threshold} 2> {log:q}"
+
+
+rule report_corpus:
+    input:
+        stats=get_stats_files,
+        metadata=get_all_metadata,
+        near_dup=get_near_dup_report,
+        variants=get_variant_reports,
+        final=get_final_dirs,
+    output:
+        report(f"{RESULTS}/report/corpus.html", category="Results", caption="../report/corpus.rst",
+               labels={"result": "7. corpus: figure kinds, near-duplicates, filtered variants"}),
+        report(f"{RESULTS}/report/kinds.svg", category="Results", caption="../report/kinds.rst",
+               labels={"result": "8. figure kinds per source"}),
+    log:
+        f"{RESULTS}/logs/report_corpus.log",
+    conda:
+        "../envs/report.yaml"
+    params:
+        sources=" ".join(SOURCES),
+        variants=" ".join(n for n in get_final_outputs() if n in VARIANTS),
+        out=get_report_dir,
+        results=get_results_dir,
+    shell:
+        "sciclip report-corpus --results {params.results:q} --out {params.out:q} --sources {params.sources} "
+        "--variants {params.variants} 2> {log:q}"

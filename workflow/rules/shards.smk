@@ -44,6 +44,8 @@ rule merge_subsets:
         f"{RESULTS}/final/{{name}}.subset.npy",
     log:
         f"{RESULTS}/logs/reshard/{{name}}.merge.log",
+    wildcard_constraints:
+        name=get_base_pattern(),
     conda:
         "../envs/core.yaml"
     shell:

@@ -19,6 +19,42 @@ def cmd_report_figures(args) -> int:
     return 0
 
 
+def cmd_report_corpus(args) -> int:
+    from sciclip.report.corpus import make_corpus_report
+
+    made = make_corpus_report(args.results, args.out, args.sources, args.variants or [])
+    print(f"wrote {len(made)} corpus report files -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def corpus_lines(results: Path) -> list[str]:
+    """The demo summary's lines on metadata, figure kinds, near-duplicates and filtered variants."""
+    from sciclip.report.corpus import kind_counts, kind_rows
+    from sciclip.storage.tables import read_json
+
+    lines = []
+    sources = sorted(p.parent.name for p in results.glob("*/metadata") if p.is_dir())
+    if sources:
+        counts = kind_counts(kind_rows(results, sources), sources)
+        lines.append("\nDataComp metadata (CLIP scores, embeddings, figure kinds): "
+                     + ", ".join(f"results/{s}/metadata" for s in sources))
+        for s in sources:
+            mix = ", ".join(f"{k} {n}" for k, n in sorted(counts[s].items(), key=lambda kv: (-kv[1], kv[0])))
+            lines.append(f"  {s} kinds: {mix or 'none'}")
+    near = results / "near_dup" / "report.json"
+    if near.is_file():
+        r = read_json(near, "a near-duplicate report", ("samples", "removed", "descriptor"))
+        per = ", ".join(f"{k} {v}" for k, v in r.get("removed_per_source", {}).items()) or "none"
+        lines.append(f"\nnear-duplicates inside the corpus ({r['descriptor']}): {r['removed']} of {r['samples']} "
+                     f"samples repeat an earlier one ({per}; {r.get('across_sources', 0)} across sources)")
+    for f in sorted((results / "final").glob("*.filters.json")):
+        r = read_json(f, "a variant's filter report", ("pool", "filters", "selected", "kept"))
+        per = ", ".join(f"{k} {v['kept']}" for k, v in r["filters"].items())
+        lines.append(f"\nvariant {f.name.removesuffix('.filters.json')}: of {r['pool']} samples, {per}; all filters "
+                     f"{r['selected']}; in the output {r['kept']}")
+    return lines
+
+
 def cmd_demo_summary(args) -> int:
     from sciclip.shards.stats import format_summary
     from sciclip.storage.tables import read_json
@@ -38,6 +74,8 @@ def cmd_demo_summary(args) -> int:
             r = read_json(report, "a decontamination report", ("contaminated", "exact_duplicates", "kept"))
             print(f"  decontamination: {r['contaminated']} near-duplicates of evaluation images and "
                   f"{r['exact_duplicates']} exact duplicates removed, {r['kept']} kept")
+    for line in corpus_lines(results):
+        print(line)
     finals = sorted(p for p in (results / "final").glob("*") if p.is_dir())
     for final in finals:
         meta = read_json(final / "meta.json", "a reshard meta.json") if (final / "meta.json").is_file() else {}
@@ -79,6 +117,13 @@ def register(sub) -> None:
     p.add_argument("--thumbnails", type=non_negative_int, default=24, help="samples in each grid (24)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_report_figures)
+
+    p = sub.add_parser("report-corpus", help="the report's corpus page: figure kinds, near-duplicates, variants")
+    p.add_argument("--results", default="results", help="the workflow's results folder (results)")
+    p.add_argument("--out", required=True, help="folder for corpus.html and kinds.svg")
+    p.add_argument("--sources", nargs="+", required=True, help="sources whose metadata to read")
+    p.add_argument("--variants", nargs="*", default=None, help="filtered variants to list (results/final/NAME)")
+    p.set_defaults(func=cmd_report_corpus)
 
     p = sub.add_parser("demo-summary", help="print where the demo's shards are and their stats")
     p.add_argument("results", nargs="?", default="results")

@@ -1,0 +1,235 @@
+"""DataComp metadata for our img2dataset shards: what CommonPool ships beside its shards, computed per tail unit.
+
+For every img2dataset shard ``{shard}.tar`` of a source, ``metadata/{shard}.parquet`` and ``metadata/{shard}.npz``
+in DataComp's layout (the metadata folder apart from the shards, as ``download_upstream.py`` makes it), so that
+DataComp's own ``baselines.py --metadata_dir`` reads ours:
+
+- parquet, one row per sample with an image, in shard order: DataComp's columns ``uid, url, text,
+  original_width, original_height, sha256`` and ``clip_<model>_similarity_score`` per model (``b32``, ``l14``),
+  then ours: ``source, key, width, height, kind, kind_score``;
+- npz, the same rows: ``<model>_img`` and ``<model>_txt``, float16, L2-normalised (as DataComp ships them).
+
+A model that is switched off has no columns and no arrays. Images stream through a DataLoader (workers split the
+unit's shards); a shard's rows are written as soon as the shard is complete, so memory holds the shards in
+flight, never the unit. A sample whose image does not decode has no row (counted as ``image_decode_error``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from PIL import Image
+
+from sciclip.curate.clip_models import ClipModel, ModelSpec
+from sciclip.curate.decontaminate import unit_shards
+from sciclip.curate.kinds import classify, kind_embeddings
+from sciclip.errors import SciclipError
+from sciclip.shards.reader import IMAGE_EXTS, ShardReport, read_samples
+from sciclip.shards.tail_plan import TailPlan
+from sciclip.storage.atomic import atomic_path, atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+ROW_COLUMNS = ("key", "uid", "url", "caption", "original_width", "original_height", "width", "height", "sha256",
+               "source", "status")
+
+
+@dataclass
+class _Shard:
+    path: Path
+    rows: list[dict]  # the parquet's success rows, shard order
+    done: int = 0
+    failed: set = field(default_factory=set)  # row indices whose image did not decode
+    emb: dict = field(default_factory=dict)  # (model, "img"|"txt") -> (rows, dim) float32
+
+
+def shard_rows(shard: Path) -> list[dict]:
+    """The img2dataset parquet's rows of samples that are in the tar (status success), in shard order."""
+    meta = shard.with_suffix(".parquet")
+    try:
+        names = set(pq.read_schema(meta).names)
+        table = pq.read_table(meta, columns=[c for c in ROW_COLUMNS if c in names])
+    except (OSError, pa.ArrowException) as e:
+        raise SciclipError(f"{meta}: not an img2dataset parquet ({e})") from None
+    return [r for r in table.to_pylist() if r.get("status") == "success"]
+
+
+def _decode(data: bytes) -> Image.Image | None:
+    try:
+        img = Image.open(io.BytesIO(data))
+        img.load()
+        return img.convert("RGB")
+    except Exception:  # any undecodable image is one skipped row, whatever Pillow raises
+        return None
+
+
+def _image_stream(shards: list[Path], rows: list[list[dict]], transforms: list):
+    """A torch IterableDataset yielding (shard index, row index, [tensor per transform] or None), split between
+    DataLoader workers by shard (built lazily: importing this module does not import torch)."""
+    import torch.utils.data as tud
+
+    class Stream(tud.IterableDataset):
+        def __iter__(self):
+            info = tud.get_worker_info()
+            mine = range(len(shards)) if info is None else range(info.id, len(shards), info.num_workers)
+            for s in mine:
+                index = {r["key"]: i for i, r in enumerate(rows[s])}
+                seen = set()
+                for key, members in read_samples(shards[s], ShardReport(shards[s].name)):
+                    i = index.get(key)
+                    if i is None or i in seen:
+                        continue
+                    seen.add(i)
+                    data = next((members[e] for e in IMAGE_EXTS if e in members), None)
+                    img = _decode(data) if data is not None else None
+                    yield s, i, None if img is None else [t(img) for t in transforms]
+                for i in range(len(rows[s])):  # rows the tar lacks (cut short): no image
+                    if i not in seen:
+                        yield s, i, None
+
+    return Stream()
+
+
+def _collate(items):
+    return items  # lists of (shard, row, tensors): stacked per model in the main process
+
+
+def embed_rows(models: list[ClipModel], shards: list[Path], rows: list[list[dict]], batch_size: int,
+               workers: int, desc: str) -> Iterator[tuple[int, _Shard]]:
+    """Per shard as it completes: (shard index, its rows' normalised image and text features per model)."""
+    import torch
+    import torch.utils.data as tud
+
+    from sciclip.progress import progress
+
+    state = {s: _Shard(shards[s], rows[s]) for s in range(len(shards))}
+    for s, st in list(state.items()):  # empty shards are complete at once
+        if not st.rows:
+            yield s, state.pop(s)
+    dataset = _image_stream(shards, rows, [m.preprocess for m in models])
+    loader = tud.DataLoader(dataset, batch_size=batch_size, collate_fn=_collate,
+                            num_workers=min(workers, len(shards)))
+    total = sum(len(r) for r in rows)
+    bar = progress(desc=desc, unit="img", total=total)
+    for batch in loader:
+        good = [(s, i, t) for s, i, t in batch if t is not None]
+        for s, i, t in batch:
+            if t is None:
+                state[s].failed.add(i)
+        if good:
+            for m_index, model in enumerate(models):
+                img = model.encode_images(torch.stack([t[m_index] for _, _, t in good]))
+                txt = model.encode_texts([rows[s][i]["caption"] or "" for s, i, _ in good])
+                for j, (s, i, _) in enumerate(good):
+                    st = state[s]
+                    for part, feats in (("img", img), ("txt", txt)):
+                        arr = st.emb.get((model.spec.name, part))
+                        if arr is None:
+                            arr = st.emb[(model.spec.name, part)] = np.zeros((len(st.rows), model.dim), np.float32)
+                        arr[i] = feats[j]
+        for s, i, _ in batch:
+            state[s].done += 1
+        bar.update(len(batch))
+        for s in [s for s, st in state.items() if st.done == len(st.rows)]:
+            yield s, state.pop(s)
+    bar.close()
+    if state:
+        raise SciclipError(f"{next(iter(state.values())).path}: the image stream ended early")
+
+
+def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """np.savez's format with fixed member dates, so that the same arrays give the same bytes (numpy stamps
+    the current time)."""
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
+        for name, arr in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+            z.writestr(info, buf.getvalue())
+
+
+def _table(st: _Shard, keep: list[int], models: list[ModelSpec], kinds: tuple[list[str], np.ndarray] | None):
+    rows = [st.rows[i] for i in keep]
+    cols = {
+        "uid": pa.array([r["uid"] for r in rows], pa.string()),
+        "url": pa.array([r.get("url") or "" for r in rows], pa.string()),
+        "text": pa.array([r.get("caption") or "" for r in rows], pa.string()),
+        "original_width": pa.array([r.get("original_width") for r in rows], pa.int64()),
+        "original_height": pa.array([r.get("original_height") for r in rows], pa.int64()),
+        "sha256": pa.array([r.get("sha256") or "" for r in rows], pa.string()),
+    }
+    for m in models:
+        img, txt = st.emb[(m.name, "img")][keep], st.emb[(m.name, "txt")][keep]
+        cols[m.score_column] = pa.array(np.einsum("ij,ij->i", img, txt).astype(np.float32), pa.float32())
+    cols["source"] = pa.array([r.get("source") or "" for r in rows], pa.string())
+    cols["key"] = pa.array([r["key"] for r in rows], pa.string())
+    cols["width"] = pa.array([r.get("width") for r in rows], pa.int64())
+    cols["height"] = pa.array([r.get("height") for r in rows], pa.int64())
+    if kinds is not None:
+        cols["kind"] = pa.array(kinds[0], pa.string())
+        cols["kind_score"] = pa.array(kinds[1], pa.float32())
+    return pa.table(cols)
+
+
+def metadata_unit(folder: str | os.PathLike, plan: TailPlan, unit: str, outdir: str | os.PathLike,
+                  specs: list[ModelSpec], kind_model: str | None = None, prompts: dict | None = None,
+                  device: str | None = None, precision: str = "fp32", batch_size: int = 64,
+                  workers: int = 2) -> dict:
+    """Metadata of one tail unit's shards into ``outdir`` (``{shard}.parquet`` + ``{shard}.npz``); a report."""
+    import torch
+
+    if not specs:
+        raise SciclipError("no CLIP model configured (metadata.models)")
+    if kind_model is not None and kind_model not in {s.name for s in specs}:
+        raise SciclipError(f"kind_model {kind_model!r} is not one of the models ({', '.join(s.name for s in specs)})")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    models = [ClipModel(s, device, precision) for s in specs]
+    kind_emb = None
+    if kind_model is not None and prompts:
+        model = next(m for m in models if m.spec.name == kind_model)
+        kind_emb = kind_embeddings(model.encode_texts, prompts)
+    shards = unit_shards(folder, plan, unit)
+    rows = [shard_rows(s) for s in shards]
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    report = {"unit": unit, "samples": 0, "skipped": {}, "models": {s.name: {"model": s.model,
+                                                                           "pretrained": s.pretrained}
+                                                                    for s in specs},
+              "kinds": {}}
+    for _, st in embed_rows(models, shards, rows, batch_size, workers, f"metadata {unit}"):
+        keep = [i for i in range(len(st.rows)) if i not in st.failed]
+        for m in specs:  # a shard with no decodable image still gets its (empty) arrays
+            for part in ("img", "txt"):
+                dim = next(x.dim for x in models if x.spec is m)
+                st.emb.setdefault((m.name, part), np.zeros((len(st.rows), dim), np.float32))
+        kinds = None
+        if kind_emb is not None:
+            kinds = classify(st.emb[(kind_model, "img")][keep], kind_emb, list(prompts))
+            for k in kinds[0]:
+                report["kinds"][k] = report["kinds"].get(k, 0) + 1
+        table = _table(st, keep, specs, kinds)
+        arrays = {f"{m.name}_{part}": st.emb[(m.name, part)][keep].astype(np.float16)
+                  for m in specs for part in ("img", "txt")}
+        save_npz(outdir / f"{st.path.stem}.npz", arrays)
+        with atomic_path(outdir / f"{st.path.stem}.parquet") as tmp:
+            pq.write_table(table, tmp)
+        report["samples"] += len(keep)
+        if st.failed:
+            report["skipped"]["image_decode_error"] = report["skipped"].get("image_decode_error", 0) + len(st.failed)
+            log.warning("%s: %d images do not decode (no metadata row)", st.path, len(st.failed))
+    report["kinds"] = dict(sorted(report["kinds"].items()))
+    return report
+
+
+def write_report(path: str | os.PathLike, report: dict) -> None:
+    atomic_write_bytes(path, (json.dumps(report, indent=1, sort_keys=True) + "\n").encode())

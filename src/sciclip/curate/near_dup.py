@@ -1,0 +1,341 @@
+"""Near-duplicate images inside the corpus, across every source, from the decontamination descriptors.
+
+Definition (one place): two samples are near-duplicates when their descriptors' similarity reaches the
+threshold (pHash: 1 - Hamming/64; Yokoo: inner product of unit vectors, as decontamination measures it).
+A sample is removed when it has a near-duplicate that comes earlier in corpus order (sources in registry order,
+then key order inside a source): the first of every group stays, whichever source holds it.
+
+Bounded memory at any corpus size: nothing holds the corpus. Each unit's descriptors are read once and every
+sample is written, with its order and uid, into the partition files of the keys it can match under; then one
+partition at a time is searched exactly:
+
+- pHash, by multi-index hashing (Norouzi et al., CVPR 2012): with a threshold of at most d differing bits the
+  64 bits are cut into d + 1 chunks; two codes within d bits agree exactly on at least one chunk (pigeonhole),
+  so every pair is found among the samples sharing a (chunk, value). Exact: no pair is missed.
+- Yokoo, by partitioned search (an inverted file): k-means centroids trained on a strided sample, each sample
+  written to its ``probes`` nearest centroids; pairs are searched exactly inside each partition. Approximate:
+  a pair whose members share none of their nearest centroids is missed (the report says how many partitions
+  and probes were used).
+
+Memory: one partition (about ``PARTITION_RECORDS`` records) and one block of similarities; the removed list is
+16 bytes a removed sample. Time: pHash grows with the sum of squared bucket sizes (about N^2 / 2^16 per chunk at
+the default threshold); Yokoo with N x partition size x 256.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from sciclip.curate.decontaminate import load_unit_embeddings, unit_shards
+from sciclip.errors import SciclipError
+from sciclip.progress import progress
+from sciclip.shards.subset_file import U16, SubsetWriter, hex_to_pairs
+from sciclip.shards.tail_plan import TailPlan
+from sciclip.storage.atomic import atomic_path
+
+log = logging.getLogger(__name__)
+
+PARTITION_RECORDS = 1 << 21  # pHash records per partition file (32 bytes each: ~64 MiB)
+YOKOO_PARTITION = 20_000  # samples per Yokoo centroid, on average
+BLOCK = 1024  # query rows per similarity block (a block is BLOCK x partition floats)
+SOURCE_SHIFT = 56  # order = source rank << 56 | position in the source's key order
+
+PHASH_REC = np.dtype([("order", "u8"), ("uh", "u8"), ("ul", "u8"), ("code", "u8"), ("group", "u8")])
+
+
+@dataclass
+class UnitInput:
+    source: str
+    rank: int  # the source's position in corpus order
+    plan: TailPlan
+    unit: str
+    img2dataset: Path
+    embeddings: Path
+
+
+def max_bits(threshold: float) -> int:
+    """Hamming distances that reach a pHash similarity threshold: 1 - h/64 >= t."""
+    return max(0, int(math.floor((1.0 - threshold) * 64 + 1e-9)))
+
+
+def chunk_bounds(bits: int) -> list[tuple[int, int]]:
+    """(shift, width) of the d + 1 chunks of a 64-bit code, as equal as they can be."""
+    m = bits + 1
+    if m > 64:
+        raise SciclipError(f"a pHash threshold allowing {bits} differing bits cannot be searched by chunks")
+    widths = [64 // m + (1 if i < 64 % m else 0) for i in range(m)]
+    out, shift = [], 64
+    for w in widths:
+        shift -= w
+        out.append((shift, w))
+    return out
+
+
+def _positions(unit: UnitInput, ids: np.ndarray) -> np.ndarray:
+    """Each descriptor row's position in the source's key order (shard * per_shard + index), from the unit's
+    img2dataset parquets; rows without an id (no decodable image) get -1."""
+    plan = unit.plan
+    key_base = 10 ** len(str(plan.samples_per_shard - 1))
+    uids, pos = [], []
+    for shard in unit_shards(unit.img2dataset, plan, unit.unit):
+        t = pq.read_table(shard.with_suffix(".parquet"), columns=["key", "uid", "status"])
+        for k, u, s in zip(*(t.column(c).to_pylist() for c in ("key", "uid", "status"))):
+            if s == "success":
+                uids.append(u)
+                pos.append(int(shard.stem) * plan.samples_per_shard + int(k) % key_base)
+    order = np.argsort(np.array(uids, dtype="S32"), kind="stable")
+    known = np.array(uids, dtype="S32")[order]
+    where = np.searchsorted(known, ids)
+    out = np.full(len(ids), -1, np.int64)
+    hit = (where < len(known)) & (ids != b"")
+    hit[hit] = known[where[hit]] == ids[hit]
+    out[hit] = np.array(pos, np.int64)[order][where[hit]]
+    return out
+
+
+def _read_unit(unit: UnitInput) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(uids, descriptors, corpus order) of a unit's samples with a descriptor."""
+    ids, emb, _ = load_unit_embeddings(unit.embeddings)
+    ids = np.asarray(ids)
+    pos = _positions(unit, ids)
+    good = pos >= 0
+    order = (np.uint64(unit.rank) << np.uint64(SOURCE_SHIFT)) | pos[good].astype(np.uint64)
+    return ids[good], np.asarray(emb)[good], order
+
+
+def _phash_codes(emb: np.ndarray) -> np.ndarray:
+    """Packed 8-byte pHash -> one big-endian uint64 per sample (bit 63 = the hash's first bit)."""
+    return np.ascontiguousarray(emb, dtype=np.uint8).view(">u8").ravel().astype(np.uint64)
+
+
+def find_near_duplicates(units: list[UnitInput], threshold: float, out: str | os.PathLike,
+                         report: str | os.PathLike | None = None, probes: int = 2, seed: int = 0) -> dict:
+    """The sorted uids of every near-duplicate to remove (``out``, u8,u8 .npy) and a report listing each with
+    the earlier sample it duplicates."""
+    descriptors = {load_unit_embeddings(u.embeddings)[2] for u in units}
+    if len(descriptors) > 1:
+        raise SciclipError(f"units use different descriptors: {sorted(descriptors)}")
+    descriptor = descriptors.pop() if descriptors else "phash"
+    out = Path(out)
+    work = out.with_name(f".{out.name}.work-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        removed, info = search((lambda: (_read_unit(u) for u in units)), descriptor, threshold, work, probes, seed)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    pairs = np.empty(len(removed), U16)
+    pairs["f0"], pairs["f1"] = removed["uh"], removed["ul"]
+    writer = SubsetWriter(out, len(pairs))
+    writer.write(np.sort(pairs))
+    writer.close()
+    names = {u.rank: u.source for u in units}
+    rank, match_rank = removed["order"] >> np.uint64(SOURCE_SHIFT), removed["match_order"] >> np.uint64(SOURCE_SHIFT)
+    per_source = {names[int(r)]: int(n) for r, n in zip(*np.unique(rank, return_counts=True))}
+    rep = {"descriptor": descriptor, "threshold": threshold, "samples": info.pop("samples"),
+           "removed": int(len(removed)), "removed_per_source": dict(sorted(per_source.items())),
+           "across_sources": int((rank != match_rank).sum()), **info}
+    if report:
+        _write_report(Path(report), rep, removed, units)
+    return rep
+
+
+def search(batches, descriptor: str, threshold: float, work: Path, probes: int = 2, seed: int = 0):
+    """(removed samples, one row each with its match, in corpus order; search facts) over ``batches()``, a
+    callable giving (uids as S32, descriptors, order) per unit, read once per pass; ``work`` holds the partitions."""
+    work.mkdir(parents=True, exist_ok=True)
+    if descriptor == "phash":
+        found, info = _phash_search(batches, threshold, work)
+    else:
+        found, info = _yokoo_search(batches, threshold, work, probes, seed)
+    return _resolve(found), info
+
+
+FOUND = np.dtype([("order", "u8"), ("uh", "u8"), ("ul", "u8"), ("match_order", "u8"), ("mh", "u8"),
+                  ("ml", "u8"), ("sim", "f4")])
+
+
+def _resolve(found: list[np.ndarray]) -> np.ndarray:
+    """One row per removed sample: its most similar earlier match (ties: the earliest), in corpus order."""
+    rec = np.concatenate(found) if found else np.zeros(0, FOUND)
+    if not len(rec):
+        return rec
+    rec = rec[np.lexsort((rec["match_order"], -rec["sim"], rec["order"]))]
+    first = np.ones(len(rec), bool)
+    first[1:] = rec["order"][1:] != rec["order"][:-1]
+    return rec[first]
+
+
+def _match_block(q_order: np.ndarray, c_order: np.ndarray, sim: np.ndarray, ok: np.ndarray):
+    """For each query row: is some candidate earlier and similar enough, and which (most similar) one."""
+    ok = ok & (c_order[None, :] < q_order[:, None])
+    hit = ok.any(axis=1)
+    scored = np.where(ok, sim, -np.inf)
+    top = ok & (scored == scored.max(axis=1, keepdims=True))  # ties: the earliest, whatever the row order
+    best = np.where(top, c_order[None, :], np.iinfo(np.uint64).max).argmin(axis=1)
+    return hit, best
+
+
+def _found(q, c, hit, best, sim) -> np.ndarray:
+    rows = np.nonzero(hit)[0]
+    f = np.zeros(len(rows), FOUND)
+    f["order"], f["uh"], f["ul"] = q["order"][rows], q["uh"][rows], q["ul"][rows]
+    m = best[rows]
+    f["match_order"], f["mh"], f["ml"] = c["order"][m], c["uh"][m], c["ul"][m]
+    f["sim"] = sim[rows, m]
+    return f
+
+
+def _phash_search(batches, threshold: float, work: Path):
+    bits = max_bits(threshold)
+    chunks = chunk_bounds(bits)
+    total = sum(len(ids) for ids, _, _ in batches())
+    nparts = max(1, math.ceil(total * len(chunks) / PARTITION_RECORDS))
+    files = [open(work / f"p{p:05d}", "wb") for p in range(nparts)]
+    try:
+        for ids, emb, order in progress(batches(), desc="near-dup: hash", unit="unit"):
+            codes = _phash_codes(emb)
+            pairs = hex_to_pairs(ids)
+            for c, (shift, width) in enumerate(chunks):
+                rec = np.zeros(len(codes), PHASH_REC)
+                rec["order"], rec["uh"], rec["ul"], rec["code"] = order, pairs["f0"], pairs["f1"], codes
+                value = (codes >> np.uint64(shift)) & np.uint64((1 << width) - 1)
+                rec["group"] = (np.uint64(c) << np.uint64(58)) | value
+                part = (_mix(rec["group"]) % np.uint64(nparts)).astype(np.int64)
+                for p in np.unique(part):
+                    files[p].write(rec[part == p].tobytes())
+    finally:
+        for f in files:
+            f.close()
+    found = []
+    for p in progress(range(nparts), desc="near-dup: search", unit="part"):
+        rec = np.fromfile(work / f"p{p:05d}", dtype=PHASH_REC)
+        (work / f"p{p:05d}").unlink()
+        found += _phash_partition(rec, bits)
+    return found, {"samples": total, "max_bits": bits, "chunks": len(chunks), "partitions": nparts}
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: spreads groups over partitions whatever their bit patterns."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _phash_partition(rec: np.ndarray, bits: int) -> list[np.ndarray]:
+    """Pairs within ``bits`` among samples sharing a chunk value; identical codes collapse to their first."""
+    out: list[np.ndarray] = []
+    if len(rec) < 2:
+        return out
+    rec = rec[np.lexsort((rec["order"], rec["code"], rec["group"]))]
+    starts = np.flatnonzero(np.r_[True, rec["group"][1:] != rec["group"][:-1]])
+    ends = np.r_[starts[1:], len(rec)]
+    for s, e in zip(starts.tolist(), ends.tolist()):
+        if e - s < 2:
+            continue
+        g = rec[s:e]
+        new_code = np.r_[True, g["code"][1:] != g["code"][:-1]]
+        reps = g[new_code]
+        # copies of an identical code go to its first (they sort by order inside a code)
+        dup_rows = np.flatnonzero(~new_code)
+        if len(dup_rows):
+            rep_of = np.cumsum(new_code) - 1
+            f = np.zeros(len(dup_rows), FOUND)
+            d = g[dup_rows]
+            r = reps[rep_of[dup_rows]]
+            f["order"], f["uh"], f["ul"] = d["order"], d["uh"], d["ul"]
+            f["match_order"], f["mh"], f["ml"], f["sim"] = r["order"], r["uh"], r["ul"], 1.0
+            out.append(f)
+        if len(reps) < 2:
+            continue
+        for b in range(0, len(reps), BLOCK):
+            q = reps[b:b + BLOCK]
+            dist = np.bitwise_count(q["code"][:, None] ^ reps["code"][None, :])
+            sim = (1.0 - dist / 64.0).astype(np.float32)
+            hit, best = _match_block(q["order"], reps["order"], sim, dist <= bits)
+            if hit.any():
+                out.append(_found(q, reps, hit, best, sim))
+    return out
+
+
+YOKOO_REC_HEAD = [("order", "u8"), ("uh", "u8"), ("ul", "u8")]
+
+
+def _yokoo_search(batches, threshold: float, work: Path, probes: int, seed: int):
+    import faiss
+
+    total = sum(len(ids) for ids, _, _ in batches())
+    k = max(1, math.ceil(total / YOKOO_PARTITION))
+    probes = min(probes, k)
+    dim = None
+    train = []
+    stride = max(1, total // max(1, k * 64))  # faiss's k-means wants >= 39 points per centroid
+    for _, emb, _ in batches():
+        dim = emb.shape[1]
+        train.append(np.asarray(emb[::stride], np.float32))
+    if dim is None or total == 0:
+        return [], {"samples": total, "partitions": 0, "probes": 0}
+    sample = np.concatenate(train)
+    if k > 1:
+        km = faiss.Kmeans(dim, k, niter=20, seed=seed, spherical=True, verbose=False)
+        km.train(np.ascontiguousarray(sample))
+        centroids = km.centroids
+    else:
+        centroids = np.zeros((1, dim), np.float32)
+    index = faiss.IndexFlatIP(dim)
+    index.add(np.ascontiguousarray(centroids, np.float32))
+    rec_dtype = np.dtype(YOKOO_REC_HEAD + [("emb", "f4", (dim,))])
+    files = [open(work / f"p{p:05d}", "wb") for p in range(k)]
+    try:
+        for ids, emb, order in progress(batches(), desc="near-dup: assign", unit="unit"):
+            pairs = hex_to_pairs(ids)
+            rec = np.zeros(len(ids), rec_dtype)
+            rec["order"], rec["uh"], rec["ul"], rec["emb"] = order, pairs["f0"], pairs["f1"], emb
+            _, near = index.search(np.ascontiguousarray(emb, np.float32), probes)
+            for j in range(probes):
+                for p in np.unique(near[:, j]):
+                    files[p].write(rec[near[:, j] == p].tobytes())
+    finally:
+        for f in files:
+            f.close()
+    found = []
+    for p in progress(range(k), desc="near-dup: search", unit="part"):
+        rec = np.fromfile(work / f"p{p:05d}", dtype=rec_dtype)
+        (work / f"p{p:05d}").unlink()
+        for b in range(0, len(rec), BLOCK):
+            q = rec[b:b + BLOCK]
+            sim = q["emb"] @ rec["emb"].T
+            hit, best = _match_block(q["order"], rec["order"], sim, sim >= np.float32(threshold))
+            if hit.any():
+                found.append(_found(q, rec, hit, best, sim))
+    return found, {"samples": total, "partitions": k, "probes": probes}
+
+
+def _write_report(path: Path, rep: dict, removed: np.ndarray, units: list[UnitInput]) -> None:
+    """The counts, then every removed sample with the earlier sample it duplicates, in corpus order."""
+    names = {u.rank: u.source for u in units}
+    plans = {u.rank: u.plan for u in units}
+
+    def where(order: int) -> dict:
+        rank, pos = order >> SOURCE_SHIFT, order & ((1 << SOURCE_SHIFT) - 1)
+        plan = plans[rank]
+        shard = pos // plan.samples_per_shard
+        return {"source": names[rank], "shard": shard, "key": plan.key(shard, pos % plan.samples_per_shard)}
+
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write(json.dumps(rep, indent=1)[:-2] + ',\n "removed_samples": [')
+        for i, r in enumerate(removed):
+            row = {"uid": f"{int(r['uh']):016x}{int(r['ul']):016x}", **where(int(r["order"])),
+                   "match_uid": f"{int(r['mh']):016x}{int(r['ml']):016x}",
+                   "match": where(int(r["match_order"])), "similarity": round(float(r["sim"]), 6)}
+            f.write(("\n  " if i == 0 else ",\n  ") + json.dumps(row))
+        f.write("\n ]\n}\n" if len(removed) else "]\n}\n")
