@@ -83,8 +83,8 @@ def gtree(tmp_path):
 
 
 @pytest.mark.parametrize("ref,graphicspath,expected", [
-    ("figs/plot", [], "figs/plot.png"),  # pdfTeX order: .png before .pdf
-    ("plot", ["figs/"], "figs/plot.png"),
+    ("figs/plot", [], "figs/plot.pdf"),  # pdftex.def's order since 2017: .pdf before .png
+    ("plot", ["figs/"], "figs/plot.pdf"),
     ("plot.pdf", ["figs/"], "figs/plot.pdf"),
     ("./figs/plot.pdf", [], "figs/plot.pdf"),
     ("figs/only", [], "figs/only.eps"),  # latex+dvips extension
