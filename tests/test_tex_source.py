@@ -163,9 +163,9 @@ def test_each_extension_in_every_directory_before_the_next(tmp_path):
     assert str(resolve_graphic(tree, "x", PurePosixPath("."), ["figs/"], (".png",))) == "x.png"
     # none of the listed extensions exists: the other known ones, in today's order
     assert str(resolve_graphic(tree, "x", PurePosixPath("."), ["figs/"], (".jpg",))) == "figs/x.pdf"
-    # every exact-case name before the case-insensitive second try
+    # the driver lists the upper-case forms after all lower-case ones
     assert str(resolve_graphic(tree, "y", PurePosixPath("."), ["figs/"], PDFTEX_BEFORE_2017)) == "figs/y.pdf"
-    # inside an \import the import directories come before the working directory
+    # a name with its extension: the working directory first, but inside an \import its directories first
     assert str(resolve_graphic(tree, "x.png", PurePosixPath("."), ["figs/"])) == "x.png"
     tree2 = make_tree(tmp_path / "t2", {"d.pdf": b"%PDF", "inc/d.pdf": b"%PDF"})
     assert str(resolve_graphic(tree2, "d.pdf", PurePosixPath("."), ["inc/"])) == "d.pdf"

@@ -197,7 +197,7 @@ def resolve_input(tree: SourceTree, m: re.Match, including: PurePosixPath,
             for d in imports:
                 cands += _input_candidates(main_dir, d, name)
             cands += _input_candidates(main_dir, "", name)  # TeX resolves relative to the directory it runs in
-    # \\import and sloppy authors: relative to the including file
+    # \import and sloppy authors: relative to the including file
     cands += _input_candidates(including.parent, (m.group("dir") or "").strip(), name)
     for cand in cands:
         hit = tree.find(cand) or tree.find(cand, ignore_case=True)
