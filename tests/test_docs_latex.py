@@ -14,6 +14,7 @@ from sciclip.docs.latex_body import latex_document
 from sciclip.docs.model import ImageBlock, TextBlock
 from sciclip.docs.options import DocOptions
 from sciclip.sources.arxiv.tex_source import SourceTree
+from tests.conftest import FIXTURES
 
 PAPER = r"""\documentclass{article}
 \newcommand{\method}{FlowNet}
@@ -134,3 +135,35 @@ def test_jats_options(tmp_path):
     assert got[4] == ("image", "f1.jpg") and got[3][1].startswith("Cells grew")
     assert ("table", "a | 1") in got and got[-1] == ("bibliography", "- Doe J. A study. 2001.")
     assert Path(moved.blocks[4].path).name == "f1.jpg"
+
+
+def fixture_tree(name: str) -> SourceTree:
+    root = FIXTURES / "latex_papers" / name
+    return SourceTree(root, sorted(PurePosixPath(p.relative_to(root).as_posix()) for p in root.rglob("*")
+                                   if p.is_file()))
+
+
+def test_imported_inkscape_figures_keep_image_and_caption():
+    """Documents read TeX through the pairs' own code: \\import-ed .pdf_tex figures find their PDF."""
+    doc = latex_document(fixture_tree("inkscape-import"), PurePosixPath("main.tex"), DocOptions(), str)
+    got = texts(doc.blocks)
+    assert got == [
+        ("heading", "Setup"),
+        ("image", "figures/setup.pdf"),
+        ("caption", "The experimental setup, drawn in Inkscape."),
+        ("heading", "Results"),
+        ("image", "sections/plots/curve.pdf"),
+        ("image", "sections/plots/curve.pdf"),  # pages 1 and 2 of one drawing
+        ("caption", "Measured curve with its labels on top."),
+        ("image", "sections/photo.png"),
+        ("caption", "A photograph stored next to the results section."),
+        ("image", "appendix/diagram.png"),
+        ("caption", "Block diagram from the appendix folder."),
+    ]
+    assert all(b.missing == "" for b in doc.blocks if isinstance(b, ImageBlock))
+
+
+@pytest.mark.parametrize("yymm,first", [("2101", "figures/spectrum.pdf"), ("1905", "figures/spectrum.png")])
+def test_documents_take_the_format_arxivs_tex_live_took(yymm, first):
+    doc = latex_document(fixture_tree("extension-order"), PurePosixPath("main.tex"), DocOptions(), str, yymm)
+    assert [b.ref for b in doc.blocks if isinstance(b, ImageBlock)][0] == first

@@ -6,7 +6,23 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from sciclip.sources.arxiv.graphics_paths import clean_graphic_name, parse_graphicspath, resolve_graphic
+from sciclip.sources.arxiv.graphics_extensions import (
+    DVIPS,
+    PDFTEX_2017,
+    PDFTEX_BEFORE_2017,
+    apply_changes,
+    driver_extensions,
+    extension_changes,
+)
+from sciclip.sources.arxiv.graphics_paths import (
+    clean_graphic_name,
+    figure_graphic,
+    graphics_search_at,
+    graphics_search_events,
+    parse_graphicspath,
+    resolve_graphic,
+)
+from sciclip.sources.arxiv.latex_figures import figures_in_text
 from sciclip.sources.arxiv.tex_conditionals import resolve_conditionals
 from sciclip.sources.arxiv.tex_source import (
     SourceTree,
@@ -83,8 +99,8 @@ def gtree(tmp_path):
 
 
 @pytest.mark.parametrize("ref,graphicspath,expected", [
-    ("figs/plot", [], "figs/plot.png"),  # pdfTeX order: .png before .pdf
-    ("plot", ["figs/"], "figs/plot.png"),
+    ("figs/plot", [], "figs/plot.pdf"),  # pdftex.def's order since 2017: .pdf before .png
+    ("plot", ["figs/"], "figs/plot.pdf"),
     ("plot.pdf", ["figs/"], "figs/plot.pdf"),
     ("./figs/plot.pdf", [], "figs/plot.pdf"),
     ("figs/only", [], "figs/only.eps"),  # latex+dvips extension
@@ -106,6 +122,122 @@ def test_resolve_graphic(gtree, ref, graphicspath, expected):
 def test_resolve_relative_to_main_dir(tmp_path):
     tree = make_tree(tmp_path, {"paper/main.tex": b"", "paper/img/x.png": b"x"})
     assert str(resolve_graphic(tree, "img/x", PurePosixPath("paper"), [])) == "paper/img/x.png"
+
+
+@pytest.mark.parametrize("engine,yymm,first", [
+    ("pdftex", "", ".pdf"),  # unknown month: today's TeX Live
+    ("pdftex", "2101", ".pdf"),
+    ("pdftex", "2010", ".pdf"),  # arXiv runs TeX Live 2020 from 2020-10-01
+    ("pdftex", "2009", ".png"),  # TeX Live 2016: pdftex.def before 2017/06/01
+    ("pdftex", "9901", ".png"),  # an old-style id's month
+    ("luatex", "1905", ".png"),
+    ("latex", "2101", ".eps"),  # dvips.def
+    ("xetex", "2511", ".pdf"),
+])
+def test_driver_extension_order_follows_engine_and_month(engine, yymm, first):
+    exts = driver_extensions(engine, yymm)
+    assert exts[0] == first
+    if engine in ("pdftex", "luatex"):
+        assert exts in (PDFTEX_2017, PDFTEX_BEFORE_2017) and ".MPS" not in exts
+
+
+def test_paper_changes_to_the_extension_list():
+    text = r"""\DeclareGraphicsExtensions{ .png , .pdf }\PrependGraphicsExtensions{.jpg,.png}
+\AppendGraphicsExtensions*{.svg,.mps}\RemoveGraphicsExtensions {.pdf}\AppendGraphicsExtensions{.svg}"""
+    changes = [c for _, c in extension_changes(text)]
+    assert changes[0] == ("declare", False, (".png", ".pdf"))
+    assert changes[2] == ("append", True, (".svg", ".mps"))
+    steps = [apply_changes(PDFTEX_2017, changes[:n]) for n in range(1, 6)]
+    assert steps[0] == (".png", ".pdf")  # replaced, spaces dropped
+    assert steps[1] == (".jpg", ".png", ".pdf")  # grfext moves an entry already listed
+    assert steps[2] == (".jpg", ".png", ".pdf", ".mps")  # starred: only what the driver has a rule for
+    assert steps[3] == (".jpg", ".png", ".mps")
+    assert steps[4] == (".jpg", ".png", ".mps", ".svg")
+    assert apply_changes(DVIPS, [("prepend", True, (".pdf",))]) == DVIPS
+
+
+def test_each_extension_in_every_directory_before_the_next(tmp_path):
+    tree = make_tree(tmp_path, {"x.png": b"x", "figs/x.pdf": b"%PDF", "figs/y.pdf": b"%PDF", "y.PNG": b"x"})
+    assert str(resolve_graphic(tree, "x", PurePosixPath("."), ["figs/"])) == "figs/x.pdf"
+    assert str(resolve_graphic(tree, "x", PurePosixPath("."), ["figs/"], PDFTEX_BEFORE_2017)) == "x.png"
+    assert str(resolve_graphic(tree, "x", PurePosixPath("."), ["figs/"], (".png",))) == "x.png"
+    # none of the listed extensions exists: the other known ones, in today's order
+    assert str(resolve_graphic(tree, "x", PurePosixPath("."), ["figs/"], (".jpg",))) == "figs/x.pdf"
+    # the driver lists the upper-case forms after all lower-case ones
+    assert str(resolve_graphic(tree, "y", PurePosixPath("."), ["figs/"], PDFTEX_BEFORE_2017)) == "figs/y.pdf"
+    # a name with its extension: the working directory first, but inside an \import its directories first
+    assert str(resolve_graphic(tree, "x.png", PurePosixPath("."), ["figs/"])) == "x.png"
+    tree2 = make_tree(tmp_path / "t2", {"d.pdf": b"%PDF", "inc/d.pdf": b"%PDF"})
+    assert str(resolve_graphic(tree2, "d.pdf", PurePosixPath("."), ["inc/"])) == "d.pdf"
+    assert str(resolve_graphic(tree2, "d.pdf", PurePosixPath("."), ["inc/"], imported=True)) == "inc/d.pdf"
+
+
+def test_unique_basename_fallback_takes_the_format_tex_would(tmp_path):
+    tree = make_tree(tmp_path, {"deep/a/p.png": b"x", "deep/a/p.pdf": b"%PDF"})
+    assert str(resolve_graphic(tree, "p", PurePosixPath("."), [])) == "deep/a/p.pdf"
+    assert str(resolve_graphic(tree, "p", PurePosixPath("."), [], PDFTEX_BEFORE_2017)) == "deep/a/p.png"
+
+
+IMPORT_MAIN = r"""\documentclass{article}
+\usepackage{import}
+\graphicspath{{art/}}
+\begin{document}
+\import{parts}{one}
+\includefrom{parts/}{two}
+\begin{figure}\includegraphics{tail}\caption{Tail.}\end{figure}
+\end{document}
+"""
+
+
+@pytest.fixture
+def itree(tmp_path):
+    return make_tree(tmp_path, {
+        "paper/main.tex": IMPORT_MAIN,
+        "paper/parts/one.tex": r"ONE \subimport*{deep/}{three} \input{four} \inputfrom{other/}{five}"
+                               r"\begin{figure}\includegraphics{pic}\caption{One.}\end{figure}",
+        "paper/parts/deep/three.tex": r"THREE \subinputfrom{more}{six} \graphicspath{{deep-art/}}"
+                                      r"\begin{figure}\includegraphics{pic}\caption{Three.}\end{figure}",
+        "paper/parts/deep/more/six.tex": "SIX",
+        "paper/parts/four.tex": "FOUR-IMPORTED",  # \input inside an import: the import directory first
+        "paper/four.tex": "FOUR-MAIN",
+        "paper/other/five.tex": "FIVE",  # \inputfrom is \import: from the main file's directory
+        "paper/parts/other/five.tex": "FIVE-WRONG",
+        "paper/parts/two.tex": "TWO",
+        "paper/parts/pic.png": b"x", "paper/parts/deep/pic.png": b"x", "paper/pic.png": b"x",
+        "paper/art/tail.png": b"x",
+    })
+
+
+def test_import_package_path_rules(itree):
+    text = inline_inputs(itree, PurePosixPath("paper/main.tex"))
+    for word in ("ONE", "THREE", "SIX", "FOUR-IMPORTED", "FIVE", "TWO"):
+        assert word in text
+    assert "WRONG" not in text and "FOUR-MAIN" not in text
+    assert "\\sciclipimport{parts/}" in text and "\\sciclipimport{parts/deep/}" in text
+    assert "\\sciclipimport{parts/deep/more/}SIX\\sciclipimportend" in text
+    assert "\\sciclipimport{parts/}\nTWO\n\\sciclipimportend" not in text  # \includefrom: newlines outside
+    assert "\n\\sciclipimport{parts/}TWO\\sciclipimportend\n" in text
+
+
+def test_graphics_in_imported_files(itree):
+    main = PurePosixPath("paper/main.tex")
+    figs = figures_in_text(inline_inputs(itree, main), str(main))
+    assert "sciclipimport" not in figs.body  # marks blanked, positions kept
+    got = [(c.caption_latex, c.graphicspath, c.imported, str(figure_graphic(itree, c, main.parent)))
+           for c in figs.candidates]
+    assert got == [
+        ("Three.", ["deep-art/"], True, "paper/pic.png"),  # \graphicspath inside replaces the import dirs
+        ("One.", ["parts/", "art/"], True, "paper/parts/pic.png"),  # and ends with the imported file
+        ("Tail.", ["art/"], False, "paper/art/tail.png"),
+    ]
+
+
+def test_graphics_search_state():
+    text = r"\graphicspath{{a/}}X\sciclipimport{i/}Y\sciclipimport{i/j/}Z\sciclipimportend W\sciclipimportend V"
+    events = graphics_search_events(text)
+    at = {c: graphics_search_at(events, text.index(c), []) for c in "XYZWV"}
+    assert at == {"X": (["a/"], False), "Y": (["i/", "a/"], True), "Z": (["i/j/", "i/", "a/"], True),
+                  "W": (["i/", "a/"], True), "V": (["a/"], False)}
 
 
 def test_graphicspath_and_names():

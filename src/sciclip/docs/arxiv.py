@@ -51,7 +51,7 @@ class ArxivDocuments(DocSource):
             t = time.perf_counter()
             try:
                 doc = latex_document(tree, main, self.opts,
-                                     lambda path: self.pairs.provenance_url({**meta, "source_path": path}))
+                                     lambda path: self.pairs.provenance_url({**meta, "source_path": path}), yymm)
             except RecursionError:
                 raise Skip("latex_parse_error", "LaTeX nesting too deep") from None
             result.timings["parse"] = result.timings.get("parse", 0.0) + time.perf_counter() - t

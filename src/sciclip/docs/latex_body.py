@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 from sciclip.docs.latex_spans import Span, body_spans, last_group, piece_content, title_of
 from sciclip.docs.model import Block, ImageBlock, TextBlock
 from sciclip.docs.options import DocOptions
-from sciclip.sources.arxiv.graphics_paths import resolve_graphic
+from sciclip.sources.arxiv.graphics_paths import figure_graphic
 from sciclip.sources.arxiv.latex_figures import FigureCandidate, figures_in_text
 from sciclip.sources.arxiv.tex_source import SourceTree, document_body, inline_inputs
 from sciclip.text.captions import normalise_space
@@ -135,9 +135,10 @@ def bibliography_text(inside: str, text: _Text) -> str:
 
 
 class _Builder:
-    def __init__(self, tree: SourceTree, main: PurePosixPath, opts: DocOptions, provenance) -> None:
+    def __init__(self, tree: SourceTree, main: PurePosixPath, opts: DocOptions, provenance, yymm: str = "") -> None:
         self.tree = tree
         self.main = main
+        self.yymm = yymm  # the paper's month: which TeX Live arXiv compiled it with (graphics_extensions)
         self.opts = opts
         self.provenance = provenance  # source_path -> the image's URL (the ``images`` column)
 
@@ -150,7 +151,7 @@ class _Builder:
             if c.caption_latex != pending and pending is not None:
                 blocks.append(TextBlock(text(pending), "caption"))
             pending = c.caption_latex
-            resolved = resolve_graphic(self.tree, c.image_ref, self.main.parent, c.graphicspath)
+            resolved = figure_graphic(self.tree, c, self.main.parent, self.yymm)
             path = str(resolved) if resolved is not None else ""
             meta = {"source_path": path, "image_ref": c.image_ref, "main_tex": c.main_tex,
                     "figure_index": c.figure_index, "figure_label": c.figure_label, "figure_env": c.env,
@@ -262,6 +263,8 @@ class _Builder:
         segments.sort(key=lambda s: s.anchor)
 
 
-def latex_document(tree: SourceTree, main: PurePosixPath, opts: DocOptions, provenance) -> LatexDocument:
-    """The blocks of one main file of a paper (``provenance``: source path -> the image's URL)."""
-    return _Builder(tree, main, opts, provenance).build()
+def latex_document(tree: SourceTree, main: PurePosixPath, opts: DocOptions, provenance,
+                   yymm: str = "") -> LatexDocument:
+    """The blocks of one main file of a paper (``provenance``: source path -> the image's URL; ``yymm``: the
+    paper's month, for the graphics extension order of arXiv's TeX Live then)."""
+    return _Builder(tree, main, opts, provenance, yymm).build()

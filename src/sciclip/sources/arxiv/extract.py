@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from sciclip.errors import SciclipError, Skip
-from sciclip.sources.arxiv.graphics_paths import resolve_graphic
+from sciclip.sources.arxiv.graphics_paths import figure_graphic
 from sciclip.sources.arxiv.ids import OLD_ID, paper_id_from_member
 from sciclip.sources.arxiv.latex_figures import FigureCandidate, paper_figures
 from sciclip.sources.arxiv.tex_source import SourceTree
@@ -143,7 +143,7 @@ class ArxivSource(Source):
                 result.figure_skips[k] += v
             multi = Counter(c.figure_index for c in doc.candidates if c.subcaption_latex is None)
             for cand in doc.candidates:
-                resolved = resolve_graphic(tree, cand.image_ref, main.parent, cand.graphicspath)
+                resolved = figure_graphic(tree, cand, main.parent, yymm)
                 ident = (str(resolved or cand.image_ref), cand.caption_latex, cand.subcaption_latex)
                 if ident in seen:  # the same figure reached from two main files
                     continue

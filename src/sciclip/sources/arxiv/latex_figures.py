@@ -31,9 +31,16 @@ from pylatexenc.latexwalker import (
     LatexWalkerError,
 )
 
-from sciclip.sources.arxiv.graphics_paths import parse_graphicspath
+from sciclip.sources.arxiv.graphics_extensions import Change, extension_changes
+from sciclip.sources.arxiv.graphics_paths import graphics_search_at, graphics_search_events
 from sciclip.sources.arxiv.latex_regions import GRAPHIC_USE_RE, figure_regions
-from sciclip.sources.arxiv.tex_source import SourceTree, document_body, find_main_files, inline_inputs
+from sciclip.sources.arxiv.tex_source import (
+    SourceTree,
+    blank_import_marks,
+    document_body,
+    find_main_files,
+    inline_inputs,
+)
 from sciclip.text.latex_context import (
     FIGURE_CAPTION_TYPES,
     GRAPHIC_MACROS,
@@ -43,7 +50,7 @@ from sciclip.text.latex_context import (
     VERBATIM_ENVS,
     context_db,
 )
-from sciclip.text.latex_macros import Macro, collect_macros, expand_macros, read_group
+from sciclip.text.latex_macros import Macro, collect_macros, expand_macros
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +77,10 @@ class FigureCandidate:
     main_tex: str
     figure_index: int  # 1-based, per main file, in document order
     graphic_index: int  # 0-based within the figure
-    graphicspath: list[str] = field(default_factory=list)
+    graphicspath: list[str] = field(default_factory=list)  # where graphics looks besides the working directory
     region: tuple[int, int] = (0, 0)  # the float's span in DocumentFigures.body (documents place it there)
+    imported: bool = False  # inside a file read with \import & co: its directories before the working one
+    extension_changes: tuple[Change, ...] = ()  # the paper's changes to the driver's extension list so far
 
 
 @dataclass
@@ -320,26 +329,6 @@ def parse_region(text: str) -> _Scope:
     return root
 
 
-def _graphicspaths(text: str) -> list[tuple[int, list[str]]]:
-    """Every \\graphicspath in ``text`` with its position: a thesis sets one per chapter."""
-    out = []
-    for m in re.finditer(r"\\graphicspath\s*\{", text):
-        g = read_group(text, m.end() - 1)
-        if g:
-            out.append((m.start(), parse_graphicspath(g[0])))
-    return out
-
-
-def _path_at(paths: list[tuple[int, list[str]]], pos: int, default: list[str]) -> list[str]:
-    """The \\graphicspath in effect at ``pos``: the last one before it, as LaTeX reads the document."""
-    current = default
-    for start, dirs in paths:
-        if start > pos:
-            break
-        current = dirs
-    return current
-
-
 def figures_in_text(text: str, main_tex: str = "main.tex",
                     structural_macros: bool = True) -> DocumentFigures:
     """Figure candidates of one inlined, comment-free LaTeX document."""
@@ -351,9 +340,11 @@ def figures_in_text(text: str, main_tex: str = "main.tex",
         structural = {n for n, mac in macros.items()
                       if re.search(r"\\(?:" + "|".join(STRUCTURAL) + r")(?![A-Za-z@])", mac.body)}
         body = expand_macros(body, macros, only=structural)
-    preamble_paths = _graphicspaths(preamble)
-    start_paths = preamble_paths[-1][1] if preamble_paths else []
-    body_paths = _graphicspaths(body)
+    start_paths, _ = graphics_search_at(graphics_search_events(preamble), len(preamble), [])
+    body_events = graphics_search_events(body)
+    start_exts = [c for _, c in extension_changes(preamble)]
+    body_exts = extension_changes(body)
+    body = blank_import_marks(body)
     counts: dict[str, int] = {}
     regions, loose = figure_regions(body)
     if loose:
@@ -381,6 +372,8 @@ def figures_in_text(text: str, main_tex: str = "main.tex",
             continue
         fig_index += 1
         for gi, p in enumerate(pairs):
+            at = s + p.graphic.pos
+            dirs, imported = graphics_search_at(body_events, at, start_paths)
             candidates.append(FigureCandidate(
                 image_ref=p.graphic.name,
                 caption_latex=p.main.latex if p.main else None,
@@ -391,8 +384,10 @@ def figures_in_text(text: str, main_tex: str = "main.tex",
                 main_tex=main_tex,
                 figure_index=fig_index,
                 graphic_index=gi,
-                graphicspath=_path_at(body_paths, s + p.graphic.pos, start_paths),
+                graphicspath=dirs,
                 region=(s, e),
+                imported=imported,
+                extension_changes=tuple(start_exts + [c for pos, c in body_exts if pos < at]),
             ))
     return DocumentFigures(candidates, macros, counts, body)
 

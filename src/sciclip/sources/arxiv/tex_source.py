@@ -161,21 +161,48 @@ def _referenced_inputs(tree: SourceTree, including: PurePosixPath, text: str) ->
     return found
 
 
+_IMPORT_CMDS = ("import", "inputfrom", "includefrom")  # the others (sub...) extend the current import path
+
+
+def import_path(m: re.Match, current: str) -> str | None:
+    """The import package's ``\\import@path`` while the file of an \\import-like match is read (None for
+    \\input and friends): \\import's path is from the working directory, \\subimport's extends the current one;
+    import.sty 6 ensures the trailing slash. The starred forms are the same since 6.0."""
+    icmd = m.group("icmd")
+    if icmd is None:
+        return None
+    given = m.group("dir").strip().strip('"').replace("\\", "/")
+    if given and not given.endswith("/"):
+        given += "/"
+    return given if icmd in _IMPORT_CMDS else current + given
+
+
 def resolve_input(tree: SourceTree, m: re.Match, including: PurePosixPath,
-                  main_dir: PurePosixPath | None = None) -> PurePosixPath | None:
+                  main_dir: PurePosixPath | None = None, imports: tuple[str, ...] = (),
+                  current_import: str = "") -> PurePosixPath | None:
+    """The file an \\input/\\include/\\subfile/\\import match reads.
+
+    ``imports``: the import directories in effect (innermost first, relative to ``main_dir``); inside an
+    import, import.sty looks there before the working directory, as it does for the imported file itself.
+    """
     name = (m.group("braced") if m.group("braced") is not None else m.group("bare") or "").strip().strip('"')
     if not name:
         return None
-    sub = (m.group("dir") or "").strip()
-    bases = []
+    imported = import_path(m, current_import)
+    cands: list[PurePosixPath] = []
     if main_dir is not None:
-        bases.append(main_dir)  # TeX resolves relative to the directory it runs in
-    bases.append(including.parent)  # \import and sloppy authors: relative to the including file
-    for base in bases:
-        for cand in _input_candidates(base, sub, name):
-            hit = tree.find(cand) or tree.find(cand, ignore_case=True)
-            if hit is not None:
-                return hit
+        if imported is not None:
+            cands += _input_candidates(main_dir, imported, name)
+        else:
+            for d in imports:
+                cands += _input_candidates(main_dir, d, name)
+            cands += _input_candidates(main_dir, "", name)  # TeX resolves relative to the directory it runs in
+    # \import and sloppy authors: relative to the including file
+    cands += _input_candidates(including.parent, (m.group("dir") or "").strip(), name)
+    for cand in cands:
+        hit = tree.find(cand) or tree.find(cand, ignore_case=True)
+        if hit is not None:
+            return hit
     return None
 
 
@@ -205,16 +232,32 @@ def normalise(*pieces: PurePosixPath | str) -> PurePosixPath | None:
     return PurePosixPath(*parts) if parts else None
 
 
+# Where an imported file's text starts (with the import directory) and ends, in inline_inputs' output: graphics
+# resolution needs them (``graphics_paths.graphics_search_events``); figures_in_text blanks them out.
+IMPORT_MARK_RE = re.compile(r"\\sciclipimport(?:\{([^{}]*)\}|end(?![A-Za-z@]))")
+
+
+def import_marks(directory: str, body: str) -> str:
+    return f"\\sciclipimport{{{directory}}}{body}\\sciclipimportend"
+
+
+def blank_import_marks(text: str) -> str:
+    """``text`` with the import marks replaced by as many spaces (positions into it stay valid)."""
+    return IMPORT_MARK_RE.sub(lambda m: " " * len(m.group(0)), text)
+
+
 def inline_inputs(tree: SourceTree, main: PurePosixPath, max_chars: int = 20_000_000) -> str:
-    """The main file with every resolvable \\input/\\include/\\subfile replaced by the file's text.
+    """The main file with every resolvable \\input/\\include/\\subfile/\\import replaced by the file's text.
 
     Unresolvable ones (packages such as epsf.tex, files the author did not ship) stay as written.
-    Cycles and depth are capped.
+    Cycles and depth are capped. An imported file's text is wrapped in import marks naming its import
+    directory (relative to the main file's), so that its graphics are looked for there.
     """
     main_dir = main.parent
     total = 0
 
-    def expand(rel: PurePosixPath, depth: int, stack: tuple[PurePosixPath, ...]) -> str:
+    def expand(rel: PurePosixPath, depth: int, stack: tuple[PurePosixPath, ...], imports: tuple[str, ...],
+               current: str) -> str:
         nonlocal total
         text = tree.text(rel)
         total += len(text)
@@ -224,23 +267,28 @@ def inline_inputs(tree: SourceTree, main: PurePosixPath, max_chars: int = 20_000
             return text
 
         def repl(m: re.Match) -> str:
-            target = resolve_input(tree, m, rel, main_dir)
+            target = resolve_input(tree, m, rel, main_dir, imports, current)
             if target is None or target in stack or target.suffix.lower() in (".bbl", ".sty", ".cls"):
                 return m.group(0) if target is None else ""
             if _is_graphic_name(target):
                 return m.group(0)
-            body = expand(target, depth + 1, stack + (target,))
+            path = import_path(m, current)
+            if path is None:
+                body = expand(target, depth + 1, stack + (target,), imports, current)
+            else:
+                body = import_marks(path, expand(target, depth + 1, stack + (target,), (path,) + imports, path))
             if "include" in (m.group("cmd") or m.group("icmd")):
                 return "\n" + body + "\n"
             return body
 
         return _INPUT_RE.sub(repl, text)
 
-    return expand(main, 0, (main,))
+    return expand(main, 0, (main,), (), "")
 
 
 def _is_graphic_name(rel: PurePosixPath) -> bool:
-    return rel.suffix.lower() in (".pdf", ".png", ".jpg", ".jpeg", ".eps", ".ps", ".gif", ".pdf_tex")
+    # an Inkscape ``.pdf_tex`` is TeX (a picture placing its .pdf and the labels): read like any input
+    return rel.suffix.lower() in (".pdf", ".png", ".jpg", ".jpeg", ".eps", ".ps", ".gif")
 
 
 def document_body(text: str) -> tuple[str, str]:
