@@ -70,6 +70,41 @@ def test_demo_run_produces_expected_shards_readable_by_webdataset(first_run):
     assert "corrupt_gzip" in (first_run / "results" / "logs" / "arxiv/extract/arXiv_src_2001_002.log").read_text()
 
 
+def test_metadata_near_duplicates_and_a_filtered_variant(first_run):
+    """DataComp metadata beside every img2dataset shard of every source; near-duplicates across sources; the
+    demo's variant is the mixed output minus what its filters drop, recomputed here from the metadata."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    res = first_run / "results"
+    pool = []
+    for source in ("arxiv", "pmc", "cc"):
+        shards = sorted(p.stem for p in (res / source / "img2dataset").glob("*.tar"))
+        assert sorted(p.stem for p in (res / source / "metadata").glob("*.parquet")) == shards
+        assert sorted(p.stem for p in (res / source / "metadata").glob("*.npz")) == shards
+        rows = [r for p in sorted((res / source / "metadata").glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
+        assert len(rows) == json.loads((res / "stats" / f"{source}.json").read_text())["samples"]
+        pool += rows
+    near = json.loads((res / "near_dup" / "report.json").read_text())
+    assert near["descriptor"] == "phash" and near["removed"] >= 1 and near["across_sources"] >= 1
+    removed = {r["uid"] for r in near["removed_samples"]}
+    basic = {r["uid"] for r in pool if len(r["text"].split()) > 2 and len(r["text"]) > 5
+             and min(r["original_width"], r["original_height"]) >= 200
+             and max(r["original_width"], r["original_height"]) / min(r["original_width"], r["original_height"]) <= 3}
+
+    def uids(name):
+        return {f"{int(a):016x}{int(b):016x}" for a, b in np.load(res / "final" / name / "sample_ids.npy")}
+
+    assert uids("mixed-basic") == (uids("mixed") & basic) - removed and 0 < len(uids("mixed-basic")) < len(uids("mixed"))
+    rep = json.loads((res / "final" / "mixed-basic.filters.json").read_text())
+    assert rep["pool"] == len(pool) and rep["kept"] == len(uids("mixed-basic"))
+    assert rep["filters"]["near_dup"]["kept"] == len(pool) - len(removed)
+    r = subprocess.run([sys.executable, "-m", "sciclip", "demo-summary", str(res)], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert f"variant mixed-basic: of {len(pool)} samples, basic" in r.stdout and "near-duplicates inside" in r.stdout
+    assert "arxiv kinds:" in r.stdout
+
+
 def test_pmc_shards_land_beside_arxiv_one_job_per_batch(first_run):
     import webdataset as wds
 
@@ -163,8 +198,9 @@ def test_dry_run_rulegraph_and_lint(tmp_path):
     assert "sample_corpus" in r.stdout and "arxiv_select" in r.stdout and "pmc_index" in r.stdout
     r = snakemake(wd, "--rulegraph", "--cores", "1")
     assert "digraph" in r.stdout and "arxiv_manifest" in r.stdout and "pmc_index" in r.stdout
-    for rule in ("convert_plan", "merge_subsets", "reshard"):  # the tail's per-unit rules (and embed_eval) follow
-        # the convert_plan checkpoint: they enter the graph once extraction is done
+    # the tail's per-unit rules (and embed_eval) follow the convert_plan checkpoint: they enter the graph once
+    # extraction is done
+    for rule in ("convert_plan", "merge_subsets", "reshard", "metadata", "near_dup", "variant_subset"):
         assert f'label = "{rule}"' in r.stdout, rule
     r = snakemake(wd, "--lint", "--cores", "1")
     assert "Congratulations" in r.stdout + r.stderr
@@ -411,6 +447,9 @@ def test_html_report_holds_the_figures(first_run):
     assert "corrupt_gzip" in skips and "malformed_xml" in skips
     scores = item("decontamination_scores.svg")
     assert "threshold 0.75" in scores
+    corpus = item("corpus.html")
+    assert "Figure kinds" in corpus and "Near-duplicates inside the corpus" in corpus and "mixed-basic" in corpus
+    assert "figure kinds per source" in item("kinds.svg")
     grid = item("samples.html")
     assert grid.count("<figure>") == 24 and "data:image/jpeg;base64," in grid
     assert "results/final/mixed: 45" in grid and grid.count("<figure class='removed'>") == 6

@@ -97,8 +97,11 @@ def load_array(path: str | Path, what: str) -> np.ndarray:
             arr = np.load(p)
         else:
             import torch
-            torch.serialization.add_safe_globals([np.ndarray, np.dtype, np.core.multiarray._reconstruct,
-                                                  type(np.dtype(np.float32))])
+            # a pickled numpy array names numpy's reconstructor under numpy 1's module path or numpy 2's
+            rebuild = np._core.multiarray._reconstruct  # noqa: SLF001 - the function numpy's pickles call
+            torch.serialization.add_safe_globals([
+                np.ndarray, np.dtype, type(np.dtype(np.float32)), type(np.dtype(np.float64)),
+                (rebuild, "numpy.core.multiarray._reconstruct"), (rebuild, "numpy._core.multiarray._reconstruct")])
             obj = torch.load(p, map_location="cpu", weights_only=True)
             if isinstance(obj, dict):
                 obj = obj.get("image_features", next((v for v in obj.values() if hasattr(v, "shape")), None))
