@@ -4,11 +4,14 @@ output of N samples, one line per stage and size:
 
     stage=<name> samples=<N> seconds=<s> peak_rss_mib=<m>
 
-Per-unit stages (convert, embed, score, filter) run once per tail unit, as the workflow's jobs do: seconds
-are summed over the units, peak RSS is the largest unit's. Images are small JPEGs (pHash descriptors; 1% of
-samples repeat an earlier image and caption, so deduplication has work to do).
+Per-unit stages (convert, embed, score, filter, metadata) run once per tail unit, as the workflow's jobs do:
+seconds are summed over the units, peak RSS is the largest unit's. Images are small JPEGs (pHash descriptors;
+1% of samples repeat an earlier image and caption, so deduplication has work to do). ``near_dup`` is the
+gather job over every unit's descriptors; with ``--metadata`` (the tiny CLIP: the decoding and I/O of a metadata
+job, not a real model's forward passes, which bench/metadata_throughput.py measures) the ``metadata`` jobs and a
+variant's ``select`` (CLIP-score top 30% and no near-duplicate) run too.
 
-    .venv/bin/python bench/tail_scale.py --samples 200000 2000000 [--shards-per-unit 10] [--workdir DIR]
+    .venv/bin/python bench/tail_scale.py --samples 200000 2000000 [--shards-per-unit 10] [--workdir DIR] [--metadata]
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ def main() -> int:
     ap.add_argument("--samples", type=int, nargs="+", default=[200_000, 2_000_000])
     ap.add_argument("--shards-per-unit", type=int, default=10, help="img2dataset shards per tail unit (10)")
     ap.add_argument("--workdir", default=None, help="where the corpora go (default: a temp dir, removed)")
+    ap.add_argument("--metadata", action="store_true", help="also the metadata jobs (tiny CLIP) and a variant")
     args = ap.parse_args()
     env = {"PYTHONPATH": str(ROOT / "src")}
     base = Path(args.workdir or tempfile.mkdtemp(prefix="tail-scale-"))
@@ -117,12 +121,24 @@ def main() -> int:
                                             str(tmp / "scores"), "--threshold", "0.99", "--out",
                                             str(tmp / "filtered" / u)),
             }
+            if args.metadata:
+                from sciclip.curate.clip_models import write_tiny_model
+
+                write_tiny_model(tmp / "tiny")
+                per_unit["metadata"] = lambda u: sciclip(
+                    "metadata", str(i2d), "--plan", str(plan_path), "--unit", u, "--clip-model", "b32",
+                    f"local-dir:{tmp / 'tiny'}", "none", "--kind-model", "b32", "--device", "cpu", "--workers", "1",
+                    "--out", str(tmp / "metadata"))
             for stage, cmd in per_unit.items():
                 total, peak = 0.0, 0
                 for u in units:
                     s, rss = run_measured(cmd(u), env)
                     total, peak = total + s, max(peak, rss)
                 report(stage, total, peak)
+            s, rss = run_measured(sciclip("near-dup", "--source", "arxiv", str(i2d), str(plan_path), str(tmp / "emb"),
+                                          "--threshold", "0.95", "--out", str(tmp / "near_dup.npy"),
+                                          "--report", str(tmp / "near_dup.json")), env)
+            report("near_dup", s, rss)
             s, rss = run_measured(sciclip("subset", "--filtered", *[str(tmp / "filtered" / u) for u in units],
                                           "--plan", str(plan_path), "--threshold", "0.99", "--out",
                                           str(tmp / "subset.npy"), "--report", str(tmp / "report.json")), env)
@@ -130,6 +146,12 @@ def main() -> int:
             s, rss = run_measured(sciclip("subset", "--merge", str(tmp / "subset.npy"), str(tmp / "subset.npy"),
                                           "--out", str(tmp / "mixed.npy")), env)
             report("merge_subsets", s, rss)
+            if args.metadata:
+                s, rss = run_measured(sciclip("select", "--metadata", str(tmp / "metadata"), "--filters",
+                                              '{"clip_score": {"model": "b32", "fraction": 0.3}, "near_dup": true}',
+                                              "--near-dup", str(tmp / "near_dup.npy"), "--subset",
+                                              str(tmp / "subset.npy"), "--out", str(tmp / "variant.npy")), env)
+                report("select", s, rss)
             s, rss = run_measured(sciclip("reshard", "-i", str(i2d), "-o", str(tmp / "final"), "-s",
                                           str(tmp / "subset.npy"), "-j", "2"), env)
             report("reshard", s, rss)

@@ -18,7 +18,8 @@ PATTERNS = (
     "*/scores/*.parquet", "*/decontaminated.npy", "*/decontamination.json",
     "final/*.subset.npy", "final/*/*.tar", "final/*/*_stats.json", "final/*/sample_ids.npy", "final/*/meta.json",
     "stats/*.json",
-    "*/metadata/*.parquet", "near_dup/removed.npy", "near_dup/report.json", "final/*.filters.json",
+    "*/metadata/*.parquet", "near_dup/removed.npy", "near_dup/report.json", "near_dup/pairs.parquet",
+    "final/*.filters.json",
 )
 # Metadata columns computed by a model in float32: kernels differ between CPUs (and thread counts) in the last
 # bits, so these are compared by tests with tolerances, not pinned here; ``kind`` is an argmax over such floats.

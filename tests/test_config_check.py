@@ -26,8 +26,9 @@ def test_defaults_are_filled_as_snakemake_fills_them(config):
     validate_config(ours, SCHEMA)
     validate(theirs, str(SCHEMA), set_default=True)
     assert ours == theirs
-    # whole sections left out take their defaults (train too: training on [mixed] needs reshard.outputs' mixed)
-    del config["extract"], config["reshard"], config["train"]
+    # whole sections left out take their defaults (train and curate too: training on [mixed] and the demo's
+    # variant of mixed need reshard.outputs' mixed)
+    del config["extract"], config["reshard"], config["train"], config["curate"]
     ours, theirs = copy.deepcopy(config), copy.deepcopy(config)
     validate_config(ours, SCHEMA)
     validate(theirs, str(SCHEMA), set_default=True)

@@ -186,12 +186,16 @@ def test_near_dup_job_over_files(tmp_path, sample_extracted):
         embed_unit(i2d, plan, u.name, tmp_path / "emb" / u.name, "phash")
     code, _, err = call_cli("near-dup", "--source", "arxiv", str(i2d), str(tmp_path / "plan.json"),
                             str(tmp_path / "emb"), "--threshold", "0.95", "--out", str(tmp_path / "nd.npy"),
-                            "--report", str(tmp_path / "nd.json"))
+                            "--report", str(tmp_path / "nd.json"), "--pairs", str(tmp_path / "pairs.parquet"))
     assert code == 0, err
     rep = json.loads((tmp_path / "nd.json").read_text())
     removed = load_subset(tmp_path / "nd.npy")
-    assert rep["removed"] == len(removed) == len(rep["removed_samples"]) >= 1
+    assert rep["removed"] == len(removed) == len(rep["removed_samples"]) == rep["listed"] >= 1
     import pyarrow.parquet as pq
+    pairs = pq.read_table(tmp_path / "pairs.parquet").to_pylist()
+    assert sorted(p["uid"] for p in pairs) == sorted(r["uid"] for r in rep["removed_samples"])
+    assert {(p["uid"], p["match_uid"], p["key"], p["match_key"]) for p in pairs} == {
+        (r["uid"], r["match_uid"], r["key"], r["match"]["key"]) for r in rep["removed_samples"]}
     by_key = {r["key"]: r for p in sorted(i2d.glob("*.parquet")) for r in pq.read_table(p).to_pylist()}
     for r in rep["removed_samples"]:
         assert by_key[r["key"]]["uid"] == r["uid"] and by_key[r["match"]["key"]]["uid"] == r["match_uid"]

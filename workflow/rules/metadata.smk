@@ -48,6 +48,7 @@ rule near_dup:
     output:
         removed=f"{RESULTS}/near_dup/removed.npy",
         report=f"{RESULTS}/near_dup/report.json",
+        pairs=f"{RESULTS}/near_dup/pairs.parquet",
     log:
         f"{RESULTS}/logs/near_dup.log",
     benchmark:
@@ -60,7 +61,7 @@ rule near_dup:
         probes=NEAR_DUP["probes"],
     shell:
         "sciclip near-dup {params.sources} --threshold {params.threshold} --probes {params.probes} "
-        "--out {output.removed:q} --report {output.report:q} 2> {log:q}"
+        "--out {output.removed:q} --report {output.report:q} --pairs {output.pairs:q} 2> {log:q}"
 
 
 rule variant_subset:

@@ -70,7 +70,7 @@ def cmd_near_dup(args) -> int:
         plan = read_plan(plan_path)
         for u in plan.units:
             units.append(UnitInput(name, rank, plan, u.name, Path(i2d), Path(emb_root) / u.name))
-    rep = find_near_duplicates(units, args.threshold, args.out, args.report, probes=args.probes)
+    rep = find_near_duplicates(units, args.threshold, args.out, args.report, pairs=args.pairs, probes=args.probes)
     say(f"{rep['samples']} samples ({rep['descriptor']}): {rep['removed']} near-duplicates of earlier samples "
         f"({rep['across_sources']} across sources) -> {args.out}")
     return 0
@@ -130,7 +130,8 @@ def register(sub) -> None:
                                                                   "near-duplicates")
     p.add_argument("--probes", type=positive_int, default=2, help="Yokoo: partitions each sample is searched in (2)")
     p.add_argument("--out", required=True, help="sorted uids of the near-duplicates to remove (.npy)")
-    p.add_argument("--report", default=None, help="counts and every removed sample with its match, as JSON")
+    p.add_argument("--report", default=None, help="counts and the first removed samples with their matches, JSON")
+    p.add_argument("--pairs", default=None, help="every removed sample with its match, as parquet")
     p.set_defaults(func=cmd_near_dup)
 
     p = sub.add_parser("tiny-clip", help="write a small random CLIP as an OpenCLIP local-dir model (demo, tests)")

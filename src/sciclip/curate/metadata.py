@@ -206,6 +206,8 @@ def metadata_unit(folder: str | os.PathLike, plan: TailPlan, unit: str, outdir: 
                                                                            "pretrained": s.pretrained}
                                                                     for s in specs},
               "kinds": {}}
+    import time
+    start = time.perf_counter()
     for _, st in embed_rows(models, shards, rows, batch_size, workers, f"metadata {unit}"):
         keep = [i for i in range(len(st.rows)) if i not in st.failed]
         for m in specs:  # a shard with no decodable image still gets its (empty) arrays
@@ -228,6 +230,7 @@ def metadata_unit(folder: str | os.PathLike, plan: TailPlan, unit: str, outdir: 
             report["skipped"]["image_decode_error"] = report["skipped"].get("image_decode_error", 0) + len(st.failed)
             log.warning("%s: %d images do not decode (no metadata row)", st.path, len(st.failed))
     report["kinds"] = dict(sorted(report["kinds"].items()))
+    report["duration_s"] = round(time.perf_counter() - start, 3)  # decoding and the forward passes, not loading
     return report
 
 

@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from sciclip.curate.decontaminate import load_unit_embeddings, unit_shards
 from sciclip.errors import SciclipError
 from sciclip.progress import progress
-from sciclip.shards.subset_file import U16, SubsetWriter, hex_to_pairs
+from sciclip.shards.subset_file import U16, UidPartitions, hex_to_pairs
 from sciclip.shards.tail_plan import TailPlan
 from sciclip.storage.atomic import atomic_path
 
@@ -118,9 +118,10 @@ def _phash_codes(emb: np.ndarray) -> np.ndarray:
 
 
 def find_near_duplicates(units: list[UnitInput], threshold: float, out: str | os.PathLike,
-                         report: str | os.PathLike | None = None, probes: int = 2, seed: int = 0) -> dict:
-    """The sorted uids of every near-duplicate to remove (``out``, u8,u8 .npy) and a report listing each with
-    the earlier sample it duplicates."""
+                         report: str | os.PathLike | None = None, pairs: str | os.PathLike | None = None,
+                         probes: int = 2, seed: int = 0) -> dict:
+    """The sorted uids of every near-duplicate to remove (``out``, u8,u8 .npy), every removed sample with the
+    earlier sample it repeats (``pairs``, parquet) and a report (counts, the first ``REPORT_ROWS`` removed)."""
     descriptors = {load_unit_embeddings(u.embeddings)[2] for u in units}
     if len(descriptors) > 1:
         raise SciclipError(f"units use different descriptors: {sorted(descriptors)}")
@@ -128,45 +129,90 @@ def find_near_duplicates(units: list[UnitInput], threshold: float, out: str | os
     out = Path(out)
     work = out.with_name(f".{out.name}.work-{os.getpid()}")
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    names = {u.rank: u.source for u in units}
+    plans = {u.rank: u.plan for u in units}
+    per_source: dict[str, int] = {}
+    removed = across = 0
+    first: list[np.ndarray] = []  # the earliest removed samples, for the report's listing
     try:
-        removed, info = search((lambda: (_read_unit(u) for u in units)), descriptor, threshold, work, probes, seed)
+        found, info = _search_parts((lambda: (_read_unit(u) for u in units)), descriptor, threshold, work, probes,
+                                    seed)
+        with UidPartitions(out) as uids, _PairsWriter(pairs, names, plans) as table:
+            for rec in found.resolved():
+                rank = rec["order"] >> np.uint64(SOURCE_SHIFT)
+                for r, n in zip(*np.unique(rank, return_counts=True)):
+                    per_source[names[int(r)]] = per_source.get(names[int(r)], 0) + int(n)
+                across += int((rank != (rec["match_order"] >> np.uint64(SOURCE_SHIFT))).sum())
+                removed += len(rec)
+                pair = np.empty(len(rec), U16)
+                pair["f0"], pair["f1"] = rec["uh"], rec["ul"]
+                uids.add(pair)
+                table.write(rec)
+                first = [np.sort(np.concatenate([*first, rec]), order="order")[:REPORT_ROWS]]
+            uids.write(out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    pairs = np.empty(len(removed), U16)
-    pairs["f0"], pairs["f1"] = removed["uh"], removed["ul"]
-    writer = SubsetWriter(out, len(pairs))
-    writer.write(np.sort(pairs))
-    writer.close()
-    names = {u.rank: u.source for u in units}
-    rank, match_rank = removed["order"] >> np.uint64(SOURCE_SHIFT), removed["match_order"] >> np.uint64(SOURCE_SHIFT)
-    per_source = {names[int(r)]: int(n) for r, n in zip(*np.unique(rank, return_counts=True))}
-    rep = {"descriptor": descriptor, "threshold": threshold, "samples": info.pop("samples"),
-           "removed": int(len(removed)), "removed_per_source": dict(sorted(per_source.items())),
-           "across_sources": int((rank != match_rank).sum()), **info}
+    rep = {"descriptor": descriptor, "threshold": threshold, "samples": info.pop("samples"), "removed": removed,
+           "removed_per_source": dict(sorted(per_source.items())), "across_sources": across, **info}
     if report:
-        _write_report(Path(report), rep, removed, units)
+        _write_report(Path(report), rep, np.concatenate(first) if first else np.zeros(0, FOUND), names, plans)
     return rep
 
 
 def search(batches, descriptor: str, threshold: float, work: Path, probes: int = 2, seed: int = 0):
     """(removed samples, one row each with its match, in corpus order; search facts) over ``batches()``, a
-    callable giving (uids as S32, descriptors, order) per unit, read once per pass; ``work`` holds the partitions."""
+    callable giving (uids as S32, descriptors, order) per unit, read once per pass; ``work`` holds the partitions.
+    All in memory: for tests and small corpora (the job streams the same through files)."""
+    found, info = _search_parts(batches, descriptor, threshold, work, probes, seed)
+    rec = [r for r in found.resolved()]
+    return (np.sort(np.concatenate(rec), order="order") if rec else np.zeros(0, FOUND)), info
+
+
+def _search_parts(batches, descriptor: str, threshold: float, work: Path, probes: int, seed: int):
     work.mkdir(parents=True, exist_ok=True)
+    found = _Found(work)
     if descriptor == "phash":
-        found, info = _phash_search(batches, threshold, work)
+        info = _phash_search(batches, threshold, work, found)
     else:
-        found, info = _yokoo_search(batches, threshold, work, probes, seed)
-    return _resolve(found), info
+        info = _yokoo_search(batches, threshold, work, probes, seed, found)
+    found.close()
+    return found, info
 
 
 FOUND = np.dtype([("order", "u8"), ("uh", "u8"), ("ul", "u8"), ("match_order", "u8"), ("mh", "u8"),
                   ("ml", "u8"), ("sim", "f4")])
 
 
-def _resolve(found: list[np.ndarray]) -> np.ndarray:
+FOUND_PARTS = 64  # files the pairs found are spread over (by removed sample): resolving holds one
+
+
+class _Found:
+    """Pairs found, on disk: every pair of one removed sample lands in the same file (by a hash of its order),
+    so that a file at a time can be resolved."""
+
+    def __init__(self, work: Path) -> None:
+        self.paths = [work / f"found.{q:03d}" for q in range(FOUND_PARTS)]
+        self.files = [open(p, "wb") for p in self.paths]
+
+    def add(self, rec: np.ndarray) -> None:
+        q = (_mix(rec["order"]) % np.uint64(FOUND_PARTS)).astype(np.int64)
+        for part in np.unique(q):
+            self.files[part].write(rec[q == part].tobytes())
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
+
+    def resolved(self):
+        for p in self.paths:
+            rec = _resolve(np.fromfile(p, dtype=FOUND))
+            p.unlink()
+            if len(rec):
+                yield rec
+
+
+def _resolve(rec: np.ndarray) -> np.ndarray:
     """One row per removed sample: its most similar earlier match (ties: the earliest), in corpus order."""
-    rec = np.concatenate(found) if found else np.zeros(0, FOUND)
     if not len(rec):
         return rec
     rec = rec[np.lexsort((rec["match_order"], -rec["sim"], rec["order"]))]
@@ -195,7 +241,7 @@ def _found(q, c, hit, best, sim) -> np.ndarray:
     return f
 
 
-def _phash_search(batches, threshold: float, work: Path):
+def _phash_search(batches, threshold: float, work: Path, found: _Found) -> dict:
     bits = max_bits(threshold)
     chunks = chunk_bounds(bits)
     total = sum(len(ids) for ids, _, _ in batches())
@@ -216,12 +262,12 @@ def _phash_search(batches, threshold: float, work: Path):
     finally:
         for f in files:
             f.close()
-    found = []
     for p in progress(range(nparts), desc="near-dup: search", unit="part"):
         rec = np.fromfile(work / f"p{p:05d}", dtype=PHASH_REC)
         (work / f"p{p:05d}").unlink()
-        found += _phash_partition(rec, bits)
-    return found, {"samples": total, "max_bits": bits, "chunks": len(chunks), "partitions": nparts}
+        for f in _phash_partition(rec, bits):
+            found.add(f)
+    return {"samples": total, "max_bits": bits, "chunks": len(chunks), "partitions": nparts}
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -270,7 +316,7 @@ def _phash_partition(rec: np.ndarray, bits: int) -> list[np.ndarray]:
 YOKOO_REC_HEAD = [("order", "u8"), ("uh", "u8"), ("ul", "u8")]
 
 
-def _yokoo_search(batches, threshold: float, work: Path, probes: int, seed: int):
+def _yokoo_search(batches, threshold: float, work: Path, probes: int, seed: int, found: _Found) -> dict:
     import faiss
 
     total = sum(len(ids) for ids, _, _ in batches())
@@ -283,7 +329,7 @@ def _yokoo_search(batches, threshold: float, work: Path, probes: int, seed: int)
         dim = emb.shape[1]
         train.append(np.asarray(emb[::stride], np.float32))
     if dim is None or total == 0:
-        return [], {"samples": total, "partitions": 0, "probes": 0}
+        return {"samples": total, "partitions": 0, "probes": 0}
     sample = np.concatenate(train)
     if k > 1:
         km = faiss.Kmeans(dim, k, niter=20, seed=seed, spherical=True, verbose=False)
@@ -307,7 +353,6 @@ def _yokoo_search(batches, threshold: float, work: Path, probes: int, seed: int)
     finally:
         for f in files:
             f.close()
-    found = []
     for p in progress(range(k), desc="near-dup: search", unit="part"):
         rec = np.fromfile(work / f"p{p:05d}", dtype=rec_dtype)
         (work / f"p{p:05d}").unlink()
@@ -316,26 +361,80 @@ def _yokoo_search(batches, threshold: float, work: Path, probes: int, seed: int)
             sim = q["emb"] @ rec["emb"].T
             hit, best = _match_block(q["order"], rec["order"], sim, sim >= np.float32(threshold))
             if hit.any():
-                found.append(_found(q, rec, hit, best, sim))
-    return found, {"samples": total, "partitions": k, "probes": probes}
+                found.add(_found(q, rec, hit, best, sim))
+    return {"samples": total, "partitions": k, "probes": probes}
 
 
-def _write_report(path: Path, rep: dict, removed: np.ndarray, units: list[UnitInput]) -> None:
-    """The counts, then every removed sample with the earlier sample it duplicates, in corpus order."""
-    names = {u.rank: u.source for u in units}
-    plans = {u.rank: u.plan for u in units}
+def _where(order: int, names: dict, plans: dict) -> dict:
+    rank, pos = order >> SOURCE_SHIFT, order & ((1 << SOURCE_SHIFT) - 1)
+    plan = plans[rank]
+    shard = pos // plan.samples_per_shard
+    return {"source": names[rank], "shard": shard, "key": plan.key(shard, pos % plan.samples_per_shard)}
 
-    def where(order: int) -> dict:
-        rank, pos = order >> SOURCE_SHIFT, order & ((1 << SOURCE_SHIFT) - 1)
-        plan = plans[rank]
-        shard = pos // plan.samples_per_shard
-        return {"source": names[rank], "shard": shard, "key": plan.key(shard, pos % plan.samples_per_shard)}
 
+def _uid_hex(hi, lo) -> str:
+    return f"{int(hi):016x}{int(lo):016x}"
+
+
+class _PairsWriter:
+    """``pairs.parquet``: every removed sample and its match (uid, source, key, shard each; the similarity),
+    one row group per resolved file."""
+
+    def __init__(self, path: str | os.PathLike | None, names: dict, plans: dict) -> None:
+        self.path, self.names, self.plans = (Path(path) if path else None), names, plans
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}") if self.path else None
+        self.writer = None
+
+    def __enter__(self) -> _PairsWriter:
+        return self
+
+    def write(self, rec: np.ndarray) -> None:
+        if self.path is None:
+            return
+        import pyarrow as pa
+
+        cols: dict[str, list] = {k: [] for k in ("uid", "source", "key", "shard", "match_uid", "match_source",
+                                                 "match_key", "match_shard")}
+        for r in rec:
+            a, b = _where(int(r["order"]), self.names, self.plans), _where(int(r["match_order"]), self.names, self.plans)
+            cols["uid"].append(_uid_hex(r["uh"], r["ul"]))
+            cols["match_uid"].append(_uid_hex(r["mh"], r["ml"]))
+            for k in ("source", "key", "shard"):
+                cols[k].append(a[k])
+                cols[f"match_{k}"].append(b[k])
+        table = pa.table({**cols, "similarity": pa.array(rec["sim"], pa.float32())})
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.tmp, table.schema)
+        self.writer.write_table(table)
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if self.path is None:
+            return
+        if self.writer is None and exc_type is None:  # nothing removed: an empty table with the columns
+            import pyarrow as pa
+            self.writer = pq.ParquetWriter(self.tmp, pa.schema(
+                [(k, pa.string()) for k in ("uid", "source", "key")] + [("shard", pa.int64())]
+                + [(k, pa.string()) for k in ("match_uid", "match_source", "match_key")]
+                + [("match_shard", pa.int64()), ("similarity", pa.float32())]))
+        if self.writer is not None:
+            self.writer.close()
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+REPORT_ROWS = 1000  # removed samples listed in the report (all of them are in pairs.parquet)
+
+
+def _write_report(path: Path, rep: dict, removed: np.ndarray, names: dict, plans: dict) -> None:
+    """The counts, then the first removed samples (corpus order) with the earlier sample each repeats."""
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        f.write(json.dumps(rep, indent=1)[:-2] + ',\n "removed_samples": [')
+        head = {**rep, "listed": int(len(removed))}
+        f.write(json.dumps(head, indent=1)[:-2] + ',\n "removed_samples": [')
         for i, r in enumerate(removed):
-            row = {"uid": f"{int(r['uh']):016x}{int(r['ul']):016x}", **where(int(r["order"])),
-                   "match_uid": f"{int(r['mh']):016x}{int(r['ml']):016x}",
-                   "match": where(int(r["match_order"])), "similarity": round(float(r["sim"]), 6)}
+            row = {"uid": _uid_hex(r["uh"], r["ul"]), **_where(int(r["order"]), names, plans),
+                   "match_uid": _uid_hex(r["mh"], r["ml"]), "match": _where(int(r["match_order"]), names, plans),
+                   "similarity": round(float(r["sim"]), 6)}
             f.write(("\n  " if i == 0 else ",\n  ") + json.dumps(row))
         f.write("\n ]\n}\n" if len(removed) else "]\n}\n")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ import pyarrow.parquet as pq
 
 from sciclip.curate.filters import Filter
 from sciclip.errors import SciclipError
-from sciclip.shards.subset_file import U16, SubsetWriter, hex_to_pairs, load_subset
+from sciclip.shards.subset_file import UidPartitions, hex_to_pairs, load_subset
 from sciclip.storage.atomic import atomic_write_bytes
 
 
@@ -66,74 +65,27 @@ def select(metadata_dirs: list[str | os.PathLike], filters: list[Filter], out: s
     for f in filters:
         f.prepare(files)
     out = Path(out)
-    work = out.with_name(f".{out.name}.work-{os.getpid()}")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    shift = np.uint64(64 - (partitions - 1).bit_length())
     passing = {f.name: 0 for f in filters}
     pool = selected = 0
     columns = sorted({"uid", *(c for f in filters for c in f.columns)})
-    try:
-        parts = [open(work / f"{q:04d}", "wb") for q in range(partitions)]
-        try:
-            for path in files:
-                table = _read(path, columns)
-                arrays = _arrays(path, tuple(a for f in filters for a in f.arrays))
-                keep = np.ones(table.num_rows, bool)
-                for f in filters:
-                    m = f.mask(table, arrays)
-                    passing[f.name] += int(m.sum())
-                    keep &= m
-                pool += table.num_rows
-                uids = np.array(table.column("uid").to_pylist(), dtype="S32")[keep]
-                pairs = hex_to_pairs(uids)
-                selected += len(pairs)
-                q = (pairs["f0"] >> shift).astype(np.int64)
-                for part in np.unique(q):
-                    parts[part].write(pairs[q == part].tobytes())
-        finally:
-            for f in parts:
-                f.close()
+    with UidPartitions(out, partitions) as parts:
+        for path in files:
+            table = _read(path, columns)
+            arrays = _arrays(path, tuple(a for f in filters for a in f.arrays))
+            keep = np.ones(table.num_rows, bool)
+            for f in filters:
+                m = f.mask(table, arrays)
+                passing[f.name] += int(m.sum())
+                keep &= m
+            pool += table.num_rows
+            pairs = hex_to_pairs(np.array(table.column("uid").to_pylist(), dtype="S32")[keep])
+            selected += len(pairs)
+            parts.add(pairs)
         base_arr = load_subset(base) if base else None
-        kept = _write_sorted(work, partitions, shift, base_arr, out)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        kept = parts.write(out, base_arr)
     rep = {"pool": pool, "files": len(files), "filters": {f.name: {"kept": passing[f.name], **f.describe()}
                                                           for f in filters},
            "selected": selected, "base": None if base_arr is None else int(len(base_arr)), "kept": kept}
     if report:
         atomic_write_bytes(report, (json.dumps(rep, indent=1) + "\n").encode())
     return rep
-
-
-def _partition_bounds(base: np.ndarray, partitions: int, shift: np.uint64) -> np.ndarray:
-    """Index in the sorted base subset where each uid partition starts (and its end)."""
-    starts = np.zeros(partitions + 1, np.int64)
-    for q in range(1, partitions):
-        probe = np.array([(int(q) << int(shift), 0)], dtype=U16)
-        starts[q] = int(np.searchsorted(base, probe, "left")[0])
-    starts[partitions] = len(base)
-    return starts
-
-
-def _write_sorted(work: Path, partitions: int, shift: np.uint64, base: np.ndarray | None, out: Path) -> int:
-    """Two passes over the partitions (the .npy header needs the length first): count, then write."""
-    bounds = _partition_bounds(base, partitions, shift) if base is not None else None
-
-    def part(q: int) -> np.ndarray:
-        sel = np.fromfile(work / f"{q:04d}", dtype=U16)
-        sel.sort()
-        if base is None:
-            return sel
-        chunk = np.asarray(base[bounds[q]:bounds[q + 1]])
-        if not len(sel) or not len(chunk):
-            return chunk[:0]
-        pos = np.minimum(np.searchsorted(sel, chunk), len(sel) - 1)
-        return chunk[sel[pos] == chunk]
-
-    total = sum(len(part(q)) for q in range(partitions))
-    writer = SubsetWriter(out, total)
-    for q in range(partitions):
-        writer.write(part(q))
-    writer.close()
-    return total

@@ -149,3 +149,69 @@ def merge_sorted(arrays: list[np.ndarray]) -> Iterator[np.ndarray]:
         out = np.concatenate(batch)
         out.sort()
         yield out
+
+
+class UidPartitions:
+    """A subset too large for memory, written sorted: uids are appended to files by their top bits (``add``),
+    then each file is sorted and written in turn (``write``), optionally intersected with a sorted base subset
+    (the base's multiplicity kept). Memory: one partition. The files live in a work folder beside ``near``."""
+
+    def __init__(self, near: str | os.PathLike, partitions: int = 256) -> None:
+        import shutil
+
+        near = Path(near)
+        self.work = near.with_name(f".{near.name}.parts-{os.getpid()}")
+        shutil.rmtree(self.work, ignore_errors=True)
+        self.work.mkdir(parents=True)
+        self.partitions = partitions
+        self.shift = np.uint64(64 - max(1, (partitions - 1).bit_length()))
+        self.files = [open(self.work / f"{q:04d}", "wb") for q in range(partitions)]
+
+    def __enter__(self) -> UidPartitions:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import shutil
+
+        self._close()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def _close(self) -> None:
+        for f in self.files:
+            f.close()
+
+    def add(self, pairs: np.ndarray) -> None:
+        q = (pairs["f0"] >> self.shift).astype(np.int64) if self.partitions > 1 else np.zeros(len(pairs), np.int64)
+        for part in np.unique(q):
+            self.files[part].write(np.ascontiguousarray(pairs[q == part], dtype=U16).tobytes())
+
+    def _bounds(self, base: np.ndarray) -> np.ndarray:
+        """Where each partition's uids start in the sorted base (and where the last ends)."""
+        starts = np.zeros(self.partitions + 1, np.int64)
+        for q in range(1, self.partitions):
+            probe = np.array([(int(q) << int(self.shift), 0)], dtype=U16)
+            starts[q] = int(np.searchsorted(base, probe, "left")[0])
+        starts[self.partitions] = len(base)
+        return starts
+
+    def _part(self, q: int, base: np.ndarray | None, bounds: np.ndarray | None) -> np.ndarray:
+        sel = np.fromfile(self.work / f"{q:04d}", dtype=U16)
+        sel.sort()
+        if base is None:
+            return sel
+        chunk = np.asarray(base[bounds[q]:bounds[q + 1]])
+        if not len(sel) or not len(chunk):
+            return chunk[:0]
+        pos = np.minimum(np.searchsorted(sel, chunk), len(sel) - 1)
+        return chunk[sel[pos] == chunk]
+
+    def write(self, out: str | os.PathLike, base: np.ndarray | None = None) -> int:
+        """Two passes over the partitions (the .npy header needs the length first): count, then write."""
+        self._close()
+        bounds = self._bounds(base) if base is not None else None
+        total = sum(len(self._part(q, base, bounds)) for q in range(self.partitions))
+        writer = SubsetWriter(out, total)
+        for q in range(self.partitions):
+            writer.write(self._part(q, base, bounds))
+        writer.close()
+        return total
