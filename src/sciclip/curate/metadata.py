@@ -47,10 +47,10 @@ ROW_COLUMNS = ("key", "uid", "url", "caption", "original_width", "original_heigh
 @dataclass
 class _Shard:
     path: Path
-    rows: list[dict]  # the parquet's success rows, shard order
-    done: int = 0
+    rows: list[dict] = field(default_factory=list)  # the parquet's success rows, shard order (read when complete)
     failed: set = field(default_factory=set)  # row indices whose image did not decode
     emb: dict = field(default_factory=dict)  # (model, "img"|"txt") -> (rows, dim) float32
+    parts: dict = field(default_factory=dict)  # (model, part) -> [(row indices, features)] until complete
 
 
 def shard_rows(shard: Path) -> list[dict]:
@@ -73,9 +73,11 @@ def _decode(data: bytes) -> Image.Image | None:
         return None
 
 
-def _image_stream(shards: list[Path], rows: list[list[dict]], transforms: list):
-    """A torch IterableDataset yielding (shard index, row index, [tensor per transform] or None), split between
-    DataLoader workers by shard (built lazily: importing this module does not import torch)."""
+def _image_stream(shards: list[Path], transforms: list):
+    """A torch IterableDataset over the shards, split between DataLoader workers by shard (built lazily:
+    importing this module does not import torch). It yields (shard, row, [tensor per transform] or None,
+    caption) per sample of the img2dataset parquet, then (shard, -1, None, rows) once the shard is done: the
+    worker reads the rows, so the main process holds only the shards in flight."""
     import torch.utils.data as tud
 
     class Stream(tud.IterableDataset):
@@ -83,7 +85,8 @@ def _image_stream(shards: list[Path], rows: list[list[dict]], transforms: list):
             info = tud.get_worker_info()
             mine = range(len(shards)) if info is None else range(info.id, len(shards), info.num_workers)
             for s in mine:
-                index = {r["key"]: i for i, r in enumerate(rows[s])}
+                rows = shard_rows(shards[s])
+                index = {r["key"]: i for i, r in enumerate(rows)}
                 seen = set()
                 for key, members in read_samples(shards[s], ShardReport(shards[s].name)):
                     i = index.get(key)
@@ -92,59 +95,62 @@ def _image_stream(shards: list[Path], rows: list[list[dict]], transforms: list):
                     seen.add(i)
                     data = next((members[e] for e in IMAGE_EXTS if e in members), None)
                     img = _decode(data) if data is not None else None
-                    yield s, i, None if img is None else [t(img) for t in transforms]
-                for i in range(len(rows[s])):  # rows the tar lacks (cut short): no image
+                    yield s, i, None if img is None else [t(img) for t in transforms], rows[i]["caption"] or ""
+                for i in range(len(rows)):  # rows the tar lacks (cut short): no image
                     if i not in seen:
-                        yield s, i, None
+                        yield s, i, None, ""
+                yield s, -1, None, len(rows)
 
     return Stream()
 
 
 def _collate(items):
-    return items  # lists of (shard, row, tensors): stacked per model in the main process
+    return items  # lists of (shard, row, tensors, caption): stacked per model in the main process
 
 
-def embed_rows(models: list[ClipModel], shards: list[Path], rows: list[list[dict]], batch_size: int,
-               workers: int, desc: str) -> Iterator[tuple[int, _Shard]]:
-    """Per shard as it completes: (shard index, its rows' normalised image and text features per model)."""
+def embed_rows(models: list[ClipModel], shards: list[Path], batch_size: int, workers: int,
+               desc: str, total: int | None = None) -> Iterator[_Shard]:
+    """Each shard as it completes, with its rows and their normalised image and text features per model."""
     import torch
     import torch.utils.data as tud
 
     from sciclip.progress import progress
 
-    state = {s: _Shard(shards[s], rows[s]) for s in range(len(shards))}
-    for s, st in list(state.items()):  # empty shards are complete at once
-        if not st.rows:
-            yield s, state.pop(s)
-    dataset = _image_stream(shards, rows, [m.preprocess for m in models])
-    loader = tud.DataLoader(dataset, batch_size=batch_size, collate_fn=_collate,
-                            num_workers=min(workers, len(shards)))
-    total = sum(len(r) for r in rows)
+    loader = tud.DataLoader(_image_stream(shards, [m.preprocess for m in models]), batch_size=batch_size,
+                            collate_fn=_collate, num_workers=min(workers, len(shards)))
+    state: dict[int, _Shard] = {}
     bar = progress(desc=desc, unit="img", total=total)
     for batch in loader:
-        good = [(s, i, t) for s, i, t in batch if t is not None]
-        for s, i, t in batch:
-            if t is None:
-                state[s].failed.add(i)
+        good = [(s, i, t, c) for s, i, t, c in batch if t is not None]
+        for s, i, t, _ in batch:
+            st = state.setdefault(s, _Shard(shards[s]))
+            if t is None and i >= 0:
+                st.failed.add(i)
         if good:
+            index = np.array([i for _, i, _, _ in good])
+            where = np.array([s for s, _, _, _ in good])
             for m_index, model in enumerate(models):
-                img = model.encode_images(torch.stack([t[m_index] for _, _, t in good]))
-                txt = model.encode_texts([rows[s][i]["caption"] or "" for s, i, _ in good])
-                for j, (s, i, _) in enumerate(good):
-                    st = state[s]
+                img = model.encode_images(torch.stack([t[m_index] for _, _, t, _ in good]))
+                txt = model.encode_texts([c for _, _, _, c in good])
+                for s in np.unique(where):
+                    sel = where == s
                     for part, feats in (("img", img), ("txt", txt)):
-                        arr = st.emb.get((model.spec.name, part))
-                        if arr is None:
-                            arr = st.emb[(model.spec.name, part)] = np.zeros((len(st.rows), model.dim), np.float32)
-                        arr[i] = feats[j]
-        for s, i, _ in batch:
-            state[s].done += 1
-        bar.update(len(batch))
-        for s in [s for s, st in state.items() if st.done == len(st.rows)]:
-            yield s, state.pop(s)
+                        state[int(s)].parts.setdefault((model.spec.name, part), []).append((index[sel], feats[sel]))
+        bar.update(sum(1 for _, i, _, _ in batch if i >= 0))
+        for s, i, _, count in batch:
+            if i == -1:  # the shard's last item: its worker has sent every row before it
+                st = state.pop(s)
+                st.rows = shard_rows(st.path)
+                if len(st.rows) != count:
+                    raise SciclipError(f"{st.path.with_suffix('.parquet')}: changed while it was read")
+                for model in models:
+                    for part in ("img", "txt"):
+                        arr = np.zeros((count, model.dim), np.float32)
+                        for rows, feats in st.parts.pop((model.spec.name, part), []):
+                            arr[rows] = feats
+                        st.emb[(model.spec.name, part)] = arr
+                yield st
     bar.close()
-    if state:
-        raise SciclipError(f"{next(iter(state.values())).path}: the image stream ended early")
 
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -199,7 +205,6 @@ def metadata_unit(folder: str | os.PathLike, plan: TailPlan, unit: str, outdir: 
         model = next(m for m in models if m.spec.name == kind_model)
         kind_emb = kind_embeddings(model.encode_texts, prompts)
     shards = unit_shards(folder, plan, unit)
-    rows = [shard_rows(s) for s in shards]
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     report = {"unit": unit, "samples": 0, "skipped": {}, "models": {s.name: {"model": s.model,
@@ -208,12 +213,8 @@ def metadata_unit(folder: str | os.PathLike, plan: TailPlan, unit: str, outdir: 
               "kinds": {}}
     import time
     start = time.perf_counter()
-    for _, st in embed_rows(models, shards, rows, batch_size, workers, f"metadata {unit}"):
+    for st in embed_rows(models, shards, batch_size, workers, f"metadata {unit}", plan.unit(unit).samples):
         keep = [i for i in range(len(st.rows)) if i not in st.failed]
-        for m in specs:  # a shard with no decodable image still gets its (empty) arrays
-            for part in ("img", "txt"):
-                dim = next(x.dim for x in models if x.spec is m)
-                st.emb.setdefault((m.name, part), np.zeros((len(st.rows), dim), np.float32))
         kinds = None
         if kind_emb is not None:
             kinds = classify(st.emb[(kind_model, "img")][keep], kind_emb, list(prompts))
