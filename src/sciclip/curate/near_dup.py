@@ -17,8 +17,8 @@ partition at a time is searched exactly:
   a pair whose members share none of their nearest centroids is missed (the report says how many partitions
   and probes were used).
 
-Memory: one partition (about ``PARTITION_RECORDS`` records) and one block of similarities; the removed list is
-16 bytes a removed sample. Time: pHash grows with the sum of squared bucket sizes (about N^2 / 2^16 per chunk at
+Memory: one partition (about ``PARTITION_RECORDS`` records) and one block of similarities (``BLOCK_CELLS``);
+the pairs found and the removed uids go through files too (one file of each in memory at a time). Time: pHash grows with the sum of squared bucket sizes (about N^2 / 2^16 per chunk at
 the default threshold); Yokoo with N x partition size x 256.
 """
 
@@ -46,7 +46,12 @@ log = logging.getLogger(__name__)
 
 PARTITION_RECORDS = 1 << 21  # pHash records per partition file (32 bytes each: ~64 MiB)
 YOKOO_PARTITION = 20_000  # samples per Yokoo centroid, on average
-BLOCK = 1024  # query rows per similarity block (a block is BLOCK x partition floats)
+BLOCK_CELLS = 1 << 22  # similarities per block of queries x candidates (~16 MiB of float32, a few such arrays)
+
+
+def _block(candidates: int) -> int:
+    """Query rows per block, so that a block stays within BLOCK_CELLS whatever the partition's size."""
+    return max(1, BLOCK_CELLS // max(1, candidates))
 SOURCE_SHIFT = 56  # order = source rank << 56 | position in the source's key order
 
 PHASH_REC = np.dtype([("order", "u8"), ("uh", "u8"), ("ul", "u8"), ("code", "u8"), ("group", "u8")])
@@ -303,8 +308,9 @@ def _phash_partition(rec: np.ndarray, bits: int) -> list[np.ndarray]:
             out.append(f)
         if len(reps) < 2:
             continue
-        for b in range(0, len(reps), BLOCK):
-            q = reps[b:b + BLOCK]
+        step = _block(len(reps))
+        for b in range(0, len(reps), step):
+            q = reps[b:b + step]
             dist = np.bitwise_count(q["code"][:, None] ^ reps["code"][None, :])
             sim = (1.0 - dist / 64.0).astype(np.float32)
             hit, best = _match_block(q["order"], reps["order"], sim, dist <= bits)
@@ -356,8 +362,9 @@ def _yokoo_search(batches, threshold: float, work: Path, probes: int, seed: int,
     for p in progress(range(k), desc="near-dup: search", unit="part"):
         rec = np.fromfile(work / f"p{p:05d}", dtype=rec_dtype)
         (work / f"p{p:05d}").unlink()
-        for b in range(0, len(rec), BLOCK):
-            q = rec[b:b + BLOCK]
+        step = _block(len(rec))
+        for b in range(0, len(rec), step):
+            q = rec[b:b + step]
             sim = q["emb"] @ rec["emb"].T
             hit, best = _match_block(q["order"], rec["order"], sim, sim >= np.float32(threshold))
             if hit.any():
