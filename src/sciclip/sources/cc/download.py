@@ -4,7 +4,8 @@ Rows first lose later copies of a (url, text) (the gather step's mask), then pas
 download (``t_download``, larger than the target, against the pool's counts). Consecutive rows of one
 image (its alt and title) become one record (MetaCLIP's shape: a url with its texts), fetched once.
 img2dataset (the library) downloads with its retries, timeouts, user agent token and ``X-Robots-Tag``
-opt-outs into its own shard layout (driven in this process when the job has one process: no worker spawns);
+opt-outs, from public addresses only (``guarded_urllib``: a crawled page may name this machine or its network),
+into its own shard layout (driven in this process when the job has one process: no worker spawns);
 re-encoding is off, so the image pipeline every source shares resizes the originals later, the same way for all. Last, the downloaded images are probed (format and size from the header, no decoding)
 and their texts' entries counted: the per-unit counts of the downloaded pool the final balancing sums.
 """
@@ -104,7 +105,7 @@ def img2dataset_kwargs(url_list: Path, out_dir: Path, opts: DownloadOptions) -> 
     }
 
 
-def address_policy(opts: DownloadOptions, web=None) -> AddressPolicy:
+def connection_policy(opts: DownloadOptions, web=None) -> AddressPolicy:
     """Where the job's connections may go: public addresses (or any, with ``allow_private_addresses``), and
     the loopback web ``serve`` starts, which stands in for the web (it answers as a forward proxy and
     reaches nothing itself)."""
@@ -115,7 +116,7 @@ def address_policy(opts: DownloadOptions, web=None) -> AddressPolicy:
 def run_img2dataset(url_list: Path, out_dir: Path, opts: DownloadOptions) -> None:
     """img2dataset over ``url_list`` into ``out_dir``: in this process with one process (no spawned children:
     each would re-import img2dataset), else ``img2dataset.download`` in its own interpreter. Either way
-    its urllib connects only where ``address_policy`` allows (``guarded_urllib``): the URLs come from
+    its urllib connects only where ``connection_policy`` allows (``guarded_urllib``): the URLs come from
     crawled pages, which may name this machine or its network; a refused URL fails as ``private_address``."""
     from sciclip.sources.cc.guarded_urllib import POLICY_ENV, guarded_urllib, policy_env
     from sciclip.sources.cc.serve import LocalWeb
@@ -125,7 +126,7 @@ def run_img2dataset(url_list: Path, out_dir: Path, opts: DownloadOptions) -> Non
         from sciclip.sources.cc.i2d_job import download_in_process
 
         with LocalWeb(opts.serve) if opts.serve else nullcontext() as web, \
-                guarded_urllib(address_policy(opts, web), web and web.proxy):
+                guarded_urllib(connection_policy(opts, web), web and web.proxy):
             try:
                 download_in_process(kwargs)
             except Exception as e:  # noqa: BLE001 - img2dataset's reader raises many types; shards catch their own
@@ -137,7 +138,7 @@ def run_img2dataset(url_list: Path, out_dir: Path, opts: DownloadOptions) -> Non
     src = str(Path(__file__).resolve().parents[3])
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     with LocalWeb(opts.serve) if opts.serve else nullcontext() as web:
-        env[POLICY_ENV] = policy_env(address_policy(opts, web), web and web.proxy)
+        env[POLICY_ENV] = policy_env(connection_policy(opts, web), web and web.proxy)
         r = subprocess.run([sys.executable, "-m", "sciclip.sources.cc.i2d_job", str(spec)], env=env,
                            stdout=sys.stderr, stderr=sys.stderr)
     spec.unlink(missing_ok=True)

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 _START = (rb"WARC/\d+\.\d+\r?\n"  # a WARC record's version line
           rb"|[A-Za-z][A-Za-z0-9+.\-]*:\S* \S+ \d{12,14} \S+(?: \S+){0,5} \d+\r?\n")  # an ARC v1/v2 header line
 RECORD_START = re.compile(_START)
-_NEXT_START = re.compile(rb"\n(?=" + _START + rb")")
+NEXT_RECORD_LINE = re.compile(rb"\n(?=" + _START + rb")")
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _SCAN = 1 << 20  # bytes searched at a time for the next record
 _OVERLAP = 1 << 16  # longest record header line looked for across two reads
@@ -139,7 +139,7 @@ class WarcRecords:
         state.where = (it.get_record_offset(), it.get_record_length())
         missing = getattr(state.record.raw_stream, "limit", 0)
         if it.err_count > errors:  # warcio read a line past the length that was not blank
-            state.broken = "more bytes in the gzip member than the record's Content-Length"
+            state.broken = "more bytes in the record's gzip member than its Content-Length says"
         elif missing > 0:
             self._note(state.start, f"record cut short ({missing} bytes of its Content-Length missing)")
 
@@ -150,7 +150,7 @@ class WarcRecords:
         limit = getattr(record.raw_stream, "limit", None)
         if limit is None:  # no Content-Length: the block's end is unknown
             nxt = self._next_start(state.start + 1)
-            self._note(state.start, "a record without a Content-Length")
+            self._note(state.start, "a record without a Content-Length; record skipped")
             return nxt
         end = self.fh.tell() - it.reader.rem_length() + limit
         tail = self._peek(end, _PEEK)
@@ -166,7 +166,6 @@ class WarcRecords:
         if not rest:
             return -1  # the file ends inside the record: warcio reads what there is (cut short)
         state.where = (state.start, end - state.start)
-        state.finished = False
         if starts:
             self._note(end, "no separator between two records")
             state.restart = end
@@ -209,7 +208,7 @@ class WarcRecords:
     def _next_start(self, pos: int) -> int | None:
         """The next line at or after ``pos`` that starts a record (plain files)."""
         def find(data: bytes, base: int) -> int | None:
-            m = _NEXT_START.search(data)
+            m = NEXT_RECORD_LINE.search(data)
             return base + m.start() + 1 if m and m.start() < _SCAN else None
         return self._scan(pos - 1, find)
 
@@ -218,14 +217,15 @@ class WarcRecords:
         def find(data: bytes, base: int) -> int | None:
             i = data.find(_GZIP_MAGIC)
             while 0 <= i < _SCAN:
-                if _starts_record(self._peek(base + i, _OVERLAP)):
+                if starts_record(self._peek(base + i, _OVERLAP)):
                     return base + i
                 i = data.find(_GZIP_MAGIC, i + 1)
             return None
         return self._scan(pos, find)
 
 
-def _starts_record(member: bytes) -> bool:
+def starts_record(member: bytes) -> bool:
+    """Whether the gzip member that starts ``member`` inflates to a record header."""
     try:
         head = zlib.decompressobj(31).decompress(member, 512)
     except zlib.error:

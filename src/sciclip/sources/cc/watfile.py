@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from isal import igzip, isal_zlib
 
-from sciclip.sources.cc.warc_records import _NEXT_START, Damage, _starts_record
+from sciclip.sources.cc.warc_records import NEXT_RECORD_LINE, Damage, starts_record
 
 FEED = 1 << 13  # compressed bytes fed at a time: most members fit, and unused_data stays small to copy
 CHUNK = 1 << 17  # inflated bytes read at a time from a gzip stream
@@ -193,7 +193,7 @@ def _member_records(data, max_block: int, report: OnDamage) -> Iterator[Record]:
 def _resync(data, pos: int, what: str, report: OnDamage) -> int:
     """Where the next member that inflates to a record header starts after ``pos`` (the end: none)."""
     i = data.find(_MAGIC, pos + 1)
-    while i >= 0 and not _starts_record(data[i:i + (1 << 16)]):
+    while i >= 0 and not starts_record(data[i:i + (1 << 16)]):
         i = data.find(_MAGIC, i + 1)
     report(Damage(pos, what + (f"; resynced at byte {i}" if i >= 0 else "; nothing readable after it")))
     return i if i >= 0 else len(data)
@@ -209,7 +209,7 @@ def _plain_records(data, max_block: int, report: OnDamage) -> Iterator[Record]:
         at = pos + used
         if not problem and not data[at:].strip():
             return
-        m = _NEXT_START.search(data, at)
+        m = NEXT_RECORD_LINE.search(data, at)
         nxt = m.start() + 1 if m else len(data)
         report(Damage(at, (problem or "a record cut short")
                       + (f"; resynced at byte {nxt}" if m else "; nothing readable after it")))
