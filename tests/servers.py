@@ -118,3 +118,43 @@ class StaticHTTP:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class RecordingHTTP:
+    """An HTTP server on one loopback address that records every request path; ``files`` maps a path to
+    its body (200), ``redirects`` a path to a ``Location`` (302); anything else is a 404."""
+
+    def __init__(self, files: dict[str, bytes], redirects: dict[str, str] | None = None,
+                 host: str = "127.0.0.1") -> None:
+        requests: list[str] = []
+        self.requests = requests
+        redirects = redirects or {}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                requests.append(self.path)
+                if self.path in redirects:
+                    self.send_response(302)
+                    self.send_header("Location", redirects[self.path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                elif self.path in files:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/png")
+                    self.send_header("Content-Length", str(len(files[self.path])))
+                    self.end_headers()
+                    self.wfile.write(files[self.path])
+                else:
+                    self.send_error(404)
+
+        self.server = http.server.ThreadingHTTPServer((host, 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -207,33 +207,42 @@ def test_the_lean_wat_reader_gives_warcios_rows_and_survives_damage(tmp_path, sa
     part, st = parse_file(tmp_path / "bad.warc.wat.gz")
     assert st.damaged and part == rows[:len(part)]
     stats = ParseStats("x")
-    assert list(_wat_rows(tmp_path / "plain.warc.wat", stats, None, max_body=100)) == []  # oversized blocks skipped
+    assert list(_wat_rows(tmp_path / "plain.warc.wat", stats, None, 100, [])) == []  # oversized blocks skipped
 
 
-@pytest.mark.parametrize("damage", ["cut", "flip", "garbage"])
-def test_a_damaged_stream_yields_each_record_before_the_damaged_member_once(tmp_path, monkeypatch, damage):
+@pytest.mark.parametrize("damage", ["cut", "flip", "garbage", "lie", "short"])
+def test_a_damaged_stream_yields_each_readable_record_once(tmp_path, monkeypatch, damage):
     """The gzip stream is read in chunks; where it breaks, the member-by-member reader takes over from the
-    start, yields only the records the stream had not, and names the member."""
+    start, yields only the records the stream had not, names the damaged member with its byte offset and
+    resyncs at the next member: every record but the damaged one is found, each once."""
     from sciclip.sources.cc import watfile
 
     monkeypatch.setattr(watfile, "CHUNK", 4096)  # several chunks' records yielded before the damage
     blocks = [json.dumps({"n": i, "pad": "x" * (i % 300)}).encode() for i in range(200)]
-    members = [gzip.compress(b"WARC/1.0\r\nWARC-Type: metadata\r\nContent-Type: application/json\r\n"
-                             b"Content-Length: %d\r\n\r\n%s\r\n\r\n" % (len(b), b)) for b in blocks]
+    head = b"WARC/1.0\r\nWARC-Type: metadata\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+    members = [gzip.compress(head % len(b) + b + b"\r\n\r\n") for b in blocks]
     good = b"".join(members[:150])
+    rest = b"".join(members[151:])
+    lying = {"lie": len(blocks[150]) + 900, "short": len(blocks[150]) - 9}.get(damage, 0)
     data = {"cut": good + members[150][:30], "flip": good + members[150][:20] + bytes([members[150][20] ^ 0xFF])
-            + members[150][21:] + b"".join(members[151:]), "garbage": good + b"not gzip at all"}[damage]
+            + members[150][21:] + rest, "garbage": good + b"not gzip at all", "lie": None, "short": None}[damage]
+    if data is None:  # a Content-Length larger / smaller than its gzip member holds
+        data = good + gzip.compress(head % lying + blocks[150] + b"\r\n\r\n") + rest
     with open(tmp_path / "d.warc.wat.gz", "wb") as f:
         f.write(data)
-    seen = []
-    with open(tmp_path / "d.warc.wat.gz", "rb") as f, pytest.raises(watfile.WatDamage, match="member 151"):
-        for _, _, block in watfile.iter_records(f, 1 << 20):
+    seen, damage_seen = [], []
+    with open(tmp_path / "d.warc.wat.gz", "rb") as f:
+        for _, _, block in watfile.iter_records(f, 1 << 20, damage_seen.append):
             seen.append(block)
-    assert seen == blocks[:150]
+    after = [] if damage in ("cut", "garbage") else blocks[151:]
+    assert seen == blocks[:150] + after
+    assert len(damage_seen) == 1 and damage_seen[0].offset == len(good)
+    assert ("member 151" in damage_seen[0].what) and ("resynced at byte" in damage_seen[0].what) == bool(after)
     with open(tmp_path / "d.warc.wat.gz", "wb") as f:
         f.write(b"".join(members))
     with open(tmp_path / "d.warc.wat.gz", "rb") as f:
-        assert [block for _, _, block in watfile.iter_records(f, 1 << 20)] == blocks
+        assert [block for _, _, block in watfile.iter_records(f, 1 << 20, damage_seen.append)] == blocks
+    assert len(damage_seen) == 1
 
 
 def test_wat_json_that_orjson_refuses_is_still_read():

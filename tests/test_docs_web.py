@@ -86,7 +86,7 @@ def served(tmp_path_factory):
 def web_run(served, tmp_path_factory):
     d = tmp_path_factory.mktemp("webdocs")
     write_warc(d / "pages.warc.gz", remote=served.url)
-    fetch = FetchOptions(timeout_s=5, retries=0)
+    fetch = FetchOptions(timeout_s=5, retries=0, allow_private_addresses=True)  # the test's server: 127.0.0.1
     stats = documents_from_warcs([d / "pages.warc.gz"], d / "unit", web=WebOptions(fetch=fetch))
     return d, stats
 
@@ -147,7 +147,7 @@ def test_a_truncated_warc_keeps_the_pages_before_the_damage(tmp_path):
 def test_img2dataset_fetcher_maps_each_url_to_bytes_or_a_reason(served, tmp_path):
     """The adapter over the cc branch's downloader: one img2dataset run for the URLs, each read back."""
     good, missing, data = f"{served.url}/img/museum.png", f"{served.url}/nope.png", "data:image/png;base64,AA=="
-    fetcher = Img2datasetFetcher(tmp_path, FetchOptions(timeout_s=5, retries=0))
+    fetcher = Img2datasetFetcher(tmp_path, FetchOptions(timeout_s=5, retries=0, allow_private_addresses=True))
     got = fetcher.fetch([good, missing, data])
     assert Image.open(io.BytesIO(got[good])).size == (240, 300) and got[good] == remote_images()["/img/museum.png"]
     assert got[missing] == "image_http_404" and got[data] == "image_unsupported_url"

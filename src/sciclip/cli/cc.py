@@ -188,7 +188,7 @@ def cmd_download(args) -> int:
     opts = DownloadOptions(args.t_download, args.seed, args.image_processes, args.image_threads,
                            args.image_timeout_s, args.image_retries, args.user_agent_token,
                            tuple(_csv(args.disallowed_header_directives)), args.samples_per_shard, args.min_size,
-                           args.max_pixels, args.serve)
+                           args.max_pixels, args.serve, args.allow_private_addresses)
     pool = Path(args.pool)
     rep = download_unit(Path(args.matched), mask_path(pool, args.unit), pool / COUNTS, Path(args.out_dir), opts)
     say(f"{args.unit}: {rep['images']} images with {rep['texts']} texts to fetch ({rep['duplicates']} duplicate and "
@@ -320,6 +320,9 @@ def register(sub) -> None:
     p.add_argument("--min-size", type=int, default=32)
     p.add_argument("--max-pixels", type=int, default=100_000_000)
     p.add_argument("--serve", default=None, help="serve this folder on 127.0.0.1 as the web (demo, tests)")
+    p.add_argument("--allow-private-addresses", action="store_true",
+                   help="let image URLs reach loopback and private networks (tests, a private mirror; default: "
+                        "public addresses only, others skipped as private_address)")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_download)
 

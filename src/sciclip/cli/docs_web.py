@@ -38,6 +38,9 @@ def add_web_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--disallowed-header-directives", default="noai,noimageai,noindex,noimageindex",
                    help="X-Robots-Tag directives that opt an image out (noai,noimageai,noindex,noimageindex)")
     g.add_argument("--serve", default=None, help="serve this folder on 127.0.0.1 as the web (demo, tests)")
+    g.add_argument("--allow-private-addresses", action="store_true",
+                   help="let image URLs reach loopback and private networks (tests, a private mirror; default: "
+                        "public addresses only, others skipped as image_private_address)")
     g = p.add_argument_group("OBELICS filters (defaults: OBELICS' thresholds)")
     g.add_argument("--image-formats", default="jpg,jpeg,png,webp", help="kept formats (jpg,jpeg,png,webp)")
     g.add_argument("--image-min-side", type=int, default=150, help="smallest original/rendered side (150)")
@@ -85,7 +88,7 @@ def web_options(args):
                          max_bytes=int(args.max_image_mb * (1 << 20)), user_agent_token=args.user_agent_token,
                          disallowed_header_directives=tuple(
                              x.strip().lower() for x in args.disallowed_header_directives.split(",") if x.strip()),
-                         serve=args.serve)
+                         serve=args.serve, allow_private_addresses=args.allow_private_addresses)
     return WebOptions(filters, fetch)
 
 

@@ -3,7 +3,8 @@
 ``ImageFetcher.fetch(urls)`` returns, per URL, the image bytes or the reason it could not be had.
 ``CapturedImages`` reads image responses the WARC itself holds (by offset); downloads go through the cc
 branch's downloader, img2dataset (``sources.cc.download.run_img2dataset``: its user agent token,
-``X-Robots-Tag`` opt-outs, timeouts and retries, and its own results read back by ``iter_downloads``).
+``X-Robots-Tag`` opt-outs, timeouts and retries, its refusal of URLs that reach no public address, and its
+own results read back by ``iter_downloads``).
 Each img2dataset run has a fixed start-up cost (its reader, resizer and writer), so a unit's images are
 downloaded in one run (``download_images``, before its pages are assembled) into the job's scratch, and each
 page then reads its own back by offset (``DownloadedImages``): the unit's images are on disk, never all in
@@ -30,6 +31,7 @@ from sciclip.docs.warc_pages import read_payload
 from sciclip.images.pipeline import VECTOR_FORMATS, sniff_format
 from sciclip.sources.cc.download import OPT_OUT_DIRECTIVES, DownloadOptions, run_img2dataset
 from sciclip.sources.cc.i2d_shards import iter_downloads
+from sciclip.sources.cc.public_address import AddressPolicy
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +56,15 @@ class FetchOptions:
     user_agent_token: str = "sciclip"
     disallowed_header_directives: tuple[str, ...] = OPT_OUT_DIRECTIVES
     serve: str | None = None  # a folder served on 127.0.0.1 as the web (demo, tests)
+    allow_private_addresses: bool = False  # image URLs may reach loopback and private networks (tests, mirrors)
+    address_policy: AddressPolicy | None = None  # tests: their own (as DownloadOptions')
 
     def download_options(self) -> DownloadOptions:
         return DownloadOptions(processes=self.processes, threads=self.threads, timeout_s=self.timeout_s,
                                retries=self.retries, user_agent_token=self.user_agent_token,
-                               disallowed_header_directives=self.disallowed_header_directives, serve=self.serve)
+                               disallowed_header_directives=self.disallowed_header_directives, serve=self.serve,
+                               allow_private_addresses=self.allow_private_addresses,
+                               address_policy=self.address_policy)
 
 
 def downloadable(url: str) -> bool:
@@ -118,7 +124,7 @@ def _image_or_reason(data: bytes) -> bytes | str:
 class DownloadedImages:
     """Images of a ``download_images`` run, read by offset from its shards. img2dataset's failures become
     reasons: ``image_opted_out`` (``X-Robots-Tag``), ``image_http_<code>``, ``image_timeout``,
-    ``image_download_failed``; then ``image_too_large`` and ``image_not_an_image`` (not a raster)."""
+    ``image_private_address`` (the URL, or a redirect, leads to no public address), ``image_download_failed``; then ``image_too_large`` and ``image_not_an_image`` (not a raster)."""
 
     def __init__(self, index: str | Path, max_bytes: int) -> None:
         self.index = str(index)

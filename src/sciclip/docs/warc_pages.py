@@ -3,8 +3,9 @@
 A small reader of our own (warcio), until the Common Crawl source's WARC/WAT parser lands in
 ``sciclip.sources.cc``; it reads what that source's files hold: WARC/1.0 and 1.1 and ClueWeb's WARC/0.18,
 gzipped per record or not, chunked or gzip transfer encodings (warcio undoes them, and keeps the body when
-a ``Content-Encoding`` header lies). A file that breaks off (a truncated gzip member) yields every record
-before the damage and reports it. HTML is decoded with the charset the response declares (HTTP header, or
+a ``Content-Encoding`` header lies). Damage (a lying Content-Length, a corrupt or cut gzip member, ARC
+records without their separator) costs the damaged record only: ``warc_records`` resyncs at the next gzip
+member or record header, and the file's damage is reported once, each place with its byte offset. HTML is decoded with the charset the response declares (HTTP header, or
 WARC-Identified-Content-Charset, or a ``<meta>`` in the first 4 KiB), else UTF-8 when valid, else cp1252.
 """
 
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
+
+from sciclip.sources.cc.warc_records import Damage, WarcRecords, summary
 
 log = logging.getLogger(__name__)
 
@@ -74,49 +77,51 @@ def _content_type(record) -> str:
 
 
 def iter_records(path: str | os.PathLike, on_damage: Callable[[str], None]) -> Iterator[tuple]:
-    """(record, iterator) of every 2xx response; a damaged file ends early through ``on_damage``. Read the
-    body before asking the iterator for the offset: warcio reads past the record to know it."""
+    """(record, reader) of every 2xx response, the reader a ``WarcRecords`` (read bodies and places
+    through it); a damaged file's damage goes to ``on_damage`` once, at its end."""
+    name = os.path.basename(path)
     with open(path, "rb") as fh:
-        it = ArchiveIterator(fh, check_digests=False)
+        records = WarcRecords(fh, name, arc2warc=True, check_digests=False)  # ARC records as WARC responses
         try:
-            for record in it:
+            for record in records:
                 if record.rec_type != "response" or record.http_headers is None:
                     continue
                 status = record.http_headers.get_statuscode()
                 if status and not status.startswith("2"):
                     continue
-                yield record, it
-        except (ArchiveLoadFailed, OSError, EOFError, ValueError) as e:
-            on_damage(f"{os.path.basename(path)}: {type(e).__name__}: {e}")
+                yield record, records
+        except (OSError, EOFError, ValueError) as e:  # the file itself unreadable past here
+            records.damage.append(Damage(-1, f"reading stopped ({type(e).__name__}: {e})"))
+    if records.damage:
+        on_damage(summary(name, records.damage))
 
 
 def iter_pages(path: str | os.PathLike, on_damage: Callable[[str], None]) -> Iterator[WarcPage]:
     """The HTML pages of a WARC file, in file order."""
     name = os.path.basename(path)
-    for record, it in iter_records(path, on_damage):
+    for record, records in iter_records(path, on_damage):
         if _content_type(record) not in HTML_TYPES:
             continue
-        try:
-            body = record.content_stream().read(MAX_PAGE_BYTES + 1)
-        except Exception as e:  # noqa: BLE001 - a broken body (bad chunking, bad gzip) costs this page only
-            log.info("%s: a page unreadable: %s", name, e)
+        body = records.body(record, MAX_PAGE_BYTES + 1)
+        if body is None:  # a broken body (bad chunking, bad gzip) costs this page only
+            log.info("%s: a page unreadable", name)
             continue
-        offset = it.get_record_offset()
+        offset, length = records.location(record)
         if len(body) > MAX_PAGE_BYTES:
             continue
         h = record.rec_headers
         charset = (_header_charset(record.http_headers.get_header("Content-Type"))
                    or h.get_header("WARC-Identified-Content-Charset"))
-        yield WarcPage(h.get_header("WARC-Target-URI") or "", body, charset, name, offset,
-                       it.get_record_length() or 0, h.get_header("WARC-Date") or "")
+        yield WarcPage(h.get_header("WARC-Target-URI") or "", body, charset, name, offset, length,
+                       h.get_header("WARC-Date") or "")
 
 
 def captured_images(path: str | os.PathLike, on_damage: Callable[[str], None]) -> dict[str, int]:
     """URL -> record offset of every image response (images the crawl captured itself)."""
     out: dict[str, int] = {}
-    for record, it in iter_records(path, on_damage):
+    for record, records in iter_records(path, on_damage):
         if _content_type(record).startswith("image/"):
-            out[record.rec_headers.get_header("WARC-Target-URI") or ""] = it.get_record_offset()
+            out[record.rec_headers.get_header("WARC-Target-URI") or ""] = records.location(record)[0]
     return out
 
 

@@ -1,10 +1,11 @@
 """One crawl file (WAT, WARC or ARC v1; gzip members or plain) into rows, record by record.
 
-WAT files go through a lean reader of their JSON records (``watfile``); warcio reads all three (ARC records come back as WARC responses) and reads HTTP headers that end lines with
-a bare LF correctly, where a reader waiting for CRLF would cut ~10 KB off each body. A file that breaks off
-(a truncated download, a damaged member) keeps every row before the damage; the damage is recorded, not
-raised: one bad file must not cost the unit. A record counts as cut short when warcio stops before its
-Content-Length.
+WAT files go through a lean reader of their JSON records (``watfile``); warcio reads all three (ARC records
+come back as WARC responses; ``warc_records`` drives it) and reads HTTP headers that end lines with a bare LF
+correctly, where a reader waiting for CRLF would cut ~10 KB off each body. Damage (a lying Content-Length, a
+corrupt or cut gzip member, ARC records without their separating newline) costs the damaged record, not the
+file: both readers resync at the next gzip member or record header, and every resync is counted with its
+byte offset (``ParseStats.damages``, ``damaged``) and logged. One bad file must not cost the unit.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from warcio.archiveiterator import ArchiveIterator
-
 from sciclip.sources.cc.html import html_rows, is_html
 from sciclip.sources.cc.rows import ParseStats, Row
+from sciclip.sources.cc.warc_records import Damage, WarcRecords, summary
 from sciclip.sources.cc.wat import wat_rows
-from sciclip.sources.cc.watfile import WatDamage, iter_records
+from sciclip.sources.cc.watfile import iter_records
 
 log = logging.getLogger(__name__)
 
@@ -38,62 +38,68 @@ def is_wat(path: Path) -> bool:
     return path.name.endswith((".wat.gz", ".wat"))
 
 
-def _wat_rows(path: Path, stats: ParseStats, user_agent_token: str | None, max_body: int) -> Iterator[Row]:
+def _wat_rows(path: Path, stats: ParseStats, user_agent_token: str | None, max_body: int,
+              damage: list[Damage]) -> Iterator[Row]:
     """A WAT file through the lean reader (``watfile``): the same rows, a fraction of warcio's time."""
     types = stats.record_types
-    try:
-        with open(path, "rb") as f:
-            for rtype, ctype, block in iter_records(f, max_body):
+    with open(path, "rb") as f:
+        for rtype, ctype, block in iter_records(f, max_body, damage.append):
+            types[rtype] = types.get(rtype, 0) + 1
+            if rtype == "metadata" and "json" in ctype:
+                rows = wat_rows(block, stats, user_agent_token)
+                stats.rows += len(rows)
+                yield from rows
+
+
+def _warc_rows(path: Path, stats: ParseStats, user_agent_token: str | None, max_body: int,
+               damage: list[Damage]) -> Iterator[Row]:
+    """A WARC or ARC file (or a WAT under another name) through warcio."""
+    types = stats.record_types
+    with open(path, "rb") as f:
+        records = WarcRecords(f, path.name, arc2warc=True)
+        try:
+            for record in records:
+                rtype = record.rec_type
                 types[rtype] = types.get(rtype, 0) + 1
-                if rtype == "metadata" and "json" in ctype:
-                    rows = wat_rows(block, stats, user_agent_token)
-                    stats.rows += len(rows)
-                    yield from rows
-    except WatDamage as e:
-        stats.damaged = f"{path.name}: {e}"
+                rows: list[Row] = []
+                if rtype == "metadata" and "json" in (record.rec_headers.get_header("Content-Type") or ""):
+                    block = records.body(record, max_body)
+                    rows = wat_rows(block, stats, user_agent_token) if block is not None else []
+                    stats.bad_records += block is None
+                elif rtype == "response" and record.http_headers is not None:
+                    ctype = record.http_headers.get_header("Content-Type") or ""
+                    if is_html(ctype):
+                        body = records.body(record, max_body)
+                        if body is None:
+                            stats.bad_records += 1
+                        else:
+                            offset, length = records.location(record)
+                            rows = html_rows(body, record.rec_headers.get_header("WARC-Target-URI") or "", ctype,
+                                             record.rec_headers.get_header("WARC-Identified-Content-Charset"),
+                                             path.name, offset, length, stats, _http_header(record, "X-Robots-Tag"),
+                                             user_agent_token)
+                stats.rows += len(rows)
+                yield from rows
+        finally:
+            damage += records.damage
 
 
 def iter_rows(path: str | os.PathLike, stats: ParseStats, user_agent_token: str | None = None,
               max_body: int = MAX_BODY) -> Iterator[Row]:
     """Rows of every page of ``path``, in file order; ``stats`` counts records by type, pages, images and
-    any damage (``stats.damaged``). WAT files (``*.wat.gz``) take the lean reader, the rest warcio."""
+    any damage (``stats.damages``, ``stats.damaged``). WAT files (``*.wat.gz``) take the lean reader, the
+    rest warcio."""
     path = Path(path)
-    types = stats.record_types
-    if is_wat(path):
-        yield from _wat_rows(path, stats, user_agent_token, max_body)
-        if stats.damaged:
-            log.warning("%s; kept the %d rows before the damage", stats.damaged, stats.rows)
-        return
+    damage: list[Damage] = []
+    read = _wat_rows if is_wat(path) else _warc_rows
     try:
-        with open(path, "rb") as f:
-            it = ArchiveIterator(f, arc2warc=True)
-            for record in it:
-                rtype = record.rec_type
-                types[rtype] = types.get(rtype, 0) + 1
-                rows: list[Row] = []
-                if rtype == "metadata" and "json" in (record.rec_headers.get_header("Content-Type") or ""):
-                    rows = wat_rows(record.content_stream().read(max_body), stats, user_agent_token)
-                elif rtype == "response" and record.http_headers is not None:
-                    ctype = record.http_headers.get_header("Content-Type") or ""
-                    if is_html(ctype):
-                        body = record.content_stream().read(max_body)
-                        it.read_to_end(record)
-                        rows = html_rows(body, record.rec_headers.get_header("WARC-Target-URI") or "", ctype,
-                                         record.rec_headers.get_header("WARC-Identified-Content-Charset"),
-                                         path.name, it.get_record_offset(), it.get_record_length(), stats,
-                                         _http_header(record, "X-Robots-Tag"), user_agent_token)
-                it.read_to_end(record)
-                if getattr(record.raw_stream, "limit", 0) > 0:
-                    stats.damaged = (f"{path.name}: record at offset {it.get_record_offset()} cut short "
-                                     f"({record.raw_stream.limit} bytes missing)")
-                stats.rows += len(rows)
-                yield from rows
-                if stats.damaged:
-                    break
-    except Exception as e:  # noqa: BLE001 - warcio raises many types on damaged input; keep what came before
-        stats.damaged = f"{path.name}: {type(e).__name__}: {e}"
-    if stats.damaged:
-        log.warning("%s; kept the %d rows before the damage", stats.damaged, stats.rows)
+        yield from read(path, stats, user_agent_token, max_body, damage)
+    except Exception as e:  # noqa: BLE001 - a failure no resync foresaw still keeps the rows before it
+        damage.append(Damage(-1, f"reading stopped ({type(e).__name__}: {e})"))
+    if damage:
+        stats.damages += len(damage)
+        stats.damaged = summary(path.name, damage)
+        log.warning("%s; kept every readable record (%d rows)", stats.damaged, stats.rows)
 
 
 def parse_file(path: str | os.PathLike, user_agent_token: str | None = None) -> tuple[list[Row], ParseStats]:

@@ -4,7 +4,8 @@ Rows first lose later copies of a (url, text) (the gather step's mask), then pas
 download (``t_download``, larger than the target, against the pool's counts). Consecutive rows of one
 image (its alt and title) become one record (MetaCLIP's shape: a url with its texts), fetched once.
 img2dataset (the library) downloads with its retries, timeouts, user agent token and ``X-Robots-Tag``
-opt-outs into its own shard layout (driven in this process when the job has one process: no worker spawns);
+opt-outs, from public addresses only (``guarded_urllib``: a crawled page may name this machine or its network),
+into its own shard layout (driven in this process when the job has one process: no worker spawns);
 re-encoding is off, so the image pipeline every source shares resizes the originals later, the same way for all. Last, the downloaded images are probed (format and size from the header, no decoding)
 and their texts' entries counted: the per-unit counts of the downloaded pool the final balancing sums.
 """
@@ -18,8 +19,7 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from sciclip.errors import SciclipError
 from sciclip.sources.cc.balance import keep_mask, probabilities
 from sciclip.sources.cc.gather import COUNTS, save_npy
+from sciclip.sources.cc.public_address import AddressPolicy
 from sciclip.storage.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class DownloadOptions:
     min_size: int = 32
     max_pixels: int = 100_000_000
     serve: str | None = None  # a folder served on 127.0.0.1 as the web (demo, tests)
+    allow_private_addresses: bool = False  # URLs may reach loopback and private networks (tests, private mirrors)
+    address_policy: AddressPolicy | None = None  # tests: their own (else public addresses, or all when allowed)
 
 
 def select_records(matched: Path, mask: np.ndarray, counts: np.ndarray, opts: DownloadOptions) -> tuple[list, dict]:
@@ -102,40 +105,28 @@ def img2dataset_kwargs(url_list: Path, out_dir: Path, opts: DownloadOptions) -> 
     }
 
 
-@contextmanager
-def _proxied(proxy: str | None):
-    """Within: urllib sends every request through ``proxy`` (None: no change). urllib builds its default
-    opener, proxies read from the environment, once per process: it is dropped on entry and on exit."""
-    if proxy is None:
-        yield
-        return
-    names = ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "https_proxy", "HTTPS_PROXY")
-    saved = {n: os.environ.get(n) for n in names}
-    try:
-        for n in names:
-            os.environ.pop(n, None)
-        os.environ["http_proxy"] = os.environ["HTTP_PROXY"] = proxy
-        urllib.request.install_opener(None)
-        yield
-    finally:
-        for n, v in saved.items():
-            if v is None:
-                os.environ.pop(n, None)
-            else:
-                os.environ[n] = v
-        urllib.request.install_opener(None)
+def connection_policy(opts: DownloadOptions, web=None) -> AddressPolicy:
+    """Where the job's connections may go: public addresses (or any, with ``allow_private_addresses``), and
+    the loopback web ``serve`` starts, which stands in for the web (it answers as a forward proxy and
+    reaches nothing itself)."""
+    policy = opts.address_policy or AddressPolicy(allow_private=opts.allow_private_addresses)
+    return policy.allowing(*web.endpoint) if web is not None else policy
 
 
 def run_img2dataset(url_list: Path, out_dir: Path, opts: DownloadOptions) -> None:
     """img2dataset over ``url_list`` into ``out_dir``: in this process with one process (no spawned children:
-    each would re-import img2dataset), else ``img2dataset.download`` in its own interpreter."""
+    each would re-import img2dataset), else ``img2dataset.download`` in its own interpreter. Either way
+    its urllib connects only where ``connection_policy`` allows (``guarded_urllib``): the URLs come from
+    crawled pages, which may name this machine or its network; a refused URL fails as ``private_address``."""
+    from sciclip.sources.cc.guarded_urllib import POLICY_ENV, guarded_urllib, policy_env
     from sciclip.sources.cc.serve import LocalWeb
 
     kwargs = img2dataset_kwargs(url_list, out_dir, opts)
     if opts.processes == 1:
         from sciclip.sources.cc.i2d_job import download_in_process
 
-        with LocalWeb(opts.serve) if opts.serve else nullcontext() as web, _proxied(web and web.proxy):
+        with LocalWeb(opts.serve) if opts.serve else nullcontext() as web, \
+                guarded_urllib(connection_policy(opts, web), web and web.proxy):
             try:
                 download_in_process(kwargs)
             except Exception as e:  # noqa: BLE001 - img2dataset's reader raises many types; shards catch their own
@@ -147,11 +138,7 @@ def run_img2dataset(url_list: Path, out_dir: Path, opts: DownloadOptions) -> Non
     src = str(Path(__file__).resolve().parents[3])
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     with LocalWeb(opts.serve) if opts.serve else nullcontext() as web:
-        if web is not None:
-            for name in ("http_proxy", "HTTP_PROXY"):
-                env[name] = web.proxy
-            for name in ("no_proxy", "NO_PROXY", "https_proxy", "HTTPS_PROXY"):
-                env.pop(name, None)
+        env[POLICY_ENV] = policy_env(connection_policy(opts, web), web and web.proxy)
         r = subprocess.run([sys.executable, "-m", "sciclip.sources.cc.i2d_job", str(spec)], env=env,
                            stdout=sys.stderr, stderr=sys.stderr)
     spec.unlink(missing_ok=True)

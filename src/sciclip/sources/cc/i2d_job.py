@@ -8,7 +8,10 @@ three times. With one process, :func:`download_in_process` drives img2dataset's 
 user agent token, ``X-Robots-Tag`` opt-outs), same output files and the same incremental resume (shards
 with a ``{shard}_stats.json`` are done), one shard retry; only the logger process (progress lines) is
 left out. With several processes ``python -m`` this module calls ``download`` itself: the spawn method
-re-imports the main module, which must be a module guarded by ``if __name__ == "__main__"``.
+re-imports the main module, which must be a module guarded by ``if __name__ == "__main__"``. Run so, this
+module installs the address policy the job hands over (``guarded_urllib.install_from_env``) in that
+interpreter and, when the spawned workers re-import it as ``__mp_main__``, in each of them: img2dataset's
+urllib there connects only where the policy allows.
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ import sys
 from pathlib import Path
 
 _DONE = re.compile(r"^(\d+)_stats\.json$")  # what img2dataset writes last for a shard
+
+if __name__ in ("__main__", "__mp_main__"):  # this job's interpreter, or a worker img2dataset spawned from it
+    from sciclip.sources.cc.guarded_urllib import install_from_env
+
+    install_from_env()
 
 
 def _quiet_env() -> None:

@@ -18,8 +18,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from sciclip.errors import SciclipError
+from sciclip.sources.cc.public_address import REASON
 
 _HTTP = re.compile(r"HTTP Error (\d{3})")
+_REFUSED = f"<urlopen error {REASON}: "  # urllib's URLError around guarded_urllib's refusal (no server sends it)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ def failure_reason(status: str | None, error: str | None) -> str | None:
     if status == "success":
         return None
     error = error or ""
+    if error.startswith(_REFUSED):
+        return REASON
     if "X-Robots-Tag" in error:
         return "opted_out"
     m = _HTTP.search(error)

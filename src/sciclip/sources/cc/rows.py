@@ -50,12 +50,14 @@ class ParseStats:
     rows: int = 0
     pages_opted_out: int = 0
     bad_records: int = 0  # undecodable JSON or HTML
-    damaged: str | None = None  # the file broke off here; rows before it are kept
+    damages: int = 0  # places the reader resynced after damage (records on both sides are read)
+    damaged: str | None = None  # those places (byte offsets) and what was wrong there
 
     def add(self, other: ParseStats) -> None:
         for k, v in other.record_types.items():
             self.record_types[k] = self.record_types.get(k, 0) + v
-        for name in ("html_pages", "img_tags", "img_with_alt", "images", "rows", "pages_opted_out", "bad_records"):
+        for name in ("html_pages", "img_tags", "img_with_alt", "images", "rows", "pages_opted_out", "bad_records",
+                     "damages"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_dict(self) -> dict:

@@ -2,7 +2,7 @@
 
 It answers as a forward proxy (``http_proxy`` points at it) and as an origin: ``GET http://host/path``
 serves ``<root>/host/path``, so the sample crawl keeps real-looking image URLs and the job's output does
-not depend on the port. ``<root>/headers.json`` maps ``host/path`` to extra response headers (e.g.
+not depend on the port; it reaches nothing itself. ``<root>/headers.json`` maps ``host/path`` to extra response headers (e.g.
 ``X-Robots-Tag: noai`` to opt an image out); a missing file is a 404. Only 127.0.0.1 is ever bound.
 """
 
@@ -54,6 +54,7 @@ class LocalWeb:
         handler = type("Handler", (_Handler,), {"root": self.root, "headers_map": headers_map,
                                                 "requests": self.requests})
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.endpoint = ("127.0.0.1", self.server.server_address[1])  # the one private address a job may reach
         self.proxy = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
