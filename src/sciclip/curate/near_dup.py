@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 PARTITION_RECORDS = 1 << 21  # pHash records per partition file (32 bytes each: ~64 MiB)
 YOKOO_PARTITION = 20_000  # samples per Yokoo centroid, on average
-BLOCK_CELLS = 1 << 22  # similarities per block of queries x candidates (~16 MiB of float32, a few such arrays)
+BLOCK_CELLS = 1 << 24  # similarities per block of queries x candidates (64 MiB of float32, and masks of it)
 
 
 def _block(candidates: int) -> int:
@@ -362,10 +362,11 @@ def _yokoo_search(batches, threshold: float, work: Path, probes: int, seed: int,
     for p in progress(range(k), desc="near-dup: search", unit="part"):
         rec = np.fromfile(work / f"p{p:05d}", dtype=rec_dtype)
         (work / f"p{p:05d}").unlink()
+        emb = np.ascontiguousarray(rec["emb"])  # a field of a record array is strided: BLAS wants it packed
         step = _block(len(rec))
         for b in range(0, len(rec), step):
             q = rec[b:b + step]
-            sim = q["emb"] @ rec["emb"].T
+            sim = emb[b:b + step] @ emb.T
             hit, best = _match_block(q["order"], rec["order"], sim, sim >= np.float32(threshold))
             if hit.any():
                 found.add(_found(q, rec, hit, best, sim))
