@@ -333,3 +333,32 @@ def test_removals_of_another_folder_are_refused(sample_docs, tmp_path):
     d, _ = sample_docs
     with pytest.raises(SciclipError, match="another folder"):
         clean_documents(d / "pmc", d / "removals" / "arxiv" / "all.npy", tmp_path / "x")
+
+
+def test_yokoo_descriptors_of_document_shards_read_by_workers_match_the_in_memory_path(tmp_path):
+    """The production descriptor over document shards (a DataLoader, shards split between workers, rows put
+    back in document order), scored against an evaluation file holding one document image's descriptor."""
+    from sciclip.curate.decontaminate import embed_eval
+    from sciclip.curate.descriptors import embed, open_image
+    from sciclip.docs.image_descriptors import embed_documents, load_descriptors
+    from tests.test_curate import _released_checkpoint
+
+    weights = tmp_path / "isc_ft_v107.pth.tar"
+    _released_checkpoint(weights)
+    with DocWriter(tmp_path / "docs", docs_per_shard=2) as w:
+        for i in range(5):
+            blocks = [TextBlock(f"Document {i}.")] + [ImageBlock(f"{i}-{k}.png", data=encoded(photo(10 * i + k)))
+                                                       for k in range(i % 3)]
+            w.write(assemble(RawDocument(f"d{i}", "arxiv", blocks, {}), ImageOptions(max_size=96), Counter()))
+    jpegs = [(m["uid"], b) for r in read_dir(tmp_path / "docs") for m, b in zip(r.metadata, r.image_bytes) if m]
+    _, expected = embed([(u, open_image(b)) for u, b in jpegs], "yokoo", weights=str(weights), device="cpu")
+    np.save(tmp_path / "eval.npy", expected[[2]])
+    embed_eval(tmp_path / "eval.npz", "yokoo", embeddings=str(tmp_path / "eval.npy"))
+    rep = embed_documents(tmp_path / "docs", tmp_path / "desc", "yokoo", tmp_path / "eval.npz", weights=str(weights),
+                          device="cpu", batch_size=2, workers=2)
+    table, emb, descriptor = load_descriptors(tmp_path / "desc")
+    assert rep["images"] == len(jpegs) == 4 and descriptor == "yokoo"  # documents of 0, 1 and 2 images
+    assert table.column("uid").to_pylist() == [u for u, _ in jpegs]
+    assert np.allclose(emb, expected, atol=1e-4)
+    scores = np.array(table.column("score").to_pylist())
+    assert np.allclose(scores, (expected @ expected[2]), atol=1e-4) and scores.argmax() == 2
