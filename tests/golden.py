@@ -20,6 +20,10 @@ PATTERNS = (
     "stats/*.json",
     "*/metadata/*.parquet", "near_dup/removed.npy", "near_dup/report.json", "near_dup/pairs.parquet",
     "final/*.filters.json",
+    # interleaved documents (off in the demo: these match nothing there; a run with docs.enabled pins them)
+    "docs/*/clean/*/*.parquet", "docs/*/clean/*/*.tar", "docs/*/clean/*/stats.json",
+    "docs/*/clean/*/removed/images.parquet", "docs/removals/report.json", "docs/removals/*/*.npy",
+    "docs/stats/*.json",
 )
 # Metadata columns computed by a model in float32: kernels differ between CPUs (and thread counts) in the last
 # bits, so these are compared by tests with tolerances, not pinned here; ``kind`` is an argmax over such floats.

@@ -23,8 +23,13 @@ def _docs_config() -> dict:
 
 def test_every_docs_config_key_is_an_option_of_its_command():
     docs = _docs_config()
-    common = {k for k, v in docs.items() if not isinstance(v, dict)} - {"enabled", "report_documents", "report_seed"}
+    images = {"max_image_documents": "docs removals", "removed_image_captions": "docs clean"}
+    common = {k for k, v in docs.items() if not isinstance(v, dict)} - {"enabled", "report_documents", "report_seed",
+                                                                         *images}
     assert common <= set(_options("docs unit")) and common <= set(_options("docs web"))
+    for key, command in images.items():
+        assert key in _options(command), key
+    assert {"min_words", "min_images", "docs_per_shard", "formats"} <= set(_options("docs clean"))
     web = set(docs["web"]) - {"enabled", "warcs"}
     dedup = {k for k in web if k.startswith("dedup_")}
     assert web - dedup <= set(_options("docs web"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -40,15 +41,49 @@ def test_one_job_per_unit_per_source_with_stats(docs_run):
 def test_outputs_load_with_datasets_and_webdataset(docs_run):
     datasets = pytest.importorskip("datasets")
     wds = pytest.importorskip("webdataset")
-    parquet = sorted(str(p) for p in (docs_run / "docs").glob("*/units/*/*.parquet"))
+    parquet = sorted(str(p) for p in (docs_run / "docs").glob("*/clean/*/*.parquet"))
     ds = datasets.load_dataset("parquet", data_files=parquet, split="train")
     assert set(ds.column_names) >= {"texts", "images", "metadata", "general_metadata", "image_bytes"}
     for row in ds:
         assert all((t is None) != (i is None) for t, i in zip(row["texts"], row["images"]))
-    tars = sorted(str(p) for p in (docs_run / "docs").glob("web/dedup/*.tar"))
+    tars = sorted(str(p) for p in (docs_run / "docs").glob("web/clean/dedup/*.tar"))
     assert len(list(wds.WebDataset(tars, shardshuffle=False))) == 3
 
 
 def test_report_page_shows_three_documents(docs_run):
     page = (docs_run / "report" / "documents.html").read_text()
     assert page.count("<article>") == 3 and "data:image/jpeg;base64," in page
+
+
+def test_no_document_image_is_near_an_evaluation_image_and_the_page_shows_what_went(docs_run):
+    """The decontamination of the pairs, applied to every image of every document: the sample's five planted
+    photographs (four in an arXiv paper, one in a PMC article) are gone, and the report's page shows them."""
+    import imagehash
+    from PIL import Image
+
+    from sciclip.docs.reader import read_dir
+
+    evals = [imagehash.phash(Image.open(p).convert("RGB"))
+             for p in sorted((docs_run.parent / "resources" / "sample" / "eval").glob("*.png"))]
+    assert len(evals) == 4
+    clean = sorted(p for p in (docs_run / "docs").glob("*/clean/*") if p.is_dir())
+    assert {p.parent.parent.name for p in clean} == {"arxiv", "pmc", "web"}
+    n = 0
+    for d in clean:
+        for r in read_dir(d):
+            for data in (b for b in r.image_bytes if b is not None):
+                h = imagehash.phash(Image.open(io.BytesIO(data)).convert("RGB"))
+                assert max(1 - (h - e) / 64 for e in evals) < 0.75, (d, r.id)  # decontamination.thresholds.phash
+                n += 1
+    assert n > 0
+    removed = {}
+    for source in ("arxiv", "pmc", "web"):
+        s = json.loads((docs_run / "docs" / "stats" / f"{source}.json").read_text())
+        removed[source] = s["skipped_images"].get("near_duplicate_of_evaluation_image", 0)
+    assert removed == {"arxiv": 4, "pmc": 1, "web": 0}
+    report = json.loads((docs_run / "docs" / "removals" / "report.json").read_text())
+    assert report["removed"]["near_duplicate_of_evaluation_image"] == 5 and report["max_documents"] == 10
+    page = (docs_run / "report" / "documents.html").read_text()
+    assert "Removed from the documents: 5 images" in page
+    assert page.count("REMOVED: near-duplicate of an evaluation image") == 5
+    assert "A benchmark photograph reused by the journal." in page  # the PMC one, with its caption

@@ -46,9 +46,66 @@ def get_docs_unit_downloads(wildcards):
 
 
 def get_docs_unit_dirs(wildcards):
-    if wildcards.docsource == "web":
-        return [f"{RESULTS}/docs/web/dedup"]
-    return [f"{RESULTS}/docs/{wildcards.docsource}/units/{u}" for u in get_units(wildcards.docsource)]
+    """The folders a source's statistics sum: its cleaned documents."""
+    return [clean for name, _, _, clean in _docs_folders() if name.split("/")[0] == wildcards.docsource]
+
+
+# --- the documents' images: descriptors per unit, one decision over every folder, a clean job per folder -----
+
+
+def _docs_folders():
+    """(name, document folder, descriptor folders of its units, cleaned folder) in corpus order: the paper
+    units, then the web's dedup output (made from every WARC unit, in order)."""
+    out = [(f"{s}/{u}", f"{RESULTS}/docs/{s}/units/{u}", [f"{RESULTS}/docs/{s}/descriptors/{u}"],
+            f"{RESULTS}/docs/{s}/clean/{u}") for s in DOCS_PAPER_SOURCES for u in get_units(s)]
+    if DOCS_WEB:
+        out.append(("web/dedup", f"{RESULTS}/docs/web/dedup",
+                    [f"{RESULTS}/docs/web/descriptors/{u}" for u in _warc_units()], f"{RESULTS}/docs/web/clean/dedup"))
+    return out
+
+
+def get_docs_embed_input(wildcards):
+    return f"{RESULTS}/docs/{wildcards.source}/units/{wildcards.unit}"
+
+
+def get_docs_eval(wildcards):
+    """The pairs' evaluation descriptors, when decontamination is on."""
+    return [f"{RESULTS}/decontamination/eval_{DECON['descriptor']}.npz"] if DECON["enabled"] else []
+
+
+def get_docs_eval_flag(wildcards, input):
+    return f"--eval {shlex.quote(str(input.eval))}" if input.eval else ""
+
+
+def get_docs_removals_inputs(wildcards):
+    folders = _docs_folders()
+    return {"docs": [f[1] for f in folders], "descriptors": [d for f in folders for d in f[2]]}
+
+
+def get_docs_removals_flags(wildcards):
+    """Every folder with its units' descriptors; the pairs' decontamination threshold (when on) and the corpus'
+    near-duplicate threshold for the descriptor in use; max_image_documents."""
+    flags = [" ".join(["--folder", *(shlex.quote(x) for x in (name, docs, *descriptors))])
+             for name, docs, descriptors, _ in _docs_folders()]
+    flags.append(get_flags("docs removals", _docs_common()))
+    if DECON["enabled"]:
+        flags.append(f"--contamination-threshold {get_threshold()}")
+    flags.append(f"--near-threshold {get_near_dup_threshold()}")
+    return " ".join(flags)
+
+
+def get_docs_clean_input(wildcards):
+    return next(docs for _, docs, _, clean in _docs_folders()
+                if clean == f"{RESULTS}/docs/{wildcards.source}/clean/{wildcards.unit}")
+
+
+def get_docs_clean_flags(wildcards):
+    """This folder's decisions; the document rules (web documents: at least web.doc_min_images images)."""
+    rules = _docs_common()
+    if wildcards.source == "web":
+        rules = {**rules, "min_images": max(rules["min_images"], DOCS["web"]["doc_min_images"])}
+    removals = f"{RESULTS}/docs/removals/{wildcards.source}/{wildcards.unit}.npy"
+    return f"--removals {shlex.quote(removals)} {get_flags('docs clean', rules)}"
 
 
 # --- web pages --------------------------------------------------------------------------------------------
@@ -85,5 +142,4 @@ def get_docs_report_inputs(wildcards):
 
 
 def get_docs_report_dirs(wildcards):
-    dirs = [f"{RESULTS}/docs/{s}/units/{u}" for s in DOCS_PAPER_SOURCES for u in get_units(s)]
-    return dirs + ([f"{RESULTS}/docs/web/dedup"] if DOCS_WEB else [])
+    return [clean for _, _, _, clean in _docs_folders()]

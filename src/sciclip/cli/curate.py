@@ -10,7 +10,7 @@ from sciclip.cli.common import positive_int, say
 from sciclip.errors import SciclipError
 
 
-def _embed_kwargs(args) -> dict:
+def embed_kwargs(args) -> dict:
     return {"weights": _weights(args), "device": args.device, "batch_size": args.batch_size,
             "workers": args.workers, "half": args.half}
 
@@ -55,7 +55,7 @@ def cmd_embed(args) -> int:
     from sciclip.curate.decontaminate import embed_unit
 
     plan, unit = _unit(args)
-    n = embed_unit(args.input, plan, unit, args.out, args.descriptor, **_embed_kwargs(args))
+    n = embed_unit(args.input, plan, unit, args.out, args.descriptor, **embed_kwargs(args))
     say(f"embedded {n} images ({args.descriptor}) -> {args.out}")
     return 0
 
@@ -64,7 +64,7 @@ def cmd_embed_eval(args) -> int:
     from sciclip.curate.decontaminate import embed_eval
 
     n = embed_eval(args.out, args.descriptor, images=args.eval_images, embeddings=args.eval_embeddings,
-                   **_embed_kwargs(args))
+                   **embed_kwargs(args))
     say(f"{n} evaluation descriptors ({args.descriptor}) -> {args.out}")
     return 0
 

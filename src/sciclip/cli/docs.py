@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from sciclip.cli import docs_web
+from sciclip.cli import docs_images, docs_web
 from sciclip.cli.common import add_extract_args, add_units_args, extract_options, positive_int, say
 from sciclip.errors import SciclipError
 
@@ -153,6 +153,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_unit)
 
     docs_web.register(docs)
+    docs_images.register(docs)
 
     p = docs.add_parser("stats", help="sum the unit folders' statistics of one source")
     p.add_argument("dirs", nargs="+", help="document unit folders (each with stats.json)")

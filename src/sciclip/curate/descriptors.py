@@ -17,7 +17,7 @@ import io
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -123,12 +123,12 @@ def shard_images(shards: list[Path]) -> Iterator[tuple[str, Image.Image]]:
             if data is None:
                 continue
             uid = json.loads(members["json"]).get("uid") if "json" in members else None
-            image = _open(data)
+            image = open_image(data)
             if image is not None:
                 yield uid or key, image
 
 
-def _open(data: bytes) -> Image.Image | None:
+def open_image(data: bytes) -> Image.Image | None:
     try:
         img = Image.open(io.BytesIO(data))
         img.load()
@@ -140,38 +140,64 @@ def _open(data: bytes) -> Image.Image | None:
 def folder_images(folder: Path) -> Iterator[tuple[str, Image.Image]]:
     for p in sorted(folder.rglob("*")):
         if p.suffix.lower() in IMAGE_EXTS:
-            img = _open(p.read_bytes())
+            img = open_image(p.read_bytes())
             if img is not None:
                 yield str(p.relative_to(folder)), img
 
 
 # ---- embedding --------------------------------------------------------------------------------------------
 
-def shard_stream(shards: list[Path], transform):
+def shard_stream(shards: list, transform, read: Callable[[list], Iterator[tuple[str, Image.Image]]] | None = None):
     """A torch IterableDataset over shards, split between DataLoader workers by shard (built lazily so
-    that importing this module does not import torch)."""
+    that importing this module does not import torch); ``read`` gives a list of shards' (id, image)
+    (default: WebDataset shards, ``shard_images``)."""
     import torch.utils.data as tud
+
+    read = read or shard_images
 
     class ShardStream(tud.IterableDataset):
         def __iter__(self):
             info = tud.get_worker_info()
             mine = shards if info is None else shards[info.id::info.num_workers]
-            for uid, img in shard_images(mine):
+            for uid, img in read(mine):
                 if img is not None:
                     yield uid, transform(img)
 
     return ShardStream()
 
 
+def _item_batches(items, transform, batch_size: int):
+    """(ids, stacked tensors) of an iterable of (id, image), one batch in memory at a time (a DataLoader over a
+    list would hold every transformed image: 3 MiB each at 512 px)."""
+    import torch
+
+    ids: list[str] = []
+    tensors = []
+    for i, img in items:
+        if img is None:
+            continue
+        ids.append(i)
+        tensors.append(transform(img))
+        if len(ids) == batch_size:
+            yield ids, torch.stack(tensors)
+            ids, tensors = [], []
+    if ids:
+        yield ids, torch.stack(tensors)
+
+
 def embed_batches(items, descriptor: str, weights: str | None = None, device: str | None = None,
-                  batch_size: int = 64, workers: int = 2, half: bool = False, shards: list[Path] | None = None,
-                  progress_desc: str = "embed", total: int | None = None) -> Iterator[tuple[list[str], np.ndarray]]:
-    """Batches of (ids, descriptors) for ``shards`` (streamed by a DataLoader) or an iterable of (id, image):
-    callers write them out as they come, so memory stays at one batch whatever the corpus size."""
+                  batch_size: int = 64, workers: int = 2, half: bool = False, shards: list | None = None,
+                  progress_desc: str = "embed", total: int | None = None,
+                  read: Callable[[list], Iterator[tuple[str, Image.Image]]] | None = None,
+                  ) -> Iterator[tuple[list[str], np.ndarray]]:
+    """Batches of (ids, descriptors) for ``shards`` (streamed by a DataLoader, read by ``read``: WebDataset
+    shards by default) or an iterable of (id, image): callers write them out as they come, so memory stays at
+    one batch whatever the corpus size."""
     from sciclip.progress import progress
 
+    read = read or shard_images
     if descriptor == "phash":
-        source = items if shards is None else shard_images(shards)
+        source = items if shards is None else read(shards)
         ids: list[str] = []
         codes: list[np.ndarray] = []
         for uid, img in progress(iterable=source, desc=progress_desc, unit="img", total=total):
@@ -198,12 +224,11 @@ def embed_batches(items, descriptor: str, weights: str | None = None, device: st
         model = model.half()
     transform = yokoo_transform(size)
     if shards is not None:
-        dataset = shard_stream(shards, transform)
+        dataset = shard_stream(shards, transform, read)
         loader = tud.DataLoader(dataset, batch_size=batch_size, num_workers=min(workers, len(shards)) if shards else 0,
                                 pin_memory=device.startswith("cuda"))
     else:
-        pairs = [(i, transform(img)) for i, img in items if img is not None]
-        loader = tud.DataLoader(pairs, batch_size=batch_size)
+        loader = _item_batches(items, transform, batch_size)
     with torch.inference_mode():
         for batch_ids, x in progress(iterable=loader, desc=progress_desc, unit="batch",
                                      total=-(-total // batch_size) if total else None):

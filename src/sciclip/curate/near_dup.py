@@ -49,9 +49,11 @@ YOKOO_PARTITION = 20_000  # samples per Yokoo centroid, on average
 BLOCK_CELLS = 1 << 24  # similarities per block of queries x candidates (64 MiB of float32, and masks of it)
 
 
-def _block(candidates: int) -> int:
+def block_rows(candidates: int) -> int:
     """Query rows per block, so that a block stays within BLOCK_CELLS whatever the partition's size."""
     return max(1, BLOCK_CELLS // max(1, candidates))
+
+
 SOURCE_SHIFT = 56  # order = source rank << 56 | position in the source's key order
 
 PHASH_REC = np.dtype([("order", "u8"), ("uh", "u8"), ("ul", "u8"), ("code", "u8"), ("group", "u8")])
@@ -117,7 +119,7 @@ def _read_unit(unit: UnitInput) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ids[good], np.asarray(emb)[good], order
 
 
-def _phash_codes(emb: np.ndarray) -> np.ndarray:
+def phash_codes(emb: np.ndarray) -> np.ndarray:
     """Packed 8-byte pHash -> one big-endian uint64 per sample (bit 63 = the hash's first bit)."""
     return np.ascontiguousarray(emb, dtype=np.uint8).view(">u8").ravel().astype(np.uint64)
 
@@ -200,7 +202,7 @@ class _Found:
         self.files = [open(p, "wb") for p in self.paths]
 
     def add(self, rec: np.ndarray) -> None:
-        q = (_mix(rec["order"]) % np.uint64(FOUND_PARTS)).astype(np.int64)
+        q = (mix64(rec["order"]) % np.uint64(FOUND_PARTS)).astype(np.int64)
         for part in np.unique(q):
             self.files[part].write(rec[q == part].tobytes())
 
@@ -254,14 +256,14 @@ def _phash_search(batches, threshold: float, work: Path, found: _Found) -> dict:
     files = [open(work / f"p{p:05d}", "wb") for p in range(nparts)]
     try:
         for ids, emb, order in progress(batches(), desc="near-dup: hash", unit="unit"):
-            codes = _phash_codes(emb)
+            codes = phash_codes(emb)
             pairs = hex_to_pairs(ids)
             for c, (shift, width) in enumerate(chunks):
                 rec = np.zeros(len(codes), PHASH_REC)
                 rec["order"], rec["uh"], rec["ul"], rec["code"] = order, pairs["f0"], pairs["f1"], codes
                 value = (codes >> np.uint64(shift)) & np.uint64((1 << width) - 1)
                 rec["group"] = (np.uint64(c) << np.uint64(58)) | value
-                part = (_mix(rec["group"]) % np.uint64(nparts)).astype(np.int64)
+                part = (mix64(rec["group"]) % np.uint64(nparts)).astype(np.int64)
                 for p in np.unique(part):
                     files[p].write(rec[part == p].tobytes())
     finally:
@@ -275,7 +277,7 @@ def _phash_search(batches, threshold: float, work: Path, found: _Found) -> dict:
     return {"samples": total, "max_bits": bits, "chunks": len(chunks), "partitions": nparts}
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
+def mix64(x: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser: spreads groups over partitions whatever their bit patterns."""
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
@@ -308,7 +310,7 @@ def _phash_partition(rec: np.ndarray, bits: int) -> list[np.ndarray]:
             out.append(f)
         if len(reps) < 2:
             continue
-        step = _block(len(reps))
+        step = block_rows(len(reps))
         for b in range(0, len(reps), step):
             q = reps[b:b + step]
             dist = np.bitwise_count(q["code"][:, None] ^ reps["code"][None, :])
@@ -322,20 +324,26 @@ def _phash_partition(rec: np.ndarray, bits: int) -> list[np.ndarray]:
 YOKOO_REC_HEAD = [("order", "u8"), ("uh", "u8"), ("ul", "u8")]
 
 
-def _yokoo_search(batches, threshold: float, work: Path, probes: int, seed: int, found: _Found) -> dict:
+def kmeans_partitions(batches, work: Path, probes: int, seed: int) -> tuple[int, int, np.dtype | None, int]:
+    """Records with an ``emb`` field (unit vectors), from ``batches()`` (read three times: count, train,
+    assign), written to ``work/p{p:05d}``, the files of their ``probes`` nearest centroids (spherical k-means
+    trained on a strided sample, about ``YOKOO_PARTITION`` records per centroid): (partitions, probes, record
+    dtype, records); (0, 0, None, 0) when there is nothing."""
     import faiss
 
-    total = sum(len(ids) for ids, _, _ in batches())
+    total = sum(len(rec) for rec in batches())
     k = max(1, math.ceil(total / YOKOO_PARTITION))
     probes = min(probes, k)
     dim = None
+    rec_dtype = None
     train = []
     stride = max(1, total // max(1, k * 64))  # faiss's k-means wants >= 39 points per centroid
-    for _, emb, _ in batches():
-        dim = emb.shape[1]
-        train.append(np.asarray(emb[::stride], np.float32))
+    for rec in batches():
+        rec_dtype = rec.dtype
+        dim = rec.dtype["emb"].shape[0]
+        train.append(np.asarray(rec["emb"][::stride], np.float32))
     if dim is None or total == 0:
-        return {"samples": total, "partitions": 0, "probes": 0}
+        return 0, 0, None, total
     sample = np.concatenate(train)
     if k > 1:
         km = faiss.Kmeans(dim, k, niter=20, seed=seed, spherical=True, verbose=False)
@@ -345,25 +353,35 @@ def _yokoo_search(batches, threshold: float, work: Path, probes: int, seed: int,
         centroids = np.zeros((1, dim), np.float32)
     index = faiss.IndexFlatIP(dim)
     index.add(np.ascontiguousarray(centroids, np.float32))
-    rec_dtype = np.dtype(YOKOO_REC_HEAD + [("emb", "f4", (dim,))])
     files = [open(work / f"p{p:05d}", "wb") for p in range(k)]
     try:
-        for ids, emb, order in progress(batches(), desc="near-dup: assign", unit="unit"):
-            pairs = hex_to_pairs(ids)
-            rec = np.zeros(len(ids), rec_dtype)
-            rec["order"], rec["uh"], rec["ul"], rec["emb"] = order, pairs["f0"], pairs["f1"], emb
-            _, near = index.search(np.ascontiguousarray(emb, np.float32), probes)
+        for rec in progress(batches(), desc="near-dup: assign", unit="unit"):
+            _, near = index.search(np.ascontiguousarray(rec["emb"], np.float32), probes)
             for j in range(probes):
                 for p in np.unique(near[:, j]):
                     files[p].write(rec[near[:, j] == p].tobytes())
     finally:
         for f in files:
             f.close()
+    return k, probes, rec_dtype, total
+
+
+def _yokoo_search(batches, threshold: float, work: Path, probes: int, seed: int, found: _Found) -> dict:
+    def records():
+        for ids, emb, order in batches():
+            pairs = hex_to_pairs(ids)
+            rec = np.zeros(len(ids), np.dtype(YOKOO_REC_HEAD + [("emb", "f4", (emb.shape[1],))]))
+            rec["order"], rec["uh"], rec["ul"], rec["emb"] = order, pairs["f0"], pairs["f1"], emb
+            yield rec
+
+    k, probes, rec_dtype, total = kmeans_partitions(records, work, probes, seed)
+    if rec_dtype is None:
+        return {"samples": total, "partitions": 0, "probes": 0}
     for p in progress(range(k), desc="near-dup: search", unit="part"):
         rec = np.fromfile(work / f"p{p:05d}", dtype=rec_dtype)
         (work / f"p{p:05d}").unlink()
         emb = np.ascontiguousarray(rec["emb"])  # a field of a record array is strided: BLAS wants it packed
-        step = _block(len(rec))
+        step = block_rows(len(rec))
         for b in range(0, len(rec), step):
             q = rec[b:b + step]
             sim = emb[b:b + step] @ emb.T

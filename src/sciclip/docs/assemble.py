@@ -3,7 +3,9 @@
 Images go through the shared pipeline (``convert_image``: the same JPEGs, limits and reasons as the pairs);
 an image that cannot be had is dropped and counted, never the document. A repeated image within a document
 is dropped (OBELICS does the same). Adjacent texts are merged with a blank line, so texts and images
-alternate as in OBELICS.
+alternate as in OBELICS. A caption block that directly follows images is theirs: its text is kept in their
+metadata (``caption``), which is how a later step that removes an image finds its caption (the first
+paragraph of the next text position).
 """
 
 from __future__ import annotations
@@ -38,11 +40,16 @@ def assemble(raw: RawDocument, opts: ImageOptions, skipped: Counter, scratch: Pa
     data_col: list[bytes | None] = []
     metadata: list[dict | None] = []
     seen: set[str] = set()
+    run: list[dict] = []  # metadata of the images since the last text: a caption that follows is theirs
     for block in raw.blocks:
         if isinstance(block, TextBlock):
             text = block.text.strip()
             if not text:
                 continue
+            if block.kind == "caption":
+                for meta in run:
+                    meta["caption"] = text
+            run = []
             if texts and texts[-1] is not None:
                 texts[-1] = f"{texts[-1]}\n\n{text}"
             else:
@@ -78,6 +85,7 @@ def assemble(raw: RawDocument, opts: ImageOptions, skipped: Counter, scratch: Pa
         images.append(block.url or block.ref)
         data_col.append(image.jpeg)
         metadata.append(meta)
+        run.append(meta)
     record = DocRecord(raw.doc_id, raw.source, texts, images, data_col, metadata, dict(raw.general))
     record.check()
     return record

@@ -1,8 +1,11 @@
-"""A page a person can read: a few documents drawn at random, text and images in their sequence.
+"""A page a person can read: a few documents drawn at random, text and images in their sequence, then the
+images removed from the documents (near-duplicates of evaluation images, repeats), marked as the samples page
+marks removed samples.
 
 The documents are drawn with a seeded reservoir over every record of the given folders (read once without
 image bytes), then read again with their images, which are inlined as data URIs so the page stands alone
-(Snakemake's report embeds it as is).
+(Snakemake's report embeds it as is). Removed images come from each folder's ``removed/images.parquet``
+(``docs.clean``): every one is counted, the first ``REMOVED_SHOWN`` are shown (evaluation near-duplicates first).
 """
 
 from __future__ import annotations
@@ -14,8 +17,13 @@ import os
 import random
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
+from sciclip.docs.clean import REMOVED
+from sciclip.docs.image_removals import REASONS
 from sciclip.docs.model import DocRecord
 from sciclip.docs.reader import read_dir
+from sciclip.report.grid import _cell
 
 STYLE = """
 body { font-family: Georgia, serif; max-width: 52em; margin: 2em auto; line-height: 1.45; color: #222; }
@@ -24,7 +32,15 @@ article { border-top: 3px solid #446; margin-top: 3em; padding-top: 1em; }
 figure { margin: 1em 0; padding: 0.5em; background: #f4f4f8; }
 figure img { max-width: 100%; display: block; margin: auto; }
 figcaption { font: 0.75em monospace; color: #444; margin-top: 0.3em; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(190px, 1fr)); gap: 14px; }
+.grid figure { margin: 0; padding: 6px; border: 1px solid #ddd; border-radius: 4px; }
+.grid figure.removed { border: 3px solid #cc3311; background: #fff3f0; }
+.grid img { max-width: 170px; max-height: 170px; display: block; margin: auto; }
+.grid figcaption { font: 12px sans-serif; line-height: 1.35; } .tag { font-size: 11px; color: #555; }
+.why { font-weight: bold; color: #cc3311; font-size: 12px; }
 """
+REMOVED_SHOWN = 24
+CONTAMINATED = REASONS[1]
 _FIGURE_KEYS = ("source_path", "src", "figure_label", "label", "figure_id", "alt_text", "original_width",
                 "original_height", "width", "height", "format", "uid")
 
@@ -63,6 +79,52 @@ def render_document(r: DocRecord) -> str:
     return "\n".join(parts)
 
 
+def _why(row: dict) -> str:
+    if row["reason"] == CONTAMINATED:
+        why = f"near-duplicate of an evaluation image (score {row['score']:.2f})"
+    elif row["earlier_documents"] is not None:
+        why = f"repeated: {row['earlier_documents']} earlier documents already hold it (the limit)"
+    else:
+        why = row["reason"].replace("_", " ")
+    return why + ("" if row["document_kept"] else "; the document no longer qualified and was dropped")
+
+
+def removed_images(dirs: list[str | os.PathLike], cap: int = REMOVED_SHOWN) -> tuple[dict, int, list[dict]]:
+    """(removed images by reason, documents dropped after a removal, up to ``cap`` rows with their image to
+    show: evaluation near-duplicates first, then the others, each in folder order)."""
+    counts: dict[str, int] = {}
+    dropped: set[tuple[int, str]] = set()
+    shown: dict[bool, list[dict]] = {True: [], False: []}
+    for i, d in enumerate(dirs):
+        path = Path(d) / REMOVED
+        if not path.is_file():
+            continue
+        f = pq.ParquetFile(path)
+        for g in range(f.num_row_groups):
+            for row in f.read_row_group(g).to_pylist():
+                counts[row["reason"]] = counts.get(row["reason"], 0) + 1
+                if not row["document_kept"]:
+                    dropped.add((i, row["id"]))
+                first = row["reason"] == CONTAMINATED
+                if row["image_bytes"] and len(shown[first]) < cap:
+                    shown[first].append(row)
+    return dict(sorted(counts.items())), len(dropped), (shown[True] + shown[False])[:cap]
+
+
+def render_removed(dirs: list[str | os.PathLike], cap: int = REMOVED_SHOWN) -> str:
+    counts, dropped, rows = removed_images(dirs, cap)
+    total = sum(counts.values())
+    head = (f"<h1>Removed from the documents: {total} images</h1><p class=\"meta\">"
+            + html.escape(", ".join(f"{k}: {v}" for k, v in counts.items()) or "nothing removed")
+            + f"; documents dropped afterwards: {dropped}"
+            + (f"; the first {len(rows)} shown" if 0 < len(rows) < total else "") + "</p>")
+    if not rows:
+        return head
+    cells = [_cell(f"{r['source']} document {r['id']}, position {r['position']}", r["image_bytes"], r["caption"] or "",
+                   _why(r)) for r in rows]
+    return head + "<div class=\"grid\">" + "".join(cells) + "</div>"
+
+
 def render_page(dirs: list[str | os.PathLike], n: int = 3, seed: int = 0) -> str:
     picked = choose(dirs, n, seed)
     wanted = {(i, doc_id) for i, doc_id in picked}
@@ -76,7 +138,7 @@ def render_page(dirs: list[str | os.PathLike], n: int = 3, seed: int = 0) -> str
         body = "<p>No documents were built.</p>"
     return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>sciclip documents</title>"
             f"<style>{STYLE}</style></head><body><h1>{len(picked)} documents drawn at random (seed {seed})</h1>"
-            f"{body}</body></html>\n")
+            f"{body}\n{render_removed(dirs)}</body></html>\n")
 
 
 def write_page(dirs: list[str | os.PathLike], out: str | os.PathLike, n: int = 3, seed: int = 0) -> int:
