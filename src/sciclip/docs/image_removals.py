@@ -336,10 +336,11 @@ def _yokoo_lists(occ_parts: int, keys_file: Path, kdtype: np.dtype, threshold: f
         path.unlink()
         if len(rec) < 2:
             continue
+        emb = np.ascontiguousarray(rec["emb"])  # a record field is strided: packed once, not per block
         step = block_rows(len(rec) * n)
         for b in range(0, len(rec), step):
             q = rec[b:b + step]
-            hit = (q["emb"] @ rec["emb"].T) >= np.float32(threshold)
+            hit = (emb[b:b + step] @ emb.T) >= np.float32(threshold)
             many = hit.sum(axis=1) > 1  # a key only near itself has nothing to add
             if not many.any():
                 continue
