@@ -45,7 +45,7 @@ from sciclip.storage.atomic import atomic_path
 log = logging.getLogger(__name__)
 
 PARTITION_RECORDS = 1 << 21  # pHash records per partition file (32 bytes each: ~64 MiB)
-YOKOO_PARTITION = 20_000  # samples per Yokoo centroid, on average
+YOKOO_PARTITION = 5_000  # samples per Yokoo centroid, on average: the exact search costs N x 2 x this x 256
 BLOCK_CELLS = 1 << 24  # similarities per block of queries x candidates (64 MiB of float32, and masks of it)
 
 
