@@ -58,6 +58,47 @@ def sample_extracted(sample_tarballs, tmp_path_factory) -> tuple[Path, dict]:
     return root, stats
 
 
+@pytest.fixture(scope="session")
+def i2d(sample_extracted, tmp_path_factory) -> Path:
+    """The sample's arXiv extraction in img2dataset's layout, 10 samples a shard (several shards, tail units)."""
+    from sciclip.shards.img2dataset import convert
+
+    root, _ = sample_extracted
+    out = tmp_path_factory.mktemp("i2d") / "arxiv"
+    convert(sorted(p for p in root.iterdir() if p.is_dir()), out, samples_per_shard=10)
+    return out
+
+
+# A small fastText language-id model (English vs German) trained on these: the stand-in for lid.176.bin.
+EN = ("the farmer walks to the old mill every morning", "children play near the river after school",
+      "we read a book about the history of the village", "the church tower can be seen from the hills",
+      "my neighbour grows apples and pears in her garden", "they built a new bridge over the water last year")
+DE = ("der bauer geht jeden morgen zur alten mühle", "die kinder spielen nach der schule am fluss",
+      "wir lesen ein buch über die geschichte des dorfes", "der kirchturm ist von den hügeln aus zu sehen",
+      "meine nachbarin baut äpfel und birnen in ihrem garten an",
+      "sie haben letztes jahr eine neue brücke über das wasser gebaut")
+
+
+@pytest.fixture(scope="session")
+def lid(tmp_path_factory) -> Path:
+    import random
+
+    fasttext = pytest.importorskip("fasttext")
+    d = tmp_path_factory.mktemp("lid")
+    rng = random.Random(0)
+    lines = []
+    for label, sents in (("en", EN), ("de", DE)):
+        vocab = " ".join(sents).split()
+        for _ in range(150):
+            lines.append(f"__label__{label} " + " ".join(rng.choice(vocab) for _ in range(rng.randint(5, 12))))
+    rng.shuffle(lines)
+    (d / "train.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    model = fasttext.train_supervised(input=str(d / "train.txt"), epoch=20, lr=0.5, minn=2, maxn=4, dim=16,
+                                      thread=1, seed=0, verbose=0)
+    model.save_model(str(d / "lid.bin"))
+    return d / "lid.bin"
+
+
 def read_shard(path: Path) -> list[dict]:
     """Samples of a shard as {key, jpg, txt, json} dicts, in order (plain tarfile, no webdataset)."""
     out: list[dict] = []

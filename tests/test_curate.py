@@ -21,14 +21,6 @@ from tests.conftest import read_shard, run_cli
 PLANTED_ARXIV = {("2002.00001", f"planted_{k}") for k in ("resized.png", "q70.jpg", "crop.png", "gray.png")}
 
 
-@pytest.fixture(scope="module")
-def i2d(sample_extracted, tmp_path_factory):
-    root, _ = sample_extracted
-    out = tmp_path_factory.mktemp("i2d") / "arxiv"
-    convert(sorted(p for p in root.iterdir() if p.is_dir()), out, samples_per_shard=10)
-    return out
-
-
 def test_img2dataset_layout(i2d, sample_extracted):
     root, stats = sample_extracted
     total = sum(s.samples_written for s in stats.values())

@@ -8,7 +8,6 @@ classifier trained on English and German lines.
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
 
@@ -169,34 +168,9 @@ def test_an_unloadable_kenlm_model_is_one_error_naming_it(lm, fixture_warc, tmp_
 
 # --- fastText language id -----------------------------------------------------------------------------------
 
-EN = ("the farmer walks to the old mill every morning", "children play near the river after school",
-      "we read a book about the history of the village", "the church tower can be seen from the hills",
-      "my neighbour grows apples and pears in her garden", "they built a new bridge over the water last year")
-DE = ("der bauer geht jeden morgen zur alten mühle", "die kinder spielen nach der schule am fluss",
-      "wir lesen ein buch über die geschichte des dorfes", "der kirchturm ist von den hügeln aus zu sehen",
-      "meine nachbarin baut äpfel und birnen in ihrem garten an",
-      "sie haben letztes jahr eine neue brücke über das wasser gebaut")
 GERMAN_PAGE = ("Das Dorf liegt in einem ruhigen Tal, und die alte Mühle an der Brücke ist im Frühling für "
                "Besucher geöffnet. Die Bauern haben niedrige Mauern aus Stein gebaut, und viele davon stehen noch "
                "heute. Ein kleines Museum zeigt die Werkzeuge, die hier mehr als zweihundert Jahre benutzt wurden.")
-
-
-@pytest.fixture(scope="module")
-def lid(tmp_path_factory):
-    fasttext = pytest.importorskip("fasttext")
-    d = tmp_path_factory.mktemp("lid")
-    rng = random.Random(0)
-    lines = []
-    for label, sents in (("en", EN), ("de", DE)):
-        vocab = " ".join(sents).split()
-        for _ in range(150):
-            lines.append(f"__label__{label} " + " ".join(rng.choice(vocab) for _ in range(rng.randint(5, 12))))
-    rng.shuffle(lines)
-    (d / "train.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    model = fasttext.train_supervised(input=str(d / "train.txt"), epoch=20, lr=0.5, minn=2, maxn=4, dim=16,
-                                      thread=1, seed=0, verbose=0)
-    model.save_model(str(d / "lid.bin"))
-    return d / "lid.bin"
 
 
 def test_language_id_drops_the_german_page_and_keeps_the_english_one(lid, tmp_path):

@@ -28,7 +28,7 @@ from sciclip.curate.select import select
 from sciclip.curate.variants import check_filter_sets
 from sciclip.errors import SciclipError
 from sciclip.shards.subset_file import U16, save_subset, uid_pairs
-from tests.conftest import call_cli
+from tests.conftest import DE, EN, call_cli
 
 
 def _uid(rng) -> str:
@@ -107,26 +107,6 @@ def test_clip_score_threshold_and_basic_filter(tmp_path):
     assert rep["pool"] == len(df) and rep["selected"] == int(keep.sum())
 
 
-@pytest.fixture(scope="module")
-def lid(tmp_path_factory):
-    """A small fastText language-id model (English vs German), the stand-in for lid.176.bin."""
-    from tests.test_docs_web_models import DE, EN
-    fasttext = pytest.importorskip("fasttext")
-    d = tmp_path_factory.mktemp("lid")
-    rng = random.Random(0)
-    lines = []
-    for label, sents in (("en", EN), ("de", DE)):
-        vocab = " ".join(sents).split()
-        for _ in range(150):
-            lines.append(f"__label__{label} " + " ".join(rng.choice(vocab) for _ in range(rng.randint(5, 12))))
-    rng.shuffle(lines)
-    (d / "train.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    model = fasttext.train_supervised(input=str(d / "train.txt"), epoch=20, lr=0.5, minn=2, maxn=4, dim=16,
-                                      thread=1, seed=0, verbose=0)
-    model.save_model(str(d / "lid.bin"))
-    return d / "lid.bin"
-
-
 def _table(texts, **cols):
     return pa.table({"text": texts, **cols})
 
@@ -134,7 +114,6 @@ def _table(texts, **cols):
 def test_english_is_fasttexts_top_label(lid):
     import fasttext
 
-    from tests.test_docs_web_models import DE, EN
     model = fasttext.load_model(str(lid))
     texts = [EN[0], DE[0], EN[1] + "\n" + EN[2], "x"]
     want = [model.predict(t.replace("\n", " "))[0][0] == "__label__en" for t in texts]

@@ -15,7 +15,6 @@ from sciclip.curate.clip_models import ClipModel, ModelSpec, write_tiny_model
 from sciclip.curate.kinds import KINDS, PROMPTS, classify, kind_embeddings
 from sciclip.curate.metadata import metadata_unit
 from sciclip.errors import SciclipError
-from sciclip.shards.img2dataset import convert
 from sciclip.shards.tail_plan import folder_plan, write_plan
 from tests.conftest import call_cli
 
@@ -32,14 +31,6 @@ def models(tmp_path_factory):
     write_tiny_model(root / "b32", seed=1)
     write_tiny_model(root / "l14", seed=2)
     return [ModelSpec("b32", f"local-dir:{root / 'b32'}"), ModelSpec("l14", f"local-dir:{root / 'l14'}")]
-
-
-@pytest.fixture(scope="module")
-def i2d(sample_extracted, tmp_path_factory):
-    root, _ = sample_extracted
-    out = tmp_path_factory.mktemp("i2d") / "arxiv"
-    convert(sorted(p for p in root.iterdir() if p.is_dir()), out, samples_per_shard=10)
-    return out
 
 
 @pytest.fixture(scope="module")

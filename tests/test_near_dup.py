@@ -168,18 +168,14 @@ def test_the_earlier_source_keeps_its_copy(tmp_path):
     assert sorted(int(m) for m in removed["match_order"]) == [5, 6]
 
 
-def test_near_dup_job_over_files(tmp_path, sample_extracted):
+def test_near_dup_job_over_files(tmp_path, i2d):
     """The job over img2dataset folders and unit descriptor folders: the subset file, the report (keys, shards,
     sources, the match) and the CLI."""
     from sciclip.curate.decontaminate import embed_unit
-    from sciclip.shards.img2dataset import convert
     from sciclip.shards.subset_file import load_subset
     from sciclip.shards.tail_plan import folder_plan, write_plan
     from tests.conftest import call_cli
 
-    root, _ = sample_extracted
-    i2d = tmp_path / "arxiv"
-    convert(sorted(p for p in root.iterdir() if p.is_dir()), i2d, samples_per_shard=10)
     plan = folder_plan(i2d, shards_per_unit=2)
     write_plan(plan, tmp_path / "plan.json")
     for u in plan.units:
