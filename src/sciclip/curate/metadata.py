@@ -20,7 +20,6 @@ import io
 import json
 import logging
 import os
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,7 @@ from sciclip.errors import SciclipError
 from sciclip.shards.reader import IMAGE_EXTS, ShardReport, read_samples
 from sciclip.shards.tail_plan import TailPlan
 from sciclip.storage.atomic import atomic_path, atomic_write_bytes
+from sciclip.storage.npz import save_npz
 
 log = logging.getLogger(__name__)
 
@@ -151,17 +151,6 @@ def embed_rows(models: list[ClipModel], shards: list[Path], batch_size: int, wor
                         st.emb[(model.spec.name, part)] = arr
                 yield st
     bar.close()
-
-
-def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """np.savez's format with fixed member dates, so that the same arrays give the same bytes (numpy stamps
-    the current time)."""
-    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
-        for name, arr in arrays.items():
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
-            z.writestr(info, buf.getvalue())
 
 
 def _table(st: _Shard, keep: list[int], models: list[ModelSpec], kinds: tuple[list[str], np.ndarray] | None):
