@@ -262,3 +262,40 @@ def test_keep_duplicates_keeps_exact_duplicates(tmp_path):
     filter_unit(tmp_path / "i2d", plan, unit, None, 2.0, tmp_path / "f" / unit)
     assert dedup_source([tmp_path / "f" / unit], plan, 2.0, tmp_path / "a.npy", dedup=False)["kept"] == 2
     assert dedup_source([tmp_path / "f" / unit], plan, 2.0, tmp_path / "b.npy")["kept"] == 1
+
+
+def test_metadata_is_taken_from_the_pool_not_computed(downloaded, tmp_path):
+    from sciclip.curate.clip_models import ModelSpec, write_tiny_model
+    from sciclip.curate.kinds import load_prompts
+    from sciclip.curate.metadata import metadata_unit
+    from sciclip.shards.img2dataset import convert
+    from sciclip.shards.tail_plan import folder_plan
+    from sciclip.sources.commonpool.source import CommonPoolSource
+    from sciclip.sources.job import extract_unit
+
+    pool_dir, dl, _ = downloaded
+    extract_unit(CommonPoolSource(), [dl], tmp_path / "shards" / "u0")
+    convert([tmp_path / "shards" / "u0"], tmp_path / "i2d")
+    plan = folder_plan(tmp_path / "i2d")
+    write_tiny_model(tmp_path / "m", seed=1)
+    specs = [ModelSpec(n, f"local-dir:{tmp_path / 'm'}") for n in ("b32", "l14")]
+    kw = {"kind_model": "l14", "prompts": load_prompts(None), "device": "cpu", "workers": 0}
+    rep = metadata_unit(tmp_path / "i2d", plan, plan.units[0].name, tmp_path / "meta", specs, pool=[pool_dir], **kw)
+    assert rep["reused"] and rep["samples"] == 6 and sum(rep["kinds"].values()) == 6
+    ours = pq.read_table(tmp_path / "meta" / "00000.parquet")
+    pool_rows = {r["uid"]: (f, i, r) for f in sample_pool.FILES
+                 for i, r in enumerate(pq.read_table(pool_dir / f"{f}.parquet").to_pylist())}
+    with np.load(tmp_path / "meta" / "00000.npz") as z:
+        got = {n: z[n] for n in z.files}
+    for j, row in enumerate(ours.to_pylist()):
+        f, i, pr = pool_rows[row["uid"]]
+        assert row["clip_l14_similarity_score"] == np.float32(pr["clip_l14_similarity_score"])
+        assert (row["text"], row["face_bboxes"], row["source"]) == (pr["text"], pr["face_bboxes"], "commonpool")
+        with np.load(pool_dir / f"{f}.npz") as z:
+            for n in ("b32_img", "b32_txt", "l14_img", "l14_txt"):
+                assert np.array_equal(got[n][j], z[n][i])
+    # the same unit without the pool: the tiny models compute other scores
+    rep = metadata_unit(tmp_path / "i2d", plan, plan.units[0].name, tmp_path / "meta2", specs, **kw)
+    assert not rep.get("reused")
+    computed = pq.read_table(tmp_path / "meta2" / "00000.parquet").column("clip_l14_similarity_score").to_numpy()
+    assert not np.allclose(computed, ours.column("clip_l14_similarity_score").to_numpy(), atol=1e-3)
