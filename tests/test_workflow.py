@@ -105,6 +105,61 @@ def test_metadata_near_duplicates_and_a_filtered_variant(first_run):
     assert "arxiv kinds:" in r.stdout
 
 
+def test_commonpool_output_is_the_sample_pool_minus_dead_links(first_run):
+    """The demo downloads the sample pool through img2dataset (DataComp's way): results/final/commonpool holds
+    exactly the pool's uids minus its dead links (decontamination is off for the pool by default), each dead link
+    counted under its reason; the mix holds them beside the papers; the metadata is the pool's own."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from sciclip.sample.commonpool import FILES, expected_uids
+    from sciclip.shards.subset_file import load_subset
+
+    res = first_run / "results"
+    fate = expected_uids()
+    alive = sorted(u for u, f in fate.items() if f == "sample")
+    pool = sorted(u for f in FILES for u in pq.read_table(
+        first_run / "resources" / "sample" / "commonpool" / "metadata" / f"{f}.parquet").column("uid").to_pylist())
+    assert pool == sorted(fate) and len(alive) == 6
+
+    def uids(folder):
+        return sorted(f"{int(h):016x}{int(lo):016x}" for h, lo in load_subset(folder / "sample_ids.npy").tolist())
+
+    assert uids(res / "final" / "commonpool") == alive
+    mixed = uids(res / "final" / "commonpool-papers")
+    assert set(alive) <= set(mixed) and set(mixed) - set(alive) == set(uids(res / "final" / "arxiv")) | set(
+        uids(res / "final" / "pmc"))
+    stats = json.loads((res / "stats" / "commonpool.json").read_text())
+    dead: dict[str, int] = {}
+    for f in fate.values():
+        if f != "sample":
+            dead[f] = dead.get(f, 0) + 1
+    assert stats["skipped_papers"] == dead and stats["samples"] == 6 and stats["papers_seen"] == 10
+    report = json.loads((res / "commonpool" / "decontamination.json").read_text())
+    assert (report["contaminated"], report["exact_duplicates"], report.get("dedup")) == (0, 0, False)
+    assert not (res / "commonpool" / "scores").exists()  # the pool is DataComp's, decontaminated already
+    unit = json.loads(next((res / "commonpool" / "metadata.units").glob("*.json")).read_text())
+    assert unit["reused"] and unit["samples"] == 6
+    meta = pq.read_table(res / "commonpool" / "metadata" / "00000.parquet").to_pylist()
+    src = {r["uid"]: r for f in FILES for r in pq.read_table(
+        first_run / "resources" / "sample" / "commonpool" / "metadata" / f"{f}.parquet").to_pylist()}
+    for row in meta:
+        assert np.float32(row["clip_b32_similarity_score"]) == np.float32(src[row["uid"]]["clip_b32_similarity_score"])
+    near = json.loads((res / "near_dup" / "report.json").read_text())  # the pool stays out of it (tail.near_dup)
+    assert near["samples"] == sum(json.loads((res / "stats" / f"{s}.json").read_text())["samples"]
+                                  for s in ("arxiv", "pmc", "cc"))
+
+
+def test_the_papers_config_plans_the_three_conditions(tmp_path):
+    """config/paper.yaml (real sources: arXiv's and PMC's buckets, CommonPool small from Hugging Face) plans the
+    paper's three conditions as final outputs; nothing is fetched by a dry run."""
+    wd = make_checkout(tmp_path / "paper")
+    r = snakemake(wd, "-n", "--cores", "2", "--configfile", "config/config.yaml", "config/paper.yaml")
+    finals = set(re.findall(r"output: results/final/([\w-]+)\n", r.stdout))
+    assert finals == {"commonpool", "arxiv-pmc", "commonpool-arxiv-pmc", "commonpool-clip30"}, finals
+    assert "commonpool_list" in r.stdout and "cc_list" not in r.stdout and "sample_corpus" not in r.stdout
+
+
 def test_pmc_shards_land_beside_arxiv_one_job_per_batch(first_run):
     import webdataset as wds
 
@@ -305,7 +360,7 @@ PROVIDERS = {"PIL": "pillow", "yaml": "pyyaml", "boto3": "boto3", "botocore": "b
              "selectolax": "selectolax", "warcio": "warcio", "orjson": "orjson", "msgspec": "msgspec", "isal": "isal",
              "img2dataset": "img2dataset", "py3langid": "py3langid",
              "fasttext": "fasttext-numpy2-wheel", "kenlm": "kenlm", "sentencepiece": "sentencepiece",
-             "safetensors": "safetensors", "nltk": "nltk"}
+             "safetensors": "safetensors", "nltk": "nltk", "huggingface_hub": "huggingface_hub"}
 
 
 def _third_party_imports_of_sciclip() -> set[str]:

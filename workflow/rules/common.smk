@@ -38,8 +38,9 @@ VARIANTS = {f["name"]: f for f in CURATE["filters"]}  # filtered variants of fin
 SOURCES = [name for name in registered_sources() if config.get(name, {}).get("enabled")]
 
 # What each source's .smk file declares (arxiv.smk, pmc.smk) - the member list its selection writes
-# (first column: tarball, batch, ...), the files a unit job reads and the folders it writes besides its
-# shards; each entry becomes the unit command's flag of the same name.
+# (first column: tarball, batch, ...), the files a unit job reads (a pattern, or a list of them: one flag with
+# several paths) and the folders it writes besides its shards; each entry becomes the unit command's flag of the
+# same name.
 MEMBERS = {}
 UNIT_INPUTS = {}
 UNIT_PATHS = {}
@@ -117,15 +118,24 @@ def get_unit_shard_dirs(wildcards):
     return [f"{RESULTS}/{wildcards.source}/shards/{unit}" for unit in get_units(wildcards.source)]
 
 
+def _unit_paths(pattern, unit):
+    return [p.format(unit=unit) for p in pattern] if isinstance(pattern, list) else pattern.format(unit=unit)
+
+
 def get_unit_inputs(wildcards):
-    paths = {k: v.format(unit=wildcards.unit) for k, v in UNIT_INPUTS.get(wildcards.source, {}).items()}
+    paths = {k: _unit_paths(v, wildcards.unit) for k, v in UNIT_INPUTS.get(wildcards.source, {}).items()}
     return {"units": f"{RESULTS}/{wildcards.source}/units.tsv", **paths}
+
+
+def _quoted(value):
+    return " ".join(shlex.quote(str(v)) for v in value) if isinstance(value, list) else shlex.quote(str(value))
 
 
 def get_unit_flags(wildcards, input):
     """The source's config and the extraction config as flags, plus the unit's own paths."""
     flags = [_source_unit_flags(wildcards.source)]
-    flags += [f"--{k} {shlex.quote(str(input[k]))}" for k in UNIT_INPUTS.get(wildcards.source, {})]
+    flags += [f"--{k} {_quoted(list(input[k]) if isinstance(UNIT_INPUTS[wildcards.source][k], list) else input[k])}"
+              for k in UNIT_INPUTS.get(wildcards.source, {})]
     flags += [f"--{k} {shlex.quote(v.format(unit=wildcards.unit))}"
               for k, v in UNIT_PATHS.get(wildcards.source, {}).items()]
     return " ".join(flags)
@@ -133,7 +143,7 @@ def get_unit_flags(wildcards, input):
 
 @functools.cache
 def _source_unit_flags(source):
-    return config_flags(f"{source} unit", config[source], EXTRACT, exclude=("workers",))
+    return config_flags(f"{source} unit", config[source], EXTRACT, exclude=("workers", "tail"))
 
 
 def get_unit_downloads(wildcards):
@@ -239,13 +249,25 @@ def get_scores_dir(wildcards):
     return f"{RESULTS}/{wildcards.source}/scores"
 
 
+def get_tail_step(source, step):
+    """Whether the tail does ``step`` (decontaminate, dedup, near_dup) to ``source``'s samples (its ``tail``
+    section; CommonPool's are off by default)."""
+    return bool(config[source].get("tail", {}).get(step, True))
+
+
+def _decontaminated(source):
+    return DECON["enabled"] and get_tail_step(source, "decontaminate")
+
+
 def get_unit_scored(wildcards):
-    return [f"{RESULTS}/{wildcards.source}/scores.units/{wildcards.tunit}.json"] if DECON["enabled"] else []
+    if not _decontaminated(wildcards.source):
+        return []
+    return [f"{RESULTS}/{wildcards.source}/scores.units/{wildcards.tunit}.json"]
 
 
 def get_filter_scores_flags(wildcards):
     """Scores and the descriptor's threshold; without decontamination nothing is contaminated."""
-    if not DECON["enabled"]:
+    if not _decontaminated(wildcards.source):
         return ""
     return f"--scores {shlex.quote(get_scores_dir(wildcards))} --threshold {get_threshold()}"
 
@@ -255,7 +277,11 @@ def get_filtered_dirs(wildcards):
 
 
 def get_subset_threshold(wildcards):
-    return get_threshold() if DECON["enabled"] else 2.0  # above any score: only duplicates go
+    return get_threshold() if _decontaminated(wildcards.source) else 2.0  # above any score: only duplicates go
+
+
+def get_subset_dedup_flag(wildcards):
+    return "" if get_tail_step(wildcards.source, "dedup") else "--keep-duplicates"
 
 
 def get_report_threshold_flag():
@@ -323,7 +349,7 @@ def get_all_converted(wildcards):
 
 
 def get_all_scored(wildcards):
-    return [m for s in SOURCES for m in _tail_markers(s, "scores.units")] if DECON["enabled"] else []
+    return [m for s in SOURCES if _decontaminated(s) for m in _tail_markers(s, "scores.units")]
 
 
 def get_decontamination_reports(wildcards):
@@ -393,6 +419,19 @@ def get_metadata_dir(wildcards):
     return f"{RESULTS}/{wildcards.source}/metadata"
 
 
+def _reuses_pool_metadata(source):
+    return source == "commonpool" and CP["reuse_metadata"]
+
+
+def get_metadata_pool_inputs(wildcards):
+    """CommonPool: the pool's own metadata folders of the tail unit's rows (scores and embeddings reused)."""
+    return get_commonpool_pool_dirs(wildcards) if _reuses_pool_metadata(wildcards.source) else []
+
+
+def get_metadata_pool_flags(wildcards, input):
+    return f"--pool {_quoted(list(input.pool))}" if input.pool else ""
+
+
 def get_metadata_gpus():
     return 0 if METADATA.get("device") == "cpu" else METADATA["gpu"]
 
@@ -405,10 +444,15 @@ def get_all_metadata(wildcards):
     return get_metadata_markers(SOURCES) if METADATA["enabled"] else []
 
 
+def get_near_dup_sources():
+    """The sources the in-corpus near-duplicate search covers (tail.near_dup), in corpus order."""
+    return [s for s in SOURCES if get_tail_step(s, "near_dup")]
+
+
 def get_near_dup_inputs(wildcards):
-    """Every source's tail plan and every tail unit's descriptors."""
+    """Every covered source's tail plan and every tail unit's descriptors."""
     inputs = []
-    for s in SOURCES:
+    for s in get_near_dup_sources():
         inputs.append(f"{RESULTS}/{s}/img2dataset.plan.json")
         inputs += _tail_markers(s, "img2dataset.units")
         inputs += [f"{RESULTS}/{s}/embeddings/{u}" for u in get_tail_units(s)]
@@ -419,7 +463,7 @@ def get_near_dup_flags(wildcards, input):
     return " ".join(
         f"--source {s} {shlex.quote(f'{RESULTS}/{s}/img2dataset')} "
         f"{shlex.quote(f'{RESULTS}/{s}/img2dataset.plan.json')} {shlex.quote(f'{RESULTS}/{s}/embeddings')}"
-        for s in SOURCES)
+        for s in get_near_dup_sources())
 
 
 def get_near_dup_threshold():
@@ -427,7 +471,7 @@ def get_near_dup_threshold():
 
 
 def get_near_dup_report(wildcards):
-    return [f"{RESULTS}/near_dup/report.json"] if NEAR_DUP["enabled"] and SOURCES else []
+    return [f"{RESULTS}/near_dup/report.json"] if NEAR_DUP["enabled"] and get_near_dup_sources() else []
 
 
 def _variant(wildcards):
@@ -444,14 +488,21 @@ def get_variant_inputs(wildcards):
 
 
 def get_variant_flags(wildcards, input):
-    """The metadata folders of the output's sources, the filter set as JSON, and the files it needs."""
+    """The base subset, the metadata folders of the output's sources, the filter set as JSON, and the files it
+    needs (named here rather than in the rule's shell, which a dry run formats before the checkpoint has given
+    the inputs)."""
     spec = {k: v for k, v in _variant(wildcards).items() if k not in ("name", "output")}
-    flags = ["--metadata", *(shlex.quote(f"{RESULTS}/{s}/metadata") for s in get_output_sources(wildcards)),
+    flags = ["--subset", shlex.quote(f"{RESULTS}/final/{get_variant_base(wildcards)}.subset.npy"), "--metadata",
+             *(shlex.quote(f"{RESULTS}/{s}/metadata") for s in get_output_sources(wildcards)),
              "--filters", shlex.quote(json.dumps(spec, sort_keys=True))]
     if "near_dup" in input.keys():
         flags += ["--near-dup", shlex.quote(input.near_dup)]
     flags.append(get_flags("select", CURATE, exclude=("filters", "near_dup")))
     return " ".join(flags)
+
+
+def get_variant_base(wildcards):
+    return _variant(wildcards)["output"]
 
 
 def get_variant_reports(wildcards):

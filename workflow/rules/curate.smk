@@ -99,6 +99,7 @@ rule subset:
         "../envs/core.yaml"
     params:
         threshold=get_subset_threshold,
+        dedup=get_subset_dedup_flag,
     shell:
         "sciclip subset --filtered {input.filtered:q} --plan {input.plan:q} --threshold {params.threshold} "
-        "--report {output.report:q} --out {output.subset:q} 2> {log:q}"
+        "{params.dedup} --report {output.report:q} --out {output.subset:q} 2> {log:q}"

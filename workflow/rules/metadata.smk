@@ -22,6 +22,7 @@ rule metadata:
         plan=f"{RESULTS}/{{source}}/img2dataset.plan.json",
         converted=f"{RESULTS}/{{source}}/img2dataset.units/{{tunit}}.json",
         models=get_metadata_model_files,
+        pool=get_metadata_pool_inputs,
     output:
         f"{RESULTS}/{{source}}/metadata.units/{{tunit}}.json",
     log:
@@ -34,12 +35,13 @@ rule metadata:
         shards=get_img2dataset_dir,
         out=get_metadata_dir,
         flags=get_metadata_flags(),
+        pool=get_metadata_pool_flags,
     threads: METADATA["workers"] + 1
     resources:
         gpu=get_metadata_gpus(),
     shell:
         "sciclip metadata {params.shards:q} --plan {input.plan:q} --unit {wildcards.tunit} {params.flags} "
-        "--out {params.out:q} --report {output:q} 2> {log:q}"
+        "{params.pool} --out {params.out:q} --report {output:q} 2> {log:q}"
 
 
 rule near_dup:
@@ -79,5 +81,5 @@ rule variant_subset:
     params:
         flags=get_variant_flags,
     shell:
-        "sciclip select {params.flags} --subset {input.base:q} --out {output.subset:q} --report {output.report:q} "
+        "sciclip select {params.flags} --out {output.subset:q} --report {output.report:q} "
         "2> {log:q}"

@@ -107,7 +107,8 @@ def cmd_subset(args) -> int:
     if args.filtered:
         if not args.plan:
             raise SciclipError("--filtered needs --plan")
-        rep = dedup_source(args.filtered, read_plan(args.plan), threshold, args.out, args.report)
+        rep = dedup_source(args.filtered, read_plan(args.plan), threshold, args.out, args.report,
+                           dedup=not args.keep_duplicates)
     elif args.input:
         rep = build_subset(args.input, args.scores, threshold if args.scores else 2.0, args.out, args.report)
     else:
@@ -163,5 +164,7 @@ def register(sub) -> None:
     p.add_argument("--filtered", nargs="+", default=None, help="instead: the filter outputs of every tail unit")
     p.add_argument("--plan", default=None, help="with --filtered: the tail plan")
     p.add_argument("--merge", nargs="+", default=None, help="instead: merge these subset files")
+    p.add_argument("--keep-duplicates", action="store_true",
+                   help="with --filtered: keep exact duplicates (a source switched out of dedup, e.g. CommonPool)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_subset)

@@ -27,10 +27,11 @@ def cmd_metadata(args) -> int:
     plan, unit = _unit(args)
     rep = metadata_unit(args.input, plan, unit, args.out, _models(args), kind_model=args.kind_model,
                         prompts=load_prompts(args.kind_prompts) if args.kind_model else None, device=args.device,
-                        precision=args.precision, batch_size=args.batch_size, workers=args.workers)
+                        precision=args.precision, batch_size=args.batch_size, workers=args.workers, pool=args.pool)
     if args.report:
         write_report(args.report, rep)
-    say(f"metadata of {rep['samples']} samples ({', '.join(rep['models'])}) -> {args.out}")
+    how = " taken from the pool" if rep.get("reused") else ""
+    say(f"metadata of {rep['samples']} samples ({', '.join(rep['models'])}){how} -> {args.out}")
     return 0
 
 
@@ -103,6 +104,9 @@ def register(sub) -> None:
                    help="model precision (fp32; fp16 on a GPU)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass (64)")
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers decoding the shards (2)")
+    p.add_argument("--pool", nargs="+", default=None,
+                   help="the pool's own metadata folders (CommonPool: parquets + npz): its scores and embeddings are "
+                        "taken by uid, not computed, where it has them for every sample and model")
     _add_unit_args(p)
     p.set_defaults(func=cmd_metadata)
 

@@ -100,9 +100,10 @@ def filter_unit(folder: str | os.PathLike, plan: TailPlan, unit: str, scores_dir
 
 
 def _dedup_partitions(unit_dirs: list[Path], partitions: int, uid_parts: int, unit_starts: np.ndarray,
-                      work: Path) -> tuple[int, int]:
+                      work: Path, dedup: bool = True) -> tuple[int, int]:
     """Pass over hash partitions: kept uids appended to ``work/kept.{q}`` (by uid prefix), duplicates to
-    ``work/dup.{d}`` (by the tail unit their key falls in, so that each file is one stretch of key order)."""
+    ``work/dup.{d}`` (by the tail unit their key falls in, so that each file is one stretch of key order).
+    Without ``dedup`` every sample is kept (a source whose pool is defined elsewhere: CommonPool)."""
     dup_parts = len(unit_starts)
     kept_files = [open(work / f"kept.{q:04d}", "wb") for q in range(uid_parts)]
     dup_files = [open(work / f"dup.{d:04d}", "wb") for d in range(dup_parts)]
@@ -116,7 +117,8 @@ def _dedup_partitions(unit_dirs: list[Path], partitions: int, uid_parts: int, un
                 continue
             rec = rec[np.lexsort((rec["order"], rec["il"], rec["ih"]))]
             first = np.ones(len(rec), bool)
-            first[1:] = (rec["ih"][1:] != rec["ih"][:-1]) | (rec["il"][1:] != rec["il"][:-1])
+            if dedup:
+                first[1:] = (rec["ih"][1:] != rec["ih"][:-1]) | (rec["il"][1:] != rec["il"][:-1])
             win, lose = rec[first], rec[~first]
             q = (win["uh"] >> shift).astype(np.int64) if uid_parts > 1 else np.zeros(len(win), np.int64)
             for part in np.unique(q):
@@ -169,9 +171,10 @@ def _write_list(f, items: Iterable[dict]) -> None:
 
 
 def dedup_source(unit_dirs: list[str | os.PathLike], plan: TailPlan, threshold: float, out: str | os.PathLike,
-                 report_path: str | os.PathLike | None = None, uid_partitions: int = 256) -> dict:
+                 report_path: str | os.PathLike | None = None, uid_partitions: int = 256, dedup: bool = True) -> dict:
     """The decontaminated, de-duplicated subset of a source from its units' filter outputs (sorted u8,u8 .npy),
-    and the report of what was removed (contaminated and duplicate samples, each in key order)."""
+    and the report of what was removed (contaminated and duplicate samples, each in key order). ``dedup=False``
+    keeps exact duplicates (the report then says ``"dedup": false``)."""
     dirs = sorted((Path(d) for d in unit_dirs), key=lambda p: p.name)
     infos = []
     for d in dirs:
@@ -188,7 +191,7 @@ def dedup_source(unit_dirs: list[str | os.PathLike], plan: TailPlan, threshold: 
     work.mkdir(parents=True)
     try:
         starts = np.array([u.first_shard * plan.samples_per_shard for u in plan.units] or [0], dtype=np.uint64)
-        kept, dups = _dedup_partitions(dirs, partitions.pop(), uid_partitions, starts, work)
+        kept, dups = _dedup_partitions(dirs, partitions.pop(), uid_partitions, starts, work, dedup)
         writer = SubsetWriter(out, kept)
         for q in range(uid_partitions):
             part = np.fromfile(work / f"kept.{q:04d}", dtype=U16)
@@ -202,7 +205,7 @@ def dedup_source(unit_dirs: list[str | os.PathLike], plan: TailPlan, threshold: 
             tmp = report_path.with_name(f".{report_path.name}.tmp-{os.getpid()}")
             with open(tmp, "w", encoding="utf-8") as f:
                 head = {"samples": samples, "kept": kept, "contaminated": contaminated, "exact_duplicates": dups,
-                        "threshold": threshold}
+                        "threshold": threshold, **({} if dedup else {"dedup": False})}
                 f.write(json.dumps(head, indent=2)[:-2] + ",\n  \"contaminated_samples\": ")
                 _write_list(f, _contaminated_rows(dirs))
                 f.write(",\n  \"duplicate_samples\": ")

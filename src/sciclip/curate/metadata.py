@@ -20,7 +20,6 @@ import io
 import json
 import logging
 import os
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,7 @@ from sciclip.errors import SciclipError
 from sciclip.shards.reader import IMAGE_EXTS, ShardReport, read_samples
 from sciclip.shards.tail_plan import TailPlan
 from sciclip.storage.atomic import atomic_path, atomic_write_bytes
+from sciclip.storage.npz import save_npz
 
 log = logging.getLogger(__name__)
 
@@ -153,17 +153,6 @@ def embed_rows(models: list[ClipModel], shards: list[Path], batch_size: int, wor
     bar.close()
 
 
-def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """np.savez's format with fixed member dates, so that the same arrays give the same bytes (numpy stamps
-    the current time)."""
-    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
-        for name, arr in arrays.items():
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
-            z.writestr(info, buf.getvalue())
-
-
 def _table(st: _Shard, keep: list[int], models: list[ModelSpec], kinds: tuple[list[str], np.ndarray] | None):
     rows = [st.rows[i] for i in keep]
     cols = {
@@ -190,8 +179,10 @@ def _table(st: _Shard, keep: list[int], models: list[ModelSpec], kinds: tuple[li
 def metadata_unit(folder: str | os.PathLike, plan: TailPlan, unit: str, outdir: str | os.PathLike,
                   specs: list[ModelSpec], kind_model: str | None = None, prompts: dict | None = None,
                   device: str | None = None, precision: str = "fp32", batch_size: int = 64,
-                  workers: int = 2) -> dict:
-    """Metadata of one tail unit's shards into ``outdir`` (``{shard}.parquet`` + ``{shard}.npz``); a report."""
+                  workers: int = 2, pool: list[str | os.PathLike] | None = None) -> dict:
+    """Metadata of one tail unit's shards into ``outdir`` (``{shard}.parquet`` + ``{shard}.npz``); a report.
+    With ``pool`` (CommonPool's own metadata folders) the scores and embeddings are the pool's, where it has
+    them for every sample and model (``sciclip.curate.pool_metadata``); else the models compute them."""
     import torch
 
     if not specs:
@@ -199,6 +190,10 @@ def metadata_unit(folder: str | os.PathLike, plan: TailPlan, unit: str, outdir: 
     if kind_model is not None and kind_model not in {s.name for s in specs}:
         raise SciclipError(f"kind_model {kind_model!r} is not one of the models ({', '.join(s.name for s in specs)})")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if pool:
+        rep = _from_pool(folder, plan, unit, outdir, specs, kind_model, prompts, device, precision, pool)
+        if rep is not None:
+            return rep
     models = [ClipModel(s, device, precision) for s in specs]
     kind_emb = None
     if kind_model is not None and prompts:
@@ -232,6 +227,55 @@ def metadata_unit(folder: str | os.PathLike, plan: TailPlan, unit: str, outdir: 
             log.warning("%s: %d images do not decode (no metadata row)", st.path, len(st.failed))
     report["kinds"] = dict(sorted(report["kinds"].items()))
     report["duration_s"] = round(time.perf_counter() - start, 3)  # decoding and the forward passes, not loading
+    return report
+
+
+def _from_pool(folder, plan: TailPlan, unit: str, outdir, specs: list[ModelSpec], kind_model: str | None,
+               prompts: dict | None, device: str, precision: str, pool: list) -> dict | None:
+    """The unit's metadata from the pool's rows (None, with a warning, when the pool lacks some)."""
+    import time
+
+    from sciclip.curate.pool_metadata import DATACOMP_COLUMNS, PoolMetadata, pool_table
+
+    start = time.perf_counter()
+    pm = PoolMetadata(pool)
+    shards = unit_shards(folder, plan, unit)
+    rows = {s: shard_rows(s) for s in shards}
+    names = [s.name for s in specs]
+    why = pm.available([r["uid"] for rs in rows.values() for r in rs], names)
+    if why:
+        log.warning("tail unit %s: the models compute its metadata (%s)", unit, why)
+        return None
+    kind_emb = None
+    if kind_model is not None and prompts:
+        model = ClipModel(next(s for s in specs if s.name == kind_model), device, precision)
+        kind_emb = kind_embeddings(model.encode_texts, prompts)
+    known = set(DATACOMP_COLUMNS) | {f"clip_{n}_similarity_score" for n in names}
+    extra = [c for c in pm.columns if c not in known]
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    report = {"unit": unit, "samples": 0, "skipped": {}, "reused": True,
+              "models": {s.name: {"model": s.model, "pretrained": s.pretrained} for s in specs}, "kinds": {}}
+    for shard, ours in rows.items():
+        pool_rows, arrays = pm.rows([r["uid"] for r in ours], names)
+        kinds = None
+        if kind_emb is not None and not ours:
+            kinds = ([], np.zeros(0, np.float32))
+        elif kind_emb is not None:
+            img = arrays[f"{kind_model}_img"].astype(np.float32)
+            if img.shape[1] != kind_emb.shape[1]:
+                raise SciclipError(f"the pool's {kind_model}_img is {img.shape[1]} wide, model {kind_model}'s "
+                                   f"text embeddings {kind_emb.shape[1]}: not the same model")
+            kinds = classify(img / np.maximum(np.linalg.norm(img, axis=1, keepdims=True), 1e-12), kind_emb,
+                             list(prompts))
+            for k in kinds[0]:
+                report["kinds"][k] = report["kinds"].get(k, 0) + 1
+        save_npz(outdir / f"{shard.stem}.npz", {n: a.astype(np.float16) for n, a in arrays.items()})
+        with atomic_path(outdir / f"{shard.stem}.parquet") as tmp:
+            pq.write_table(pool_table(ours, pool_rows, names, extra, kinds), tmp)
+        report["samples"] += len(ours)
+    report["kinds"] = dict(sorted(report["kinds"].items()))
+    report["duration_s"] = round(time.perf_counter() - start, 3)
     return report
 
 

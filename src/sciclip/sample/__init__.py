@@ -11,6 +11,7 @@ from pathlib import Path
 from sciclip.sample import media
 from sciclip.sample.arxiv import write_arxiv_sample
 from sciclip.sample.cc import write_cc_sample
+from sciclip.sample.commonpool import write_commonpool_sample
 from sciclip.sample.pmc import write_pmc_sample
 from sciclip.storage.atomic import atomic_write_bytes
 
@@ -18,10 +19,10 @@ SAMPLE_MARKER = "sample.json"
 
 
 def write_sample(outdir: str | Path) -> list[Path]:
-    """Write the sample mirrors below ``outdir`` (arxiv/, pmc/cloud/, pmc/legacy/, cc/) and, last, the marker
+    """Write the sample mirrors below ``outdir`` (arxiv/, pmc/cloud/, pmc/legacy/, cc/, commonpool/) and, last, the marker
     ``outdir/sample.json`` listing them; returns the files written."""
     written = (write_arxiv_sample(outdir) + write_pmc_sample(Path(outdir)) + write_cc_sample(outdir)
-               + _write_eval(Path(outdir)))
+               + write_commonpool_sample(outdir) + _write_eval(Path(outdir)))
     marker = Path(outdir) / SAMPLE_MARKER
     listing = sorted(str(p.relative_to(outdir)) for p in written)
     atomic_write_bytes(marker, (json.dumps({"files": listing}, indent=1) + "\n").encode())

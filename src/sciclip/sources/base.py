@@ -45,6 +45,11 @@ class Candidate:
     meta: dict = field(default_factory=dict)
     image_ref: str = ""
     label: str = ""  # the figure's display label ("Figure 3"), put before the caption only when configured
+    # A source whose samples already have identities and images of their own (CommonPool: DataComp's uid, the
+    # image as DataComp's img2dataset download encodes it) sets both: the uid is kept instead of derived, and
+    # the JPEG is copied, not converted again (``meta`` then gives its sizes and the original's sha256).
+    uid: str = ""
+    encoded: bool = False
 
 
 class Source(ABC):

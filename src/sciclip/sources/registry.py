@@ -6,7 +6,7 @@ from sciclip.errors import SciclipError
 from sciclip.sources.base import Source
 
 _SOURCES: dict[str, type[Source]] = {}
-BUILTIN = ("arxiv", "pmc", "cc")  # fixed order, whatever was imported first: it is the column order of the shards
+BUILTIN = ("arxiv", "pmc", "cc", "commonpool")  # fixed order, whatever was imported first: it is the column order of the shards
 
 
 def register(cls: type[Source]) -> type[Source]:
@@ -25,6 +25,7 @@ def _load_builtin() -> None:
     # imported for their register() side effect; deferred so that importing the registry stays cheap
     import sciclip.sources.arxiv.extract  # noqa: F401
     import sciclip.sources.cc.source  # noqa: F401
+    import sciclip.sources.commonpool.source  # noqa: F401
     import sciclip.sources.pmc.extract  # noqa: F401
 
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 
 from sciclip.errors import Skip
-from sciclip.images.pipeline import convert_image
+from sciclip.images.pipeline import convert_image, sniff_format
 from sciclip.sources.base import Candidate
 from sciclip.sources.options import ExtractOptions
 from sciclip.sources.uids import sample_uid
 from sciclip.text.captions import caption_text
+
+UID = re.compile(r"[0-9a-f]{32}")  # DataComp's uid: 128 bits in lower-case hex
 
 
 @dataclass
@@ -40,9 +43,11 @@ def make_sample(source: str, cand: Candidate, opts: ExtractOptions, scratch, tim
     if cand.image_path is None:
         raise Skip("graphic_not_found", cand.image_ref)
     data = cand.image_path.read_bytes()
+    if cand.encoded:
+        return _encoded_sample(source, cand, data, caption)
     image = convert_image(data, opts.image, path=cand.image_path, scratch=scratch, timings=timings)
     sha = hashlib.sha256(data).hexdigest()
-    uid = sample_uid(source, *cand.uid_parts, cand.source_path, sha, caption)
+    uid = cand.uid or sample_uid(source, *cand.uid_parts, cand.source_path, sha, caption)
     meta = dict(cand.meta)
     meta.update({
         "uid": uid, "key": uid, "source": source, "source_path": cand.source_path,
@@ -51,3 +56,18 @@ def make_sample(source: str, cand: Candidate, opts: ExtractOptions, scratch, tim
         "sha256": sha, "caption": caption,
     })
     return Sample(uid, image.jpeg, caption, meta)
+
+
+def _encoded_sample(source: str, cand: Candidate, data: bytes, caption: str) -> Sample:
+    """A sample whose JPEG and uid the source already has: copied as they are (re-encoding would only lose
+    quality, and the uid is what the source's own subsets name). The sizes and the original's sha256 come with
+    the candidate; an image that is no JPEG is refused (the shards hold JPEGs only)."""
+    if sniff_format(data) != "jpeg":
+        raise Skip("unsupported_format", f"{cand.image_ref or cand.source_path}: not a JPEG")
+    if not UID.fullmatch(cand.uid):
+        raise Skip("bad_uid", repr(cand.uid[:40]))
+    meta = dict(cand.meta)
+    meta.update({"uid": cand.uid, "key": cand.uid, "source": source, "source_path": cand.source_path,
+                 "image_format": "jpeg", "sha256": cand.meta.get("sha256") or hashlib.sha256(data).hexdigest(),
+                 "caption": caption})
+    return Sample(cand.uid, data, caption, meta)

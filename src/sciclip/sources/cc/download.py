@@ -113,15 +113,17 @@ def connection_policy(opts: DownloadOptions, web=None) -> AddressPolicy:
     return policy.allowing(*web.endpoint) if web is not None else policy
 
 
-def run_img2dataset(url_list: Path, out_dir: Path, opts: DownloadOptions) -> None:
+def run_img2dataset(url_list: Path, out_dir: Path, opts: DownloadOptions, kwargs: dict | None = None) -> None:
     """img2dataset over ``url_list`` into ``out_dir``: in this process with one process (no spawned children:
     each would re-import img2dataset), else ``img2dataset.download`` in its own interpreter. Either way
     its urllib connects only where ``connection_policy`` allows (``guarded_urllib``): the URLs come from
-    crawled pages, which may name this machine or its network; a refused URL fails as ``private_address``."""
+    crawled pages, which may name this machine or its network; a refused URL fails as ``private_address``.
+    ``kwargs`` are ``img2dataset.download``'s (default: cc's, ``img2dataset_kwargs``); of ``opts`` only the
+    process count, ``serve`` and the address policy apply then (CommonPool downloads as DataComp does)."""
     from sciclip.sources.cc.guarded_urllib import POLICY_ENV, guarded_urllib, policy_env
     from sciclip.sources.cc.serve import LocalWeb
 
-    kwargs = img2dataset_kwargs(url_list, out_dir, opts)
+    kwargs = kwargs or img2dataset_kwargs(url_list, out_dir, opts)
     if opts.processes == 1:
         from sciclip.sources.cc.i2d_job import download_in_process
 

@@ -38,10 +38,11 @@ def _quiet_env() -> None:
 
 
 def download_in_process(kwargs: dict) -> None:
-    """``img2dataset.download(**kwargs)`` for one process, without spawning; the keyword arguments are those
-    of ``sciclip.sources.cc.download.img2dataset_kwargs`` (webdataset output, parquet input, no bbox, no
-    hash verification, incremental mode)."""
+    """``img2dataset.download(**kwargs)`` for one process, without spawning: webdataset output, parquet input,
+    incremental mode, no hash verification; the resizer's settings and ``bbox_col`` (face blurring) as
+    ``download`` takes them (cc's ``img2dataset_kwargs`` keeps the originals; CommonPool's are DataComp's)."""
     _quiet_env()
+    from img2dataset.blurrer import BoundingBoxBlurrer
     from img2dataset.downloader import Downloader
     from img2dataset.reader import Reader
     from img2dataset.resizer import Resizer
@@ -56,13 +57,23 @@ def download_in_process(kwargs: dict) -> None:
     done = {int(m.group(1)) for m in map(_DONE.match, os.listdir(out)) if m}
     directives = k.get("disallowed_header_directives")  # as download(): None is its default list, [] is none
     directives = list(["noai", "noimageai", "noindex", "noimageindex"] if directives is None else directives) or None
+    bbox_col = k.get("bbox_col")
+    extra = list(k.get("save_additional_columns") or [])
+    if bbox_col is not None and bbox_col not in extra:
+        extra.append(bbox_col)  # as download(): the boxes travel with the row to the resizer
     reader = Reader(os.path.abspath(k["url_list"]), k["input_format"], k["url_col"], k.get("caption_col"), None, None,
-                    list(k.get("save_additional_columns") or []) or None, k["number_sample_per_shard"], done, tmp)
+                    extra or None, k["number_sample_per_shard"], done, tmp)
     resizer = Resizer(image_size=k.get("image_size", 256), resize_mode=k.get("resize_mode", "border"),
                       resize_only_if_bigger=k.get("resize_only_if_bigger", False),
+                      upscale_interpolation=k.get("upscale_interpolation", "lanczos"),
+                      downscale_interpolation=k.get("downscale_interpolation", "area"),
+                      encode_quality=k.get("encode_quality", 95),
                       encode_format=k.get("encode_format", "jpg"), skip_reencode=k.get("skip_reencode", False),
                       disable_all_reencoding=k.get("disable_all_reencoding", False),
-                      min_image_size=k.get("min_image_size", 0))
+                      min_image_size=k.get("min_image_size", 0),
+                      max_image_area=k.get("max_image_area", float("inf")),
+                      max_aspect_ratio=k.get("max_aspect_ratio", float("inf")),
+                      blurrer=BoundingBoxBlurrer() if bbox_col is not None else None)
     encode_format = k.get("encode_format", "jpg")
     downloader = Downloader(
         sample_writer_class=WebDatasetSampleWriter, resizer=resizer, thread_count=k["thread_count"],
@@ -70,7 +81,8 @@ def download_in_process(kwargs: dict) -> None:
         column_list=reader.column_list, timeout=k["timeout"], number_sample_per_shard=k["number_sample_per_shard"],
         oom_shard_count=k.get("oom_shard_count", 5), compute_hash=k.get("compute_hash", "sha256"),
         verify_hash_type=None, encode_format=encode_format, retries=k.get("retries", 0),
-        user_agent_token=k.get("user_agent_token"), disallowed_header_directives=directives)
+        user_agent_token=k.get("user_agent_token"), disallowed_header_directives=directives,
+        blurring_bbox_col=bbox_col)
     with contextlib.redirect_stdout(sys.stderr):  # its progress prints stay out of the job's stdout
         failed = [row for ok, row in map(downloader, reader) if not ok]
         for _ in range(k.get("max_shard_retry", 1)):

@@ -40,6 +40,14 @@ class Download:
             return f.read(self.size)
 
 
+# urllib's messages for links that lead nowhere (a third or more of an old pool's), most specific first
+_NETWORK = (("name or service not known", "name_not_resolved"), ("nodename nor servname", "name_not_resolved"),
+            ("temporary failure in name resolution", "name_not_resolved"), ("getaddrinfo", "name_not_resolved"),
+            ("connection refused", "connection_refused"), ("connection reset", "connection_reset"),
+            ("remote end closed connection", "connection_reset"), ("certificate", "ssl_error"),
+            ("ssl", "ssl_error"), ("no route to host", "unreachable"), ("network is unreachable", "unreachable"))
+
+
 def failure_reason(status: str | None, error: str | None) -> str | None:
     """A stats counter for img2dataset's outcome of one url."""
     if status == "success":
@@ -57,7 +65,21 @@ def failure_reason(status: str | None, error: str | None) -> str | None:
     return "download_failed"
 
 
-def _image_members(tar: Path) -> dict[str, tuple[int, int]]:
+def detailed_reason(status: str | None, error: str | None) -> str | None:
+    """``failure_reason``, with what lies behind its ``download_failed`` named: an image that arrived but did not
+    decode in img2dataset's resizer (re-encoding on: CommonPool's download), a name that does not resolve, a
+    refused or reset connection, a TLS failure. Dead links are most of a years-old pool's losses: their mix says
+    whether a retry can help."""
+    reason = failure_reason(status, error)
+    if reason != "download_failed":
+        return reason
+    low = (error or "").lower()
+    if status == "failed_to_resize":
+        return "image_decode_error" if "decod" in low else "failed_to_resize"
+    return next((r for needle, r in _NETWORK if needle in low), reason)
+
+
+def image_members(tar: Path) -> dict[str, tuple[int, int]]:
     """key -> (offset, size) of each image member (tarfile: img2dataset's writer emits PAX headers)."""
     out = {}
     try:
@@ -76,7 +98,7 @@ def iter_downloads(out_dir: str | Path) -> Iterator[Download]:
     for table_path in sorted(out_dir.glob("[0-9]*.parquet")):
         table = pq.read_table(table_path, columns=["key", "url", "status", "error_message", "record"])
         tar = table_path.with_suffix(".tar")
-        members = _image_members(tar) if tar.is_file() else {}
+        members = image_members(tar) if tar.is_file() else {}
         rows = sorted(zip(*(table.column(c).to_pylist() for c in table.column_names)), key=lambda r: r[0])
         for key, url, status, error, record in rows:
             failure = failure_reason(status, error)
