@@ -274,8 +274,14 @@ def get_reshard_subsets(wildcards):
     return [f"{RESULTS}/{s}/decontaminated.npy" for s in get_output_sources(wildcards)]
 
 
+def _sources_with_samples(sources):
+    """The sources whose tail plan has units: one that gave no samples has no img2dataset or metadata folder."""
+    return [s for s in sources if get_tail_units(s)]
+
+
 def get_reshard_input_flags(wildcards, input):
-    return " ".join(f"-i {shlex.quote(f'{RESULTS}/{s}/img2dataset')}" for s in get_output_sources(wildcards))
+    return " ".join(f"-i {shlex.quote(f'{RESULTS}/{s}/img2dataset')}"
+                    for s in _sources_with_samples(get_output_sources(wildcards)))
 
 
 # --- training, report, heal --------------------------------------------------------------------------------
@@ -434,22 +440,28 @@ def _variant(wildcards):
     return VARIANTS[wildcards.name]
 
 
-def get_variant_inputs(wildcards):
-    spec = _variant(wildcards)
-    inputs = {"base": f"{RESULTS}/final/{spec['output']}.subset.npy",
-              "metadata": get_metadata_markers(get_output_sources(wildcards))}
-    if spec.get("near_dup"):
-        inputs["near_dup"] = f"{RESULTS}/near_dup/removed.npy"
-    return inputs
+# named inputs, one function each (not unpack()): in a dry run, before the metadata checkpoint, the shell
+# command is still formatted and needs its names
+def get_variant_base(wildcards):
+    return f"{RESULTS}/final/{_variant(wildcards)['output']}.subset.npy"
+
+
+def get_variant_metadata(wildcards):
+    return get_metadata_markers(get_output_sources(wildcards))
+
+
+def get_variant_near_dup(wildcards):
+    return [f"{RESULTS}/near_dup/removed.npy"] if _variant(wildcards).get("near_dup") else []
 
 
 def get_variant_flags(wildcards, input):
     """The metadata folders of the output's sources, the filter set as JSON, and the files it needs."""
     spec = {k: v for k, v in _variant(wildcards).items() if k not in ("name", "output")}
-    flags = ["--metadata", *(shlex.quote(f"{RESULTS}/{s}/metadata") for s in get_output_sources(wildcards)),
+    flags = ["--metadata",
+             *(shlex.quote(f"{RESULTS}/{s}/metadata") for s in _sources_with_samples(get_output_sources(wildcards))),
              "--filters", shlex.quote(json.dumps(spec, sort_keys=True))]
-    if "near_dup" in input.keys():
-        flags += ["--near-dup", shlex.quote(input.near_dup)]
+    if input.near_dup:
+        flags += ["--near-dup", shlex.quote(str(input.near_dup))]
     flags.append(get_flags("select", CURATE, exclude=("filters", "near_dup")))
     return " ".join(flags)
 

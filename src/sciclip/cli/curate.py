@@ -104,7 +104,7 @@ def cmd_subset(args) -> int:
     if args.scores and args.threshold is None:
         raise SciclipError("--scores needs --threshold")
     threshold = args.threshold if args.threshold is not None else 2.0
-    if args.filtered:
+    if args.filtered is not None:  # an empty list is a source with no samples: an empty subset, not an error
         if not args.plan:
             raise SciclipError("--filtered needs --plan")
         rep = dedup_source(args.filtered, read_plan(args.plan), threshold, args.out, args.report)
@@ -160,7 +160,8 @@ def register(sub) -> None:
     p.add_argument("--scores", help="folder of score parquets (without: only exact duplicates are removed)")
     p.add_argument("--threshold", type=float, default=None)
     p.add_argument("--report", default=None, help="JSON report of what was removed")
-    p.add_argument("--filtered", nargs="+", default=None, help="instead: the filter outputs of every tail unit")
+    p.add_argument("--filtered", nargs="*", default=None,
+                   help="instead: the filter outputs of every tail unit (none: a source with no samples)")
     p.add_argument("--plan", default=None, help="with --filtered: the tail plan")
     p.add_argument("--merge", nargs="+", default=None, help="instead: merge these subset files")
     p.add_argument("--out", required=True)
