@@ -67,3 +67,4 @@ rule all:
     input:
         get_final_targets(),
         get_docs_targets(),
+        get_train_targets,

@@ -62,6 +62,39 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> dict:
     return config
 
 
+def load_config_files(paths: list[str | os.PathLike]) -> dict:
+    """The config files merged in order as ``snakemake --configfile A B`` merges them; a YAML mistake is one
+    line naming the file, line and column (Snakemake's own message names none of them)."""
+    import yaml
+
+    config: dict = {}
+    for path in paths:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: {'is a directory' if path.is_dir() else 'no such file'} (a config file?)")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+            raise ConfigError(f"{path}: {where}{e.problem or e}") from None
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: not YAML ({e})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: a config file holds keys (a mapping), not {type(data).__name__}")
+        _merge(config, data)
+    return config
+
+
+def _merge(base: dict, new: dict) -> None:
+    """Snakemake's update_config: nested mappings merge, everything else replaces."""
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            _merge(base[k], v)
+        else:
+            base[k] = v
+
+
 def typed_overrides(config: dict, config_args) -> dict:
     """Give ``--config`` values the types ``--configfile`` gives them, in place.
 

@@ -58,11 +58,23 @@ def get_final_targets():
     targets += [f"{RESULTS}/final/{name}" for name in get_final_outputs()]
     if SOURCES:
         targets.append(f"{RESULTS}/report/samples.html")
+        if TRAIN["enabled"] and get_train_data(None):
+            targets.append(f"{RESULTS}/report/training.html")
         if METADATA["enabled"] or NEAR_DUP["enabled"]:
             targets.append(f"{RESULTS}/report/corpus.html")
-    if TRAIN["enabled"] and get_train_data(None):
-        targets.append(f"{RESULTS}/train/{TRAIN['run']}/summary.json")
     return targets
+
+
+def get_train_targets(wildcards):
+    """The training run's summary, or, when none of its data's sources extracted a sample (known once their
+    conversion plans are written), the record of why it was skipped: 0 samples is a result, not a failure."""
+    if not (TRAIN["enabled"] and get_train_data(None)):
+        return []
+    run = f"{RESULTS}/train/{TRAIN['run']}"
+    sources = {s for d in _train_data() for s in get_final_outputs()[d.output]}
+    if TRAIN.get("extra_data") or any(get_tail_units(s) for s in sorted(sources)):
+        return [f"{run}/summary.json"]
+    return [f"{run}/skipped.json"]
 
 
 def _is_under(path, root):
@@ -189,6 +201,27 @@ def get_eval_input(wildcards):
     return []
 
 
+def get_eval_set_flags():
+    keys = ("eval_images", "eval_embeddings")
+    return get_flags("eval-set", {k: DECON.get(k) for k in keys},
+                     exclude=("eval_images",) if DECON.get("eval_embeddings") else ())
+
+
+@functools.cache
+def _eval_fingerprint():
+    from sciclip.curate.eval_set import fingerprint
+
+    images = None if DECON.get("eval_embeddings") else DECON.get("eval_images")
+    if images and _is_under(images, SAMPLE_DIR):
+        return "sample"  # built by the workflow: its marker file is the input that tracks it
+    return fingerprint(images, DECON.get("eval_embeddings"))
+
+
+def get_eval_fingerprint(wildcards):
+    """Names, sizes and times of the evaluation set's files (stat only, once per run): a change reruns eval_set."""
+    return _eval_fingerprint()
+
+
 def get_eval_flags():
     """Precomputed evaluation descriptors win over evaluation images."""
     return get_flags("embed-eval", DECON, exclude=("eval_images",) if DECON.get("eval_embeddings") else ())
@@ -266,6 +299,15 @@ def get_output_sources(wildcards):
     return get_final_outputs()[wildcards.name]
 
 
+def get_output_source_names(wildcards):
+    return " ".join(get_output_sources(wildcards))
+
+
+def get_configured_source_names(wildcards):
+    """The sources reshard.outputs names for this output, enabled or not (the record says which are left out)."""
+    return " ".join(RESHARD["outputs"][wildcards.name])
+
+
 def get_reshard_converted(wildcards):
     return [m for s in get_output_sources(wildcards) for m in _tail_markers(s, "img2dataset.units")]
 
@@ -309,6 +351,10 @@ def get_train_logs(wildcards, output):
     return str(Path(output.summary).parents[1])
 
 
+def get_train_skip_logs(wildcards, output):
+    return str(Path(output[0]).parents[1])
+
+
 def get_train_gpus():
     return 0 if TRAIN.get("device") == "cpu" else TRAIN["gpus"]
 
@@ -334,6 +380,32 @@ def get_all_scored(wildcards):
 
 def get_decontamination_reports(wildcards):
     return [f"{RESULTS}/{s}/decontamination.json" for s in SOURCES]
+
+
+def get_final_sources_records(wildcards):
+    """Which sources each mix holds and which it was configured to hold (merge_subsets writes them)."""
+    return [f"{RESULTS}/final/{name}.sources.json" for name in get_base_outputs()]
+
+
+def get_eval_set_listing(wildcards):
+    """The evaluation set's listing, when the run decontaminates anything (the report names the set)."""
+    return [f"{RESULTS}/decontamination/eval_set.tsv"] if DECON["enabled"] and get_all_scored(wildcards) else []
+
+
+def get_train_records(wildcards):
+    """The training run's summary (or why it did not run): the report shows its loss and recall."""
+    return get_train_targets(wildcards)
+
+
+def get_train_record_flags(wildcards, input):
+    return " ".join(shlex.quote(str(p)) for p in input)
+
+
+def get_report_eval_flags(wildcards, input):
+    """The descriptor and the evaluation set that decontaminated (the counts page names them)."""
+    if not input.eval_set:
+        return ""
+    return f"--descriptor {DECON['descriptor']} --eval-set {shlex.quote(str(input.eval_set))}"
 
 
 def get_final_dirs(wildcards):

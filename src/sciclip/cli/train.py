@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import shlex
 import sys
 from pathlib import Path
 
 from sciclip.cli.common import non_negative_int, positive_int
 from sciclip.errors import SciclipError
 from sciclip.train.openclip import PRESETS  # stdlib only: cheap to import
+
+log = logging.getLogger(__name__)
 
 
 def cmd_train(args) -> int:
@@ -16,6 +20,15 @@ def cmd_train(args) -> int:
 
     factors = parse_factors(args.data_upsampling, len(args.data))
     sources = [shard_dir_source(d, f) for d, f in zip(args.data, factors)]
+    empty = [d for d, s in zip(args.data, sources) if s.samples == 0]
+    if args.skipped_out:
+        return _record_skip(args, empty)
+    if empty and len(empty) < len(sources):
+        log.warning("%s: no samples; training on the other data", ", ".join(empty))
+    sources = [s for s in sources if s.samples > 0]
+    if not sources and not args.extra:
+        raise SciclipError(f"{', '.join(args.data)}: no samples to train on (every sample was skipped or removed: "
+                           "see results/stats and the decontamination reports)")
     for spec in args.extra or []:
         # PATTERN,SAMPLES[,UPSAMPLING] for shards outside this workflow (e.g. CommonPool)
         parts = spec.rsplit(",", 2) if spec.count(",") >= 2 else spec.rsplit(",", 1)
@@ -32,7 +45,7 @@ def cmd_train(args) -> int:
     cmd, info = training_command(sources, args.preset, args.run, args.logs, gpus=args.gpus, device=args.device,
                                  precision=args.precision, workers=args.workers, strict=not args.print_command)
     if args.print_command:
-        print(" ".join(cmd))
+        print(shlex.join(cmd))  # every argument quoted: the line pastes into a shell (--report-to '')
         return 0
     # the tiny preset is a smoke test: show that it learned, on its own training pairs
     pairs = sorted(p for d in args.data for p in Path(d).glob("*.tar")) if args.preset == "tiny" else None
@@ -41,6 +54,22 @@ def cmd_train(args) -> int:
           f"{summary['last_loss']:.4f}; checkpoint {summary['checkpoint']}", file=sys.stderr)
     if "training_pairs" in summary:
         print(pairs_line(summary["training_pairs"]), file=sys.stderr)
+    return 0
+
+
+def _record_skip(args, empty: list[str]) -> int:
+    """The workflow's record that training did not run because its data holds no samples (the run goes on)."""
+    import json
+
+    from sciclip.storage.atomic import atomic_write_bytes
+
+    if len(empty) < len(args.data) or args.extra:
+        raise SciclipError(f"{', '.join(d for d in args.data if d not in empty)}: holds samples: train on it "
+                           "(--skipped-out records only data with none)")
+    reason = f"no samples in {', '.join(args.data)}: the sources gave none (results/stats say why)"
+    atomic_write_bytes(args.skipped_out, (json.dumps({"run": args.run, "trained": False, "reason": reason,
+                                                      "data": args.data}, indent=2) + "\n").encode())
+    print(f"not trained {args.run}: {reason}", file=sys.stderr)
     return 0
 
 
@@ -66,4 +95,6 @@ def register(sub) -> None:
     p.add_argument("--precision", default=None, help="override the preset's precision (e.g. fp32, amp, bf16)")
     p.add_argument("--workers", type=non_negative_int, default=None, help="data loader workers per GPU")
     p.add_argument("--print-command", action="store_true", help="print the OpenCLIP command and exit")
+    p.add_argument("--skipped-out", default=None,
+                   help="data holding no samples: write why training did not run to this JSON file and exit 0")
     p.set_defaults(func=cmd_train)
