@@ -67,4 +67,3 @@ rule all:
     input:
         get_final_targets(),
         get_docs_targets(),
-        get_train_targets,

@@ -54,15 +54,12 @@ def test_the_tail_of_a_source_with_no_samples(empty_extraction):
     meta = json.loads((w / "final" / "mixed" / "meta.json").read_text())
     assert (meta["output_count"], meta["output_shard_count"]) == (0, 0)
     assert len(np.load(w / "final" / "mixed" / "sample_ids.npy")) == 0
-    # training: the workflow records why it did not run; asked to train anyway, one line
+    # training on nothing: one line (not "no numbered shards"), nothing written
     rc, _, err = call_cli("train", str(w / "final" / "mixed"), "--run", "r", "--logs", str(w / "train"),
-                          "--device", "cpu", "--skipped-out", str(w / "train" / "r" / "skipped.json"))
-    assert rc == 0, err
-    skipped = json.loads((w / "train" / "r" / "skipped.json").read_text())
-    assert skipped["trained"] is False and "no samples in" in skipped["reason"]
-    rc, _, err = call_cli("train", str(w / "final" / "mixed"), "--run", "r2", "--logs", str(w / "train"),
                           "--device", "cpu")
-    assert rc == 1 and "no samples to train on" in err and len(err.strip().splitlines()) == 1
+    assert rc == 1 and len(err.strip().splitlines()) == 1
+    assert "mixed: no samples to train on (every sample was skipped or removed" in err
+    assert not (w / "train").exists()
     # the report's figures and the summary say what happened
     rc, _, err = call_cli("report-figures", "--results", str(w), "--out", str(w / "report"), "--sources", "arxiv",
                           "--finals", "mixed")
@@ -70,7 +67,6 @@ def test_the_tail_of_a_source_with_no_samples(empty_extraction):
     rc, out, err = call_cli("demo-summary", str(w))
     assert rc == 0, err
     assert "no samples: none of the 1 papers seen gave one" in out and "skipped papers: pdf_only 1" in out
-    assert "training r: not run: no samples in" in out
     assert "from arxiv only; configured also pmc (not enabled)" in out  # a mix that lost a source says so
     counts = (w / "report" / "counts.html").read_text()
     assert "from arxiv only; configured also pmc (not enabled)" in counts

@@ -618,8 +618,9 @@ def test_own_papers_become_shards_through_the_mirror_command_and_the_workflow(tm
 
 
 def test_a_source_of_no_samples_runs_to_the_end_and_says_why(tmp_path):
-    """A mirror whose only paper is a PDF: every rule runs, the subset and the outputs are empty, training is
-    skipped with its reason, the summary says why (was: `sciclip subset: error: argument --filtered`)."""
+    """A mirror whose only paper is a PDF: every rule of the tail runs, the subset and the outputs are empty, the
+    summary and report say why (was: `sciclip subset: error: argument --filtered`); training, which has nothing to
+    train on, stops in one line."""
     import numpy as np
 
     from tests.conftest import run_cli
@@ -630,17 +631,19 @@ def test_a_source_of_no_samples_runs_to_the_end_and_says_why(tmp_path):
     assert run_cli("arxiv", "mirror", str(tmp_path / "p"), "--out", str(wd / "mine")).returncode == 0
     (wd / "empty.yaml").write_text("arxiv:\n  source: mine\n  requester_pays: false\n"
                                    "pmc:\n  enabled: false\ncc:\n  enabled: false\n")
-    snakemake(wd, "--cores", "2", "--configfile", "config/config.yaml", "empty.yaml")
+    r = snakemake(wd, "--cores", "2", "--configfile", "config/config.yaml", "empty.yaml", check=False)
     res = wd / "results"
+    failed = re.findall(r"Error in rule (\w+):", r.stdout + r.stderr)
+    assert failed == ["train"], (r.stdout + r.stderr)[-3000:]  # keep-going: everything else ran
+    assert "results/final/mixed: no samples to train on" in (res / "logs" / "train" / "tiny-demo.log").read_text()
     assert len(np.load(res / "arxiv" / "decontaminated.npy")) == 0
     assert json.loads((res / "final" / "mixed" / "meta.json").read_text())["output_count"] == 0
-    assert json.loads((res / "train" / "tiny-demo" / "skipped.json").read_text())["trained"] is False
+    assert (res / "report" / "samples.html").is_file() and (res / "report" / "corpus.html").is_file()
     assert json.loads((res / "final" / "mixed.sources.json").read_text())["left_out"] == {
         "pmc": "not enabled (its branch is off in the config)", "cc": "not enabled (its branch is off in the config)"}
     r = run_cli("demo-summary", "results", cwd=wd)
     assert r.returncode == 0, r.stderr
     assert "no samples: none of the 1 papers seen gave one" in r.stdout and "pdf_only 1" in r.stdout
-    assert "training tiny-demo: not run" in r.stdout
     assert "from arxiv only; configured also pmc, cc (not enabled)" in r.stdout
 
 

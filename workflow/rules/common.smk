@@ -62,19 +62,9 @@ def get_final_targets():
             targets.append(f"{RESULTS}/report/training.html")
         if METADATA["enabled"] or NEAR_DUP["enabled"]:
             targets.append(f"{RESULTS}/report/corpus.html")
+    if TRAIN["enabled"] and get_train_data(None):
+        targets.append(f"{RESULTS}/train/{TRAIN['run']}/summary.json")
     return targets
-
-
-def get_train_targets(wildcards):
-    """The training run's summary, or, when none of its data's sources extracted a sample (known once their
-    conversion plans are written), the record of why it was skipped: 0 samples is a result, not a failure."""
-    if not (TRAIN["enabled"] and get_train_data(None)):
-        return []
-    run = f"{RESULTS}/train/{TRAIN['run']}"
-    sources = {s for d in _train_data() for s in get_final_outputs()[d.output]}
-    if TRAIN.get("extra_data") or any(get_tail_units(s) for s in sorted(sources)):
-        return [f"{run}/summary.json"]
-    return [f"{run}/skipped.json"]
 
 
 def _is_under(path, root):
@@ -351,10 +341,6 @@ def get_train_logs(wildcards, output):
     return str(Path(output.summary).parents[1])
 
 
-def get_train_skip_logs(wildcards, output):
-    return str(Path(output[0]).parents[1])
-
-
 def get_train_gpus():
     return 0 if TRAIN.get("device") == "cpu" else TRAIN["gpus"]
 
@@ -393,8 +379,8 @@ def get_eval_set_listing(wildcards):
 
 
 def get_train_records(wildcards):
-    """The training run's summary (or why it did not run): the report shows its loss and recall."""
-    return get_train_targets(wildcards)
+    """The training run's summary: the report shows its loss and recall."""
+    return [f"{RESULTS}/train/{TRAIN['run']}/summary.json"] if TRAIN["enabled"] and get_train_data(None) else []
 
 
 def get_train_record_flags(wildcards, input):

@@ -24,20 +24,3 @@ rule train:
     shell:
         "sciclip train {input:q} --run {wildcards.run} --logs {params.logs:q} {params.flags} > {log:q} 2>&1"
 
-
-# Training data that holds no samples (every source of train.data gave none): a record of why, instead of a run.
-rule train_skipped:
-    input:
-        get_train_data,
-    output:
-        f"{RESULTS}/train/{{run}}/skipped.json",
-    log:
-        f"{RESULTS}/logs/train/{{run}}.skipped.log",
-    conda:
-        "../envs/train.yaml"
-    params:
-        flags=get_train_flags(),
-        logs=get_train_skip_logs,
-    shell:
-        "sciclip train {input:q} --run {wildcards.run} --logs {params.logs:q} {params.flags} "
-        "--skipped-out {output:q} > {log:q} 2>&1"

@@ -98,9 +98,6 @@ def cmd_demo_summary(args) -> int:
         note = sources_note(results, final.name)
         print(f"\nfinal (DataComp format): {final}  {meta.get('output_count', '?')} samples in "
               f"{meta.get('output_shard_count', '?')} shards" + (f"  ({note})" if "only" in note else ""))
-    for skipped in sorted((results / "train").glob("*/skipped.json")):
-        t = read_json(skipped, "a skipped training record", ("reason",))
-        print(f"\ntraining {skipped.parent.name}: not run: {t['reason']}")
     for summary in sorted((results / "train").glob("*/summary.json")):
         t = read_json(summary, "a training summary", ("preset", "steps_logged", "first_loss", "last_loss",
                                                       "checkpoint"))
@@ -159,8 +156,8 @@ def register(sub) -> None:
     p.add_argument("--variants", nargs="*", default=None, help="filtered variants to list (results/final/NAME)")
     p.set_defaults(func=cmd_report_corpus)
 
-    p = sub.add_parser("report-training", help="the report's training page: loss, recall, or why it did not run")
-    p.add_argument("records", nargs="*", help="training summary.json (or skipped.json) files")
+    p = sub.add_parser("report-training", help="the report's training page: data, loss and recall")
+    p.add_argument("records", nargs="*", help="training summary.json files")
     p.add_argument("--out", required=True, help="the HTML page to write")
     p.set_defaults(func=cmd_report_training)
 

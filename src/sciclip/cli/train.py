@@ -21,8 +21,6 @@ def cmd_train(args) -> int:
     factors = parse_factors(args.data_upsampling, len(args.data))
     sources = [shard_dir_source(d, f) for d, f in zip(args.data, factors)]
     empty = [d for d, s in zip(args.data, sources) if s.samples == 0]
-    if args.skipped_out:
-        return _record_skip(args, empty)
     if empty and len(empty) < len(sources):
         log.warning("%s: no samples; training on the other data", ", ".join(empty))
     sources = [s for s in sources if s.samples > 0]
@@ -57,22 +55,6 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _record_skip(args, empty: list[str]) -> int:
-    """The workflow's record that training did not run because its data holds no samples (the run goes on)."""
-    import json
-
-    from sciclip.storage.atomic import atomic_write_bytes
-
-    if len(empty) < len(args.data) or args.extra:
-        raise SciclipError(f"{', '.join(d for d in args.data if d not in empty)}: holds samples: train on it "
-                           "(--skipped-out records only data with none)")
-    reason = f"no samples in {', '.join(args.data)}: the sources gave none (results/stats say why)"
-    atomic_write_bytes(args.skipped_out, (json.dumps({"run": args.run, "trained": False, "reason": reason,
-                                                      "data": args.data}, indent=2) + "\n").encode())
-    print(f"not trained {args.run}: {reason}", file=sys.stderr)
-    return 0
-
-
 def pairs_line(t: dict) -> str:
     """``on its 30 training pairs: loss 3.94 -> 0.75, recall@1 image->text 0% -> 77%, text->image 0% -> 73%``."""
     b, a = t["before"], t["after"]
@@ -95,6 +77,4 @@ def register(sub) -> None:
     p.add_argument("--precision", default=None, help="override the preset's precision (e.g. fp32, amp, bf16)")
     p.add_argument("--workers", type=non_negative_int, default=None, help="data loader workers per GPU")
     p.add_argument("--print-command", action="store_true", help="print the OpenCLIP command and exit")
-    p.add_argument("--skipped-out", default=None,
-                   help="data holding no samples: write why training did not run to this JSON file and exit 0")
     p.set_defaults(func=cmd_train)

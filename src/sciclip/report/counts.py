@@ -87,7 +87,7 @@ def decontamination_line(descriptor: str | None, threshold: float | None, eval_s
     from sciclip.curate.eval_set import read_listing
 
     s = read_listing(eval_set)
-    at = f", threshold {threshold:g}" if threshold is not None else ""
+    at = f" (threshold {threshold:g})" if threshold is not None else ""
     return (f"Decontaminated with the {descriptor} descriptor{at} against {s['set']}: {s['files']:,} files, "
             f"{s['bytes']:,} bytes (listing sha256 {s['sha256'][:12]}).")
 

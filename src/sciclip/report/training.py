@@ -1,7 +1,7 @@
 """The report's training page: what the run trained on, how its loss went, and for the tiny preset whether it
-learned its own training pairs (loss and recall@1 before and after); or why training did not run.
+learned its own training pairs (loss and recall@1 before and after).
 
-Read from the training job's ``summary.json`` (``sciclip train``) or the workflow's ``skipped.json``.
+Read from the training job's ``summary.json`` (``sciclip train``).
 """
 
 from __future__ import annotations
@@ -36,16 +36,13 @@ def _rows(t: dict) -> list[tuple[str, str]]:
 
 
 def training_html(records: list[Path]) -> str:
-    """One table per run (its summary), or the reason it did not run (skipped.json)."""
+    """One table per run, from its summary."""
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>sciclip training</title>{STYLE}</head><body>"]
     if not records:
         parts.append("<p>No training run (train.enabled is false, or it has no data).</p>")
     for path in records:
         run = path.parent.name
         t = read_json(path, "a training summary (sciclip train)")
-        if t.get("trained") is False:
-            parts.append(f"<h2>{html.escape(run)}: not trained</h2><p>{html.escape(str(t.get('reason', '')))}</p>")
-            continue
         body = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in _rows(t))
         parts.append(f"<h2>{html.escape(run)}</h2><table class='sciclip'>{body}</table>")
         if t.get("training_pairs"):
