@@ -561,11 +561,21 @@ def _readme_commands(*, containing: str) -> list[list[str]]:
     commands = []
     for doc in (ROOT / "README.md", ROOT / "config" / "README.md"):
         text = doc.read_text()
-        for block in re.findall(r"```(?:bash)?\n(.*?)```", text, re.S):
-            for line in block.replace("\\\n", " ").splitlines():
+        blocks, inside, prose = [], False, []
+        for line in text.splitlines():
+            if line.startswith("```"):
+                inside = not inside
+                if inside:
+                    blocks.append([])
+            elif inside:
+                blocks[-1].append(line)
+            else:
+                prose.append(line)
+        for block in blocks:
+            for line in "\n".join(block).replace("\\\n", " ").splitlines():
                 if line.strip().startswith("snakemake ") and containing in line:
                     commands.append(shlex.split(line, comments=True)[1:])
-        for inline in re.findall(r"`(snakemake [^`]+)`", text):
+        for inline in re.findall(r"`(snakemake [^`]+)`", " ".join(prose)):
             if containing in inline:
                 commands.append(shlex.split(inline)[1:])
     return commands
