@@ -23,4 +23,3 @@ rule train:
         runtime=TRAIN["runtime"],
     shell:
         "sciclip train {input:q} --run {wildcards.run} --logs {params.logs:q} {params.flags} > {log:q} 2>&1"
-
