@@ -206,7 +206,7 @@ PYEOF
 
 log "running the demo through SLURM"
 start=$(date +%s%N)
-submit "$WORK/calls-demo" "$WORK/slurm-run.log" 900 --configfile config/config.yaml ci.yaml || {
+submit "$WORK/calls-demo" "$WORK/slurm-run.log" 1500 --configfile config/config.yaml ci.yaml || {
   log "SLURM run failed"; grep -v "No active jobs" "$WORK/slurm-run.log" | tail -40; squeue || true; exit 1; }
 slurm_secs=$(( ($(date +%s%N) - start) / 1000000000 ))
 ( cd "$REPO" && "$PY" -m tests.sbatch_calls "$WORK/calls-demo" "$WORK/profile/config.yaml" \
