@@ -6,8 +6,11 @@
 #      copy of the repository;
 #   3. check: jobs went through sbatch (SLURM job ids in the log and in .snakemake/slurm_logs), every artefact
 #      byte-identical to a local run's: the golden digests of tests/fixtures/golden_demo.json (the golden test
-#      holds a local run to them, so a second local run here would only repeat it), the training job's sbatch
-#      call requests a GPU (--gpus=1; its
+#      holds a local run to them, so a second local run here would only repeat it); what sbatch received, call
+#      by call (a logging stand-in for sbatch first on PATH; tests/sbatch_calls.py): every rule's account,
+#      partition, runtime and memory as the profile gives them (a one-node cluster with a default partition
+#      takes calls without them, so only this shows they are there); the demo's tiny CPU training asks for no
+#      GPU and the config's memory and time; a GPU training config's call requests a GPU (--gpus=1; its
 #      submission is expected to be refused: this node has none);
 #   4. always, even when a step fails (trap): stop the daemons it started (by their pids) and put back every
 #      file it wrote or overwrote (slurm.conf, cgroup.conf, the munge key) and every folder it created. A
@@ -146,15 +149,35 @@ done
 srun -N1 hostname >/dev/null
 log "node idle; srun works"
 
+# sbatch as the executor calls it, each call's arguments logged NUL-separated to a file of its own
+REAL_SBATCH=$(command -v sbatch)
+mkdir -p "$WORK/bin"
+cat > "$WORK/bin/sbatch" <<SBATCH
+#!/bin/bash
+printf '%s\0' "\$@" > "\$(mktemp "\$SBATCH_CALLS/call.XXXXXXXX")"
+exec "$REAL_SBATCH" "\$@"
+SBATCH
+chmod +x "$WORK/bin/sbatch"
+submit() {  # submit CALLS_DIR LOG SECONDS snakemake-args...: snakemake with the logging sbatch first on PATH
+  local calls=$1 logfile=$2 seconds=$3; shift 3
+  mkdir -p "$calls"
+  ( cd "$WORK/slurm-run" && PATH="$WORK/bin:$PATH" SBATCH_CALLS="$calls" timeout "$seconds" snakemake \
+      --profile "$WORK/profile" "$@" --verbose > "$logfile" 2>&1 )
+}
+
 checkout() {  # a scratch copy of the repository's workflow
   mkdir -p "$1"
   cp -r "$REPO"/Snakefile "$REPO"/workflow "$REPO"/config "$REPO"/profiles "$REPO"/src "$1"/
   find "$1" -name __pycache__ -prune -exec rm -rf {} +
   # the cc and commonpool branches are off here: their rules go through sbatch like any other, and their chains
-  # of short jobs would be most of a SLURM run's time on one node. The training job is checked separately below (nocc.yaml).
-  printf 'cc:\n  enabled: false\ncommonpool:\n  enabled: false\n' > "$1/nocc.yaml"
-  printf 'train:\n  enabled: false\ncc:\n  enabled: false\ncommonpool:\n  enabled: false\n' > "$1/ci.yaml"
+  # of short jobs would be most of a SLURM run's time on one node. The training job is checked separately below.
+  off='cc:\n  enabled: false\ncommonpool:\n  enabled: false\n'
+  printf "train:\n  enabled: false\n$off" > "$1/ci.yaml"
+  # the demo's tiny CPU training, with the demo's 8000 MB or what this node can give
+  printf "${off}train:\n  mem_mb: %s\n" "$TRAIN_MEM" > "$1/nocc.yaml"
+  printf "${off}train:\n  device: null\n" > "$1/gpu.yaml"  # a GPU training config
 }
+TRAIN_MEM=$(( MEM_MB / 2 < 8000 ? MEM_MB / 2 : 8000 ))
 checkout "$WORK/slurm-run"
 
 # the SLURM profile with its placeholders filled and per-job CPUs/memory capped to this node
@@ -184,10 +207,12 @@ PYEOF
 
 log "running the demo through SLURM"
 start=$(date +%s%N)
-( cd "$WORK/slurm-run" && timeout 900 snakemake --profile "$WORK/profile" --configfile config/config.yaml ci.yaml \
-    --verbose > "$WORK/slurm-run.log" 2>&1 ) || { log "SLURM run failed"; grep -v "No active jobs" "$WORK/slurm-run.log" \
-    | tail -40; squeue || true; exit 1; }
+submit "$WORK/calls-demo" "$WORK/slurm-run.log" 1500 --configfile config/config.yaml ci.yaml || {
+  log "SLURM run failed"; grep -v "No active jobs" "$WORK/slurm-run.log" | tail -40; squeue || true; exit 1; }
 slurm_secs=$(( ($(date +%s%N) - start) / 1000000000 ))
+( cd "$REPO" && "$PY" -m tests.sbatch_calls "$WORK/calls-demo" "$WORK/profile/config.yaml" \
+    --rules sample_corpus arxiv_manifest arxiv_select pmc_index units convert_plan convert embed_eval embed score \
+    filter subset merge_subsets reshard stats eval_set ) || { log "sbatch did not get the profile's resources"; exit 1; }
 
 submitted=$(grep -cE "submitted with SLURM jobid [0-9]+|jobid [0-9]+ .*submitted|SLURM jobid [0-9]+" "$WORK/slurm-run.log" || true)
 slurm_logs=$(find "$WORK/slurm-run/.snakemake/slurm_logs" -name "*.log" 2>/dev/null | wc -l)
@@ -219,9 +244,17 @@ PYEOF
 ) || { log "SLURM and local artefacts differ: $same"; exit 1; }
 log "$same artefacts byte-identical between the SLURM run and the local (golden) run"
 
-log "submitting the training job (a GPU request this node must refuse)"
-( cd "$WORK/slurm-run" && timeout 300 snakemake --profile "$WORK/profile" --configfile config/config.yaml nocc.yaml --verbose \
-    results/train/tiny-demo/summary.json > "$WORK/train.log" 2>&1 ) && { log "training unexpectedly ran"; } || true
+log "submitting the demo's tiny CPU training (no GPU; the config's memory and time)"
+submit "$WORK/calls-train-cpu" "$WORK/train-cpu.log" 300 --configfile config/config.yaml nocc.yaml \
+    results/train/tiny-demo/summary.json || true
+( cd "$REPO" && "$PY" -m tests.sbatch_calls "$WORK/calls-train-cpu" "$WORK/profile/config.yaml" --rules train \
+    --expect "train:gpu=0,mem_mb=$TRAIN_MEM,runtime=60" ) || { log "the CPU training's sbatch call is wrong"; exit 1; }
+
+log "submitting a GPU training config (a GPU request this node must refuse)"
+submit "$WORK/calls-train-gpu" "$WORK/train.log" 300 --configfile config/config.yaml gpu.yaml --forcerun train \
+    results/train/tiny-demo/summary.json && log "training unexpectedly ran" || true
+( cd "$REPO" && "$PY" -m tests.sbatch_calls "$WORK/calls-train-gpu" "$WORK/profile/config.yaml" --rules train \
+    --expect "train:gpu=1,mem_mb=8000,runtime=60" ) || { log "the GPU training's sbatch call is wrong"; exit 1; }
 grep -m1 -E "sbatch call: .*--gpus=1" "$WORK/train.log" | sed 's/^/[slurm_check] train: /' || true
 grep -qE "sbatch call: .*--gpus=1" "$WORK/train.log" || { log "train's sbatch call has no --gpus=1"; tail -30 "$WORK/train.log"; exit 1; }
 

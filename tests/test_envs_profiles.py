@@ -68,11 +68,19 @@ def test_extraction_envs_carry_the_rasterisers():
 
 def test_profiles_are_valid_yaml_with_the_expected_keys():
     default = yaml.safe_load((ROOT / "profiles" / "default" / "config.yaml").read_text())
-    assert {"cores", "resources", "rerun-incomplete", "keep-going", "printshellcmds"} <= set(default)
+    assert {"cores", "rerun-incomplete", "keep-going", "printshellcmds"} <= set(default)
     slurm = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    # Snakemake loads profiles/default beside --profile profiles/slurm and lets it win key by key: it must not set
+    # a key the SLURM profile needs (its default-resources replaced the account, partition, runtime and memory)
+    assert not set(default) & {"resources", "default-resources", "set-resources", "set-threads", "executor", "jobs",
+                                "groups", "group-components"}
     assert slurm["executor"] == "slurm" and slurm["jobs"] >= 1
-    assert {"slurm_partition", "slurm_account", "runtime", "mem_mb", "cpus_per_task"} <= set(slurm["default-resources"])
-    assert slurm["set-resources"]["train"]["gpu"] == 1 and slurm["set-resources"]["train"]["cpus_per_gpu"] >= 1
+    assert {"slurm_partition", "slurm_account", "runtime", "mem_mb", "disk_mb", "cpus_per_task"} <= set(
+        slurm["default-resources"])
+    # the training job's GPUs, memory and time are the config's (train.gpus/device, mem_mb, runtime): the demo's
+    # tiny CPU run must not ask for a GPU, 64 GB and 24 h
+    assert not {"gpu", "mem_mb", "runtime"} & set(slurm["set-resources"]["train"])
+    assert slurm["set-resources"]["train"]["cpus_per_gpu"] >= 1
     assert set(slurm["groups"].values()) <= set(slurm["group-components"])
     for rule in list(slurm["set-resources"]) + list(slurm["groups"]):
         assert rule in rules(), f"profile names unknown rule {rule}"

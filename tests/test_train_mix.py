@@ -5,6 +5,7 @@ dry run with such a config."""
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -71,7 +72,7 @@ def test_train_command_mixes_with_openclip_upsampling_factors(tmp_path, capsys):
     cc, arxiv, pmc = _final(tmp_path / "cc", [600, 400]), _final(tmp_path / "arxiv", [50]), _final(tmp_path / "pmc", [30])
     assert main(["train", str(cc), str(arxiv), str(pmc), "--data-upsampling", "1,2,2", "--preset", "small",
                  "--run", "mix", "--logs", str(tmp_path / "logs"), "--print-command"]) == 0
-    cmd = capsys.readouterr().out.split()
+    cmd = shlex.split(capsys.readouterr().out)  # quoted: braces and '' paste into a shell as they are
     arg = {cmd[i]: cmd[i + 1] for i in range(len(cmd) - 1) if cmd[i].startswith("--")}
     assert arg["--train-data"] == f"{cc}/{{00000000..00000001}}.tar::{arxiv}/00000000.tar::{pmc}/00000000.tar"
     assert arg["--train-data-upsampling-factors"] == "1::2::2" and "--dataset-resampled" in cmd

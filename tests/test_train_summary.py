@@ -28,6 +28,10 @@ def test_print_command_cli_on_a_small_final_output(tmp_path):
     rc, out, err = call_cli("train", str(d), "--preset", "small", "--run", "r", "--print-command")
     assert rc == 0, err
     assert "open_clip_train.main" in out and "--train-num-samples 30" in out
+    # every argument quoted: the line pastes into a shell as the same argv (--report-to '' included)
+    import shlex
+    argv = shlex.split(out)
+    assert argv[argv.index("--report-to") + 1] == "" and "--report-to ''" in out
 
 
 def test_tiny_preset_trains_enough_steps_to_learn():

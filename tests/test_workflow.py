@@ -413,20 +413,70 @@ def test_each_rule_env_provides_what_its_command_imported(first_run, tmp_path):
             "near_dup", "variant_subset", "sample_model", "report_corpus"} <= checked
 
 
+def filled_slurm_profile(wd: Path, account: str = "proj", partition: str = "cpu") -> str:
+    """profiles/slurm with its placeholders filled, beside it in the checkout (the path to pass to --profile)."""
+    text = (wd / "profiles" / "slurm" / "config.yaml").read_text()
+    assert '"<account>"' in text and '"<partition>"' in text
+    dest = wd / "profiles" / "slurm-filled"
+    dest.mkdir(exist_ok=True)
+    (dest / "config.yaml").write_text(text.replace('"<account>"', account).replace('"<partition>"', partition))
+    return "profiles/slurm-filled"
+
+
+def job_resources(output: str) -> list[tuple[str, dict]]:
+    """(rule, resources) of every job a dry run lists."""
+    jobs = []
+    for rule, line in re.findall(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    resources: ([^\n]+)", output, re.M):
+        res = {}
+        for item in line.split(", "):
+            k, _, v = item.partition("=")
+            res[k] = int(v) if v.lstrip("-").isdigit() else v
+        jobs.append((rule, res))
+    return jobs
+
+
+def test_slurm_dry_run_refuses_unfilled_placeholders(tmp_path):
+    wd = make_checkout(tmp_path / "wf-slurm")
+    r = snakemake(wd, "-n", "--profile", "profiles/slurm", check=False)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and "unfilled placeholders" in out and "slurm_account=<account>" in out
+    line = next(x for x in out.splitlines() if "unfilled placeholders" in x)
+    assert "slurm_partition=<partition>" in line and "--default-resources" in line  # one line says it all
+    assert not (wd / "results").exists()
+
+
+def test_slurm_dry_run_gives_every_job_account_partition_and_runtime(tmp_path):
+    """Snakemake loads profiles/default beside --profile profiles/slurm; its keys must not replace the SLURM
+    profile's resources (they did: every job lost account, partition and runtime)."""
+    wd = make_checkout(tmp_path / "wf-slurm2")
+    r = snakemake(wd, "-n", "--profile", filled_slurm_profile(wd))
+    jobs = job_resources(r.stdout + r.stderr)
+    assert len(jobs) > 5, r.stdout[-3000:]
+    for rule, res in jobs:
+        if rule == "all":
+            continue
+        assert (res.get("slurm_account"), res.get("slurm_partition")) == ("proj", "cpu"), (rule, res)
+        assert res.get("runtime", 0) >= 30 and res.get("mem_mb", 0) >= 2000 and res.get("disk_mb") == 1000, (rule, res)
+    by_rule = dict(jobs)
+    assert by_rule["sample_corpus"]["mem_mb"] == 4000 and by_rule["sample_corpus"]["cpus_per_task"] == 2
+    # the demo's tiny CPU training: the config's memory and time, no GPU (was: --gpus=1, 64 GB, 24 h)
+    assert (by_rule["train"]["gpu"], by_rule["train"]["mem_mb"], by_rule["train"]["runtime"]) == (0, 8000, 60)
+    # filled on the command line instead: the whole list, as the profile's comment says
+    r = snakemake(wd, "-n", "--profile", "profiles/slurm", "--default-resources", "slurm_partition=p",
+                  "slurm_account=a", "runtime=60", "mem_mb=4000", "disk_mb=1000", "cpus_per_task=2")
+    assert dict(job_resources(r.stdout + r.stderr))["sample_corpus"]["slurm_account"] == "a"
+
+
 def test_slurm_profile_gives_train_a_gpu(first_run):
     """The sbatch call the SLURM plugin builds for the training job (no GPU or SLURM needed to check it)."""
     from snakemake_executor_plugin_slurm.submit_string import get_submit_command
     from snakemake_executor_plugin_slurm.utils import set_gres_string
 
-    (first_run / "gpu.yaml").write_text("train:\n  device: null\n")
-    r = snakemake(first_run, "-n", "--profile", "profiles/slurm", "--configfile", "config/config.yaml", "gpu.yaml",
-                  "--forcerun", "train")
-    block = re.search(r"rule train:.*?resources: ([^\n]+)", r.stdout + r.stderr, re.S)
-    assert block, r.stdout[-2000:]
-    res = {}
-    for item in block.group(1).split(", "):
-        k, _, v = item.partition("=")
-        res[k] = int(v) if v.lstrip("-").isdigit() else v
+    (first_run / "gpu.yaml").write_text("train:\n  device: null\n  mem_mb: 64000\n  runtime: 1440\n")
+    r = snakemake(first_run, "-n", "--profile", filled_slurm_profile(first_run), "--configfile", "config/config.yaml",
+                  "gpu.yaml", "--forcerun", "train")
+    res = dict(job_resources(r.stdout + r.stderr)).get("train")
+    assert res, r.stdout[-2000:]
 
     class Resources(dict):
         __getattr__ = dict.__getitem__
@@ -514,16 +564,19 @@ def test_html_report_holds_the_figures(first_run):
     assert r.returncode == 0
 
 
-def _feature_args(feature: str) -> list[str]:
+def _feature_args(feature: str, wd: Path | None = None) -> list[str]:
     args = ["--configfile", "config/config.yaml", f".test/{feature}/config.yaml"]
-    return (["--profile", "profiles/slurm"] if feature == "slurm" else ["--cores", "2"]) + args
+    if feature == "slurm":
+        assert wd is not None
+        return ["--profile", filled_slurm_profile(wd)] + args
+    return ["--cores", "2"] + args
 
 
 @pytest.mark.parametrize("feature", FEATURES)
 def test_feature_config_dry_runs_and_lints(feature, tmp_path):
     assert {"arxiv-only", "pmc-only", "no-decontamination", "coarse-units", "slurm"} <= set(FEATURES)
     wd = make_checkout(tmp_path / feature)
-    r = snakemake(wd, "-n", *_feature_args(feature))
+    r = snakemake(wd, "-n", *_feature_args(feature, wd))
     assert "sample_corpus" in r.stdout
     r = snakemake(wd, "--lint", "--configfile", "config/config.yaml", f".test/{feature}/config.yaml")
     assert "Congratulations" in r.stdout + r.stderr
@@ -590,3 +643,135 @@ def test_final_mixed_loads_with_hf_datasets(first_run):
     for key in next(iter(keys)):
         assert len({type(r[key]) for r in rows} - {type(None)}) <= 1, key
     assert all(r["doi"] == "" for r in rows if r["source"] == "arxiv")
+
+
+# --- issue 27: what a new user on a cluster hit ------------------------------------------------------------------
+
+
+def _readme_commands(*, containing: str) -> list[list[str]]:
+    """Every `snakemake ...` command of the READMEs' code blocks that holds ``containing``, as the shell splits it
+    (continuation lines joined, comments cut)."""
+    import shlex
+
+    commands = []
+    for doc in (ROOT / "README.md", ROOT / "config" / "README.md"):
+        text = doc.read_text()
+        blocks, inside, prose = [], False, []
+        for line in text.splitlines():
+            if line.startswith("```"):
+                inside = not inside
+                if inside:
+                    blocks.append([])
+            elif inside:
+                blocks[-1].append(line)
+            else:
+                prose.append(line)
+        for block in blocks:
+            for line in "\n".join(block).replace("\\\n", " ").splitlines():
+                if line.strip().startswith("snakemake ") and containing in line:
+                    commands.append(shlex.split(line, comments=True)[1:])
+        for inline in re.findall(r"`(snakemake [^`]+)`", " ".join(prose)):
+            if containing in inline:
+                commands.append(shlex.split(inline)[1:])
+    return commands
+
+
+def test_every_readme_config_override_runs_as_written(tmp_path):
+    """Each README command with --config / --configfile, run as written with -n added: values inside {...} are
+    YAML (numbers, booleans, null), as in a config file (was: '8' is not of type 'integer')."""
+    wd = make_checkout(tmp_path / "wf-readme")
+    commands = [c for c in _readme_commands(containing="--config") if "profiles/slurm" not in c]
+    assert any("decontamination={descriptor: yokoo, half: true}" in c for c in commands)  # the GPU node's command
+    assert any(c[:2] == ["--config", "arxiv={tarballs: [arXiv_src_9901_001]}"] for c in commands)
+    for args in commands:
+        r = snakemake(wd, "-n", *args, check=False)
+        assert r.returncode == 0, f"snakemake {' '.join(args)}:\n{(r.stdout + r.stderr)[-3000:]}"
+    r = snakemake(wd, "-n", "--config", "train={preset: small, device: null, gpus: 1, workers: 8}",
+                  "decontamination={descriptor: yokoo, half: true, device: null}", "--forcerun", "train", check=False)
+    assert r.returncode == 0, r.stderr[-2000:]
+    train = r.stdout[r.stdout.index("rule train:"):].split("\n\n")[0]
+    assert "--workers 8" in train and "--device" not in train  # 8 an integer, null no device (was: --device null)
+
+
+def test_missing_local_paths_fail_before_anything_runs(tmp_path):
+    wd = make_checkout(tmp_path / "wf-paths")
+    r = snakemake(wd, "--cores", "1", "--config", "decontamination={eval_images: /nonexistent-sciclip/eval}",
+                  "cc={metadata: /nonexistent-sciclip/metadata.json}", check=False)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and "configured paths are missing" in out
+    assert "config: cc.metadata: /nonexistent-sciclip/metadata.json: no such file" in out
+    assert "config: decontamination.eval_images: /nonexistent-sciclip/eval: no such directory" in out
+    assert not (wd / "results").exists() and not (wd / "resources").exists()  # nothing ran
+
+
+def test_own_papers_become_shards_through_the_mirror_command_and_the_workflow(tmp_path):
+    from tests.conftest import run_cli
+    from tests.test_arxiv_mirror import _papers
+
+    wd = make_checkout(tmp_path / "wf-own")
+    papers = _papers(tmp_path)
+    r = run_cli("arxiv", "mirror", str(papers), "--out", str(wd / "mine"))
+    assert r.returncode == 0, r.stderr
+    (wd / "own.yaml").write_text("arxiv:\n  source: mine\n  requester_pays: false\n"
+                                 "pmc:\n  enabled: false\ncc:\n  enabled: false\n")
+    snakemake(wd, "--cores", "2", "results/stats/arxiv.json", "--configfile", "config/config.yaml", "own.yaml")
+    stats = json.loads((wd / "results" / "stats" / "arxiv.json").read_text())
+    assert (stats["papers_seen"], stats["samples"]) == (6, 4)
+    assert sorted(p.name for p in (wd / "results" / "arxiv" / "shards").iterdir()) == [
+        "arXiv_src_2312_001", "arXiv_src_2401_001", "arXiv_src_9901_001"]
+    assert "a local mirror, nothing to download" in (wd / "results" / "logs" / "arxiv" / "select.log").read_text()
+
+
+def test_a_source_of_no_samples_runs_to_the_end_and_says_why(tmp_path):
+    """A mirror whose only paper is a PDF: every rule of the tail runs, the subset and the outputs are empty, the
+    summary and report say why (was: `sciclip subset: error: argument --filtered`); training, which has nothing to
+    train on, stops in one line."""
+    import numpy as np
+
+    from tests.conftest import run_cli
+
+    wd = make_checkout(tmp_path / "wf-empty")
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "2001.00001.pdf").write_bytes(b"%PDF-1.4 only a PDF")
+    assert run_cli("arxiv", "mirror", str(tmp_path / "p"), "--out", str(wd / "mine")).returncode == 0
+    (wd / "empty.yaml").write_text("arxiv:\n  source: mine\n  requester_pays: false\n"
+                                   "pmc:\n  enabled: false\ncc:\n  enabled: false\n")
+    r = snakemake(wd, "--cores", "2", "--configfile", "config/config.yaml", "empty.yaml", check=False)
+    res = wd / "results"
+    failed = re.findall(r"Error in rule (\w+):", r.stdout + r.stderr)
+    assert failed == ["train"], (r.stdout + r.stderr)[-3000:]  # keep-going: everything else ran
+    assert "results/final/mixed: no samples to train on" in (res / "logs" / "train" / "tiny-demo.log").read_text()
+    assert len(np.load(res / "arxiv" / "decontaminated.npy")) == 0
+    assert json.loads((res / "final" / "mixed" / "meta.json").read_text())["output_count"] == 0
+    assert (res / "report" / "samples.html").is_file() and (res / "report" / "corpus.html").is_file()
+    assert json.loads((res / "final" / "mixed.sources.json").read_text())["left_out"] == {
+        "pmc": "not enabled (its branch is off in the config)", "cc": "not enabled (its branch is off in the config)"}
+    r = run_cli("demo-summary", "results", cwd=wd)
+    assert r.returncode == 0, r.stderr
+    assert "no samples: none of the 1 papers seen gave one" in r.stdout and "pdf_only 1" in r.stdout
+    assert "from arxiv only; configured also pmc, cc (not enabled)" in r.stdout
+
+
+def test_a_changed_evaluation_set_reruns_decontamination(tmp_path):
+    """Replacing an evaluation image reruns the evaluation descriptors and everything after them (was: "Nothing to
+    be done" and the old removals)."""
+    from sciclip.sample import media, write_sample
+
+    wd = make_checkout(tmp_path / "wf-eval")
+    write_sample(tmp_path / "sample")
+    shutil.copytree(tmp_path / "sample" / "eval", wd / "my-eval")
+    (wd / "eval.yaml").write_text(
+        "pmc:\n  enabled: false\ncc:\n  enabled: false\ntrain:\n  enabled: false\nmetadata:\n  enabled: false\n"
+        "curate:\n  filters: []\n  near_dup:\n    enabled: false\ndecontamination:\n  eval_images: my-eval\n")
+    args = ["--configfile", "config/config.yaml", "eval.yaml", "--cores", "2"]
+    target = "results/arxiv/decontamination.json"
+    snakemake(wd, target, *args)
+    assert json.loads((wd / target).read_text())["contaminated"] == 4
+    assert "eval_images: my-eval" in (wd / "results" / "decontamination" / "eval_set.tsv").read_text()
+    assert "Nothing to be done" in (r := snakemake(wd, target, *args, "-n")).stdout + r.stderr
+    (wd / "my-eval" / "eval_0.png").write_bytes(media.png_rgb("something else", (200, 150)))
+    r = snakemake(wd, target, *args, "-n")
+    for rule in ("eval_set", "embed_eval", "score", "subset"):
+        assert f"rule {rule}:" in r.stdout, rule
+    snakemake(wd, target, *args)
+    assert json.loads((wd / target).read_text())["contaminated"] == 3

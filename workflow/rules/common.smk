@@ -59,6 +59,8 @@ def get_final_targets():
     targets += [f"{RESULTS}/final/{name}" for name in get_final_outputs()]
     if SOURCES:
         targets.append(f"{RESULTS}/report/samples.html")
+        if TRAIN["enabled"] and get_train_data(None):
+            targets.append(f"{RESULTS}/report/training.html")
         if METADATA["enabled"] or NEAR_DUP["enabled"]:
             targets.append(f"{RESULTS}/report/corpus.html")
     if TRAIN["enabled"] and get_train_data(None):
@@ -199,6 +201,27 @@ def get_eval_input(wildcards):
     return []
 
 
+def get_eval_set_flags():
+    keys = ("eval_images", "eval_embeddings")
+    return get_flags("eval-set", {k: DECON.get(k) for k in keys},
+                     exclude=("eval_images",) if DECON.get("eval_embeddings") else ())
+
+
+@functools.cache
+def _eval_fingerprint():
+    from sciclip.curate.eval_set import fingerprint
+
+    images = None if DECON.get("eval_embeddings") else DECON.get("eval_images")
+    if images and _is_under(images, SAMPLE_DIR):
+        return "sample"  # built by the workflow: its marker file is the input that tracks it
+    return fingerprint(images, DECON.get("eval_embeddings"))
+
+
+def get_eval_fingerprint(wildcards):
+    """Names, sizes and times of the evaluation set's files (stat only, once per run): a change reruns eval_set."""
+    return _eval_fingerprint()
+
+
 def get_eval_flags():
     """Precomputed evaluation descriptors win over evaluation images."""
     return get_flags("embed-eval", DECON, exclude=("eval_images",) if DECON.get("eval_embeddings") else ())
@@ -292,6 +315,15 @@ def get_output_sources(wildcards):
     return get_final_outputs()[wildcards.name]
 
 
+def get_output_source_names(wildcards):
+    return " ".join(get_output_sources(wildcards))
+
+
+def get_configured_source_names(wildcards):
+    """The sources reshard.outputs names for this output, enabled or not (the record says which are left out)."""
+    return " ".join(RESHARD["outputs"][wildcards.name])
+
+
 def get_reshard_converted(wildcards):
     return [m for s in get_output_sources(wildcards) for m in _tail_markers(s, "img2dataset.units")]
 
@@ -300,8 +332,14 @@ def get_reshard_subsets(wildcards):
     return [f"{RESULTS}/{s}/decontaminated.npy" for s in get_output_sources(wildcards)]
 
 
+def _sources_with_samples(sources):
+    """The sources whose tail plan has units: one that gave no samples has no img2dataset or metadata folder."""
+    return [s for s in sources if get_tail_units(s)]
+
+
 def get_reshard_input_flags(wildcards, input):
-    return " ".join(f"-i {shlex.quote(f'{RESULTS}/{s}/img2dataset')}" for s in get_output_sources(wildcards))
+    return " ".join(f"-i {shlex.quote(f'{RESULTS}/{s}/img2dataset')}"
+                    for s in _sources_with_samples(get_output_sources(wildcards)))
 
 
 # --- training, report, heal --------------------------------------------------------------------------------
@@ -354,6 +392,32 @@ def get_all_scored(wildcards):
 
 def get_decontamination_reports(wildcards):
     return [f"{RESULTS}/{s}/decontamination.json" for s in SOURCES]
+
+
+def get_final_sources_records(wildcards):
+    """Which sources each mix holds and which it was configured to hold (merge_subsets writes them)."""
+    return [f"{RESULTS}/final/{name}.sources.json" for name in get_base_outputs()]
+
+
+def get_eval_set_listing(wildcards):
+    """The evaluation set's listing, when the run decontaminates anything (the report names the set)."""
+    return [f"{RESULTS}/decontamination/eval_set.tsv"] if DECON["enabled"] and get_all_scored(wildcards) else []
+
+
+def get_train_records(wildcards):
+    """The training run's summary: the report shows its loss and recall."""
+    return [f"{RESULTS}/train/{TRAIN['run']}/summary.json"] if TRAIN["enabled"] and get_train_data(None) else []
+
+
+def get_train_record_flags(wildcards, input):
+    return " ".join(shlex.quote(str(p)) for p in input)
+
+
+def get_report_eval_flags(wildcards, input):
+    """The descriptor and the evaluation set that decontaminated (the counts page names them)."""
+    if not input.eval_set:
+        return ""
+    return f"--descriptor {DECON['descriptor']} --eval-set {shlex.quote(str(input.eval_set))}"
 
 
 def get_final_dirs(wildcards):
@@ -478,13 +542,18 @@ def _variant(wildcards):
     return VARIANTS[wildcards.name]
 
 
-def get_variant_inputs(wildcards):
-    spec = _variant(wildcards)
-    inputs = {"base": f"{RESULTS}/final/{spec['output']}.subset.npy",
-              "metadata": get_metadata_markers(get_output_sources(wildcards))}
-    if spec.get("near_dup"):
-        inputs["near_dup"] = f"{RESULTS}/near_dup/removed.npy"
-    return inputs
+# named inputs, one function each (not unpack()): in a dry run, before the metadata checkpoint, the shell
+# command is still formatted and needs its names
+def get_variant_base(wildcards):
+    return f"{RESULTS}/final/{_variant(wildcards)['output']}.subset.npy"
+
+
+def get_variant_metadata(wildcards):
+    return get_metadata_markers(get_output_sources(wildcards))
+
+
+def get_variant_near_dup(wildcards):
+    return [f"{RESULTS}/near_dup/removed.npy"] if _variant(wildcards).get("near_dup") else []
 
 
 def get_variant_flags(wildcards, input):
@@ -492,17 +561,13 @@ def get_variant_flags(wildcards, input):
     needs (named here rather than in the rule's shell, which a dry run formats before the checkpoint has given
     the inputs)."""
     spec = {k: v for k, v in _variant(wildcards).items() if k not in ("name", "output")}
-    flags = ["--subset", shlex.quote(f"{RESULTS}/final/{get_variant_base(wildcards)}.subset.npy"), "--metadata",
-             *(shlex.quote(f"{RESULTS}/{s}/metadata") for s in get_output_sources(wildcards)),
+    flags = ["--subset", shlex.quote(get_variant_base(wildcards)), "--metadata",
+             *(shlex.quote(f"{RESULTS}/{s}/metadata") for s in _sources_with_samples(get_output_sources(wildcards))),
              "--filters", shlex.quote(json.dumps(spec, sort_keys=True))]
-    if "near_dup" in input.keys():
-        flags += ["--near-dup", shlex.quote(input.near_dup)]
+    if input.near_dup:
+        flags += ["--near-dup", shlex.quote(str(input.near_dup))]
     flags.append(get_flags("select", CURATE, exclude=("filters", "near_dup")))
     return " ".join(flags)
-
-
-def get_variant_base(wildcards):
-    return _variant(wildcards)["output"]
 
 
 def get_variant_reports(wildcards):

@@ -3,9 +3,27 @@
 # partitions) and writes the decontaminated subset.
 
 
-rule embed_eval:
+# The evaluation set's files listed with sizes and sha256: reruns when the set's names, sizes or times change
+# (params), so a replaced image reruns embed_eval and everything after it.
+rule eval_set:
     input:
         get_eval_input,
+    output:
+        f"{RESULTS}/decontamination/eval_set.tsv",
+    log:
+        f"{RESULTS}/logs/decontamination/eval_set.log",
+    conda:
+        "../envs/core.yaml"
+    params:
+        flags=get_eval_set_flags(),
+        fingerprint=get_eval_fingerprint,
+    shell:
+        "sciclip eval-set {params.flags} --out {output:q} 2> {log:q}"
+
+
+rule embed_eval:
+    input:
+        f"{RESULTS}/decontamination/eval_set.tsv",
     output:
         f"{RESULTS}/decontamination/eval_{DECON['descriptor']}.npz",
     log:
@@ -58,10 +76,11 @@ rule score:
     params:
         shards=get_img2dataset_dir,
         scores=get_scores_dir,
+        threshold=get_threshold(),
     shell:
         "sciclip score {params.shards:q} --plan {input.plan:q} --unit {wildcards.tunit} "
         "--embeddings {input.embeddings:q} --eval {input.eval:q} --out {params.scores:q} --report {output:q} "
-        "2> {log:q}"
+        "--threshold {params.threshold} 2> {log:q}"
 
 
 rule filter:

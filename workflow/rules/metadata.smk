@@ -68,7 +68,9 @@ rule near_dup:
 
 rule variant_subset:
     input:
-        unpack(get_variant_inputs),
+        base=get_variant_base,
+        metadata=get_variant_metadata,
+        near_dup=get_variant_near_dup,
     output:
         subset=f"{RESULTS}/final/{{name}}.subset.npy",
         report=f"{RESULTS}/final/{{name}}.filters.json",

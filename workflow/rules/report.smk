@@ -9,6 +9,8 @@ rule report_figures:
         scores=get_all_scored,
         decontamination=get_decontamination_reports,
         final=get_final_dirs,
+        sources=get_final_sources_records,
+        eval_set=get_eval_set_listing,
     output:
         report(f"{RESULTS}/report/counts.html", category="Results", caption="../report/counts.rst",
                labels={"result": "1. counts: seen, skipped, removed, kept"}),
@@ -30,11 +32,28 @@ rule report_figures:
         sources=" ".join(SOURCES),
         finals=" ".join(get_final_outputs()),
         threshold=get_report_threshold_flag(),
+        eval_set=get_report_eval_flags,
         out=get_report_dir,
         results=get_results_dir,
     shell:
         "sciclip report-figures --results {params.results:q} --out {params.out:q} --sources {params.sources} "
-        "--finals {params.finals} {params.threshold} 2> {log:q}"
+        "--finals {params.finals} {params.threshold} {params.eval_set} 2> {log:q}"
+
+
+rule report_training:
+    input:
+        get_train_records,
+    output:
+        report(f"{RESULTS}/report/training.html", category="Results", caption="../report/training.rst",
+               labels={"result": "9. training: loss and recall"}),
+    log:
+        f"{RESULTS}/logs/report_training.log",
+    conda:
+        "../envs/report.yaml"
+    params:
+        records=get_train_record_flags,
+    shell:
+        "sciclip report-training {params.records} --out {output:q} 2> {log:q}"
 
 
 rule report_corpus:

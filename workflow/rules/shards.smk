@@ -41,15 +41,20 @@ rule merge_subsets:
     input:
         get_reshard_subsets,
     output:
-        f"{RESULTS}/final/{{name}}.subset.npy",
+        subset=f"{RESULTS}/final/{{name}}.subset.npy",
+        sources=f"{RESULTS}/final/{{name}}.sources.json",
     log:
         f"{RESULTS}/logs/reshard/{{name}}.merge.log",
     wildcard_constraints:
         name=get_base_pattern(),
     conda:
         "../envs/core.yaml"
+    params:
+        sources=get_output_source_names,
+        configured=get_configured_source_names,
     shell:
-        "sciclip subset --merge {input:q} --out {output:q} 2> {log:q}"
+        "sciclip subset --merge {input:q} --out {output.subset:q} --sources {params.sources} "
+        "--configured {params.configured} --sources-out {output.sources:q} 2> {log:q}"
 
 
 rule reshard:

@@ -16,6 +16,7 @@ from sciclip.cli import (
     arxiv,
     cc,
     commonpool,
+    config,
     curate,
     docs,
     metadata,
@@ -32,7 +33,7 @@ from sciclip.progress import set_quiet
 log = logging.getLogger("sciclip")
 
 # each module registers its own subcommands
-GROUPS = (arxiv, pmc, cc, commonpool, units, shards, curate, metadata, train, report, sample, docs)
+GROUPS = (arxiv, pmc, cc, commonpool, units, shards, curate, metadata, train, report, sample, docs, config)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,17 +58,32 @@ def main(argv: list[str] | None = None) -> int:
     except SciclipError as e:
         print(f"sciclip: error: {e}", file=sys.stderr)
         return 1
-    except OSError as e:
-        if e.filename is None:
-            return _internal(e, args)
-        # the environment, not a bug: a path that is missing, a folder, unwritable, a full disk
-        print(f"sciclip: error: {os_error_message(e)}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("sciclip: interrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # a bug: still one line, the traceback only when asked for
-        return _internal(e, args)
+    except Exception as e:
+        net = network_problem(e)
+        if net is not None:  # a network failure no retry could mend: the environment, not a bug
+            print(f"sciclip: error: network: {net}", file=sys.stderr)
+            return 1
+        if isinstance(e, OSError) and e.filename is not None:
+            # the environment, not a bug: a path that is missing, a folder, unwritable, a full disk
+            print(f"sciclip: error: {os_error_message(e)}", file=sys.stderr)
+            return 1
+        return _internal(e, args)  # a bug: still one line, the traceback only when asked for
+
+
+def network_problem(e: BaseException) -> str | None:
+    """One line for an error of the network stack (botocore's EndpointConnectionError, urllib's URLError, a
+    refused or reset connection, a timeout), else None."""
+    import socket
+    import urllib.error
+
+    module = type(e).__module__ or ""
+    if module.startswith(("botocore", "boto3", "urllib3", "requests", "s3transfer")) or isinstance(
+            e, (urllib.error.URLError, ConnectionError, TimeoutError, socket.timeout)):
+        return f"{type(e).__name__}: {e}"
+    return None
 
 
 def _internal(e: BaseException, args) -> int:

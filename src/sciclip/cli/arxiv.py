@@ -14,6 +14,7 @@ from sciclip.cli.common import (
     done_line,
     extract_options,
     non_negative_float,
+    positive_float,
     say,
 )
 from sciclip.errors import SciclipError
@@ -50,7 +51,7 @@ def cmd_manifest(args) -> int:
 
 
 def cmd_select(args) -> int:
-    from sciclip.sources.arxiv.cost import TRANSFER_USD_PER_GIB, estimate_usd
+    from sciclip.sources.arxiv.cost import TRANSFER_USD_PER_GIB, estimate_usd, payer
     from sciclip.sources.arxiv.manifest import parse_manifest, select_tarballs, write_selection
 
     check_outputs(args.out)
@@ -65,17 +66,34 @@ def cmd_select(args) -> int:
     chosen = select_tarballs(entries, max_size_gb=budget, start=args.start, end=args.end, tarballs=tarballs)
     write_selection(chosen, args.out)
     size = sum(e.size for e in chosen) / 2**30
-    say(f"selected {len(chosen)} of {len(entries)} tarballs ({size:.2f} GiB) -> {args.out}; about "
-        f"${estimate_usd(chosen):,.2f} to download at ${TRANSFER_USD_PER_GIB}/GB (sciclip arxiv cost: details)")
+    paid_by = payer(args.source, args.requester_pays)
+    cost = {"local": "a local mirror, nothing to download", "owner": "not requester pays, no transfer cost to you"}
+    say(f"selected {len(chosen)} of {len(entries)} tarballs ({size:.2f} GiB) -> {args.out}; "
+        + cost.get(paid_by, f"about ${estimate_usd(chosen):,.2f} to download at ${TRANSFER_USD_PER_GIB}/GB "
+                            "(sciclip arxiv cost: details)"))
     return 0
 
 
 def cmd_cost(args) -> int:
     """What the selection will cost, before any tarball is downloaded (stdout: it is the command's data)."""
-    from sciclip.sources.arxiv.cost import cost_report
+    from sciclip.sources.arxiv.cost import cost_report, payer
     from sciclip.sources.arxiv.manifest import read_selection
 
-    print(cost_report(read_selection(args.selection), args.price_per_gb, each=args.each))
+    print(cost_report(read_selection(args.selection), args.price_per_gb, each=args.each,
+                      paid_by=payer(args.source, args.requester_pays)))
+    return 0
+
+
+def cmd_mirror(args) -> int:
+    """Your own papers as a local mirror the workflow reads (arxiv.source: OUT, requester_pays: false)."""
+    from sciclip.sources.arxiv.mirror import write_mirror
+
+    check_dir_target(args.out)
+    rep = write_mirror(args.input, args.out, yymm=args.yymm, tarball_mb=args.tarball_mb)
+    left = f"; {len(rep['left_out'])} entries are no papers, left out (see the warnings)" if rep["left_out"] else ""
+    say(f"mirror {args.out}: {rep['papers']} papers in {rep['tarballs']} tarballs ({rep['bytes'] / 2**20:.1f} MiB, "
+        f"months {', '.join(rep['months'])}){left} -> {rep['manifest']}; config: arxiv: {{source: {Path(args.out).resolve()}, "
+        "requester_pays: false}")
     return 0
 
 
@@ -143,6 +161,16 @@ def cmd_unit(args) -> int:
     return 0
 
 
+def _add_payer_args(p: argparse.ArgumentParser) -> None:
+    """Where the tarballs come from decides who pays for them (the estimate): s3://arxiv unless told."""
+    p.add_argument("--source", default=None, help="the arxiv.source the selection is read from (default: "
+                                                  "s3://arxiv); a local mirror costs nothing")
+    rp = p.add_mutually_exclusive_group()
+    rp.add_argument("--requester-pays", dest="requester_pays", action="store_true", default=True,
+                    help="an s3:// source bills the transfer to you [default]")
+    rp.add_argument("--no-requester-pays", dest="requester_pays", action="store_false")
+
+
 def register(sub) -> None:
     arxiv = sub.add_parser("arxiv", help="the arXiv bulk-source path").add_subparsers(
         dest="arxiv_command", metavar="STAGE", required=True)
@@ -160,6 +188,7 @@ def register(sub) -> None:
     p.add_argument("--start", default=None, help="first month (YYMM) or arXiv id, inclusive")
     p.add_argument("--end", default=None, help="last month (YYMM) or arXiv id, inclusive")
     p.add_argument("--tarballs", default=None, help="comma-separated tarball names instead of a range")
+    _add_payer_args(p)
     p.set_defaults(func=cmd_select)
 
     p = arxiv.add_parser("cost", help="tarballs, GiB per month and the requester-pays estimate of a selection")
@@ -168,7 +197,20 @@ def register(sub) -> None:
                    help="USD per GiB transferred (0.09: S3 to the internet from us-east-1, first 10 TB a month; "
                         "0 on EC2 in us-east-1)")
     p.add_argument("--each", action="store_true", help="one line per tarball instead of per month")
+    _add_payer_args(p)
     p.set_defaults(func=cmd_cost)
+
+    p = arxiv.add_parser("mirror", help="turn a folder of paper sources into a local mirror (bulk tarballs + "
+                                        "manifest) for arxiv.source")
+    p.add_argument("input", nargs="+", help="folders holding one entry per paper (a folder of its files, "
+                                            "<id>.tar.gz, .tgz, .tar, .gz, .tex or .pdf), or such paper files")
+    p.add_argument("--out", required=True, help="the mirror folder to write (src/arXiv_src_manifest.xml, "
+                                                "src/arXiv_src_YYMM_NNN.tar)")
+    p.add_argument("--yymm", default=None, help="number papers not named by an arXiv id as YYMM.00001, ... "
+                                                "(ids.tsv maps them back); without it they are refused")
+    p.add_argument("--tarball-mb", type=positive_float, default=500,
+                   help="start a new bulk tarball beyond this size (500, as arXiv's)")
+    p.set_defaults(func=cmd_mirror)
 
     p = arxiv.add_parser("download", help="download tarballs, md5-verified, atomically")
     add_source_args(p)

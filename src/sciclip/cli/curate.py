@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 
 from sciclip.cli.common import positive_int, say
 from sciclip.errors import SciclipError
+
+log = logging.getLogger(__name__)
 
 
 def embed_kwargs(args) -> dict:
@@ -69,11 +72,19 @@ def cmd_embed_eval(args) -> int:
     return 0
 
 
+def cmd_eval_set(args) -> int:
+    from sciclip.curate.eval_set import write_listing
+
+    rep = write_listing(args.eval_images, args.eval_embeddings, args.out)
+    say(f"{rep['set']}: {rep['files']} files, {rep['bytes']:,} bytes -> {args.out}")
+    return 0
+
+
 def cmd_score(args) -> int:
     from sciclip.curate.decontaminate import score_unit
 
     plan, unit = _unit(args)
-    rep = score_unit(args.input, plan, unit, args.embeddings, args.eval, args.out)
+    rep = score_unit(args.input, plan, unit, args.embeddings, args.eval, args.out, match_threshold=args.threshold)
     if args.report:
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
         Path(args.report).write_text(json.dumps(rep) + "\n")
@@ -100,11 +111,18 @@ def cmd_subset(args) -> int:
     if args.merge:
         n = merge_subsets(args.merge, args.out)
         say(f"merged {len(args.merge)} subsets: {n} uids -> {args.out}")
+        if args.sources_out:
+            from sciclip.shards.final_sources import write_sources_record
+
+            rec = write_sources_record(args.sources_out, args.sources or [], args.configured or args.sources or [])
+            if rec["left_out"]:
+                log.warning("%s: configured to mix %s; %s not enabled, left out", args.out,
+                            ", ".join(rec["configured"]), ", ".join(rec["left_out"]))
         return 0
     if args.scores and args.threshold is None:
         raise SciclipError("--scores needs --threshold")
     threshold = args.threshold if args.threshold is not None else 2.0
-    if args.filtered:
+    if args.filtered is not None:  # an empty list is a source with no samples: an empty subset, not an error
         if not args.plan:
             raise SciclipError("--filtered needs --plan")
         rep = dedup_source(args.filtered, read_plan(args.plan), threshold, args.out, args.report,
@@ -138,12 +156,22 @@ def register(sub) -> None:
     add_embed_args(p)
     p.set_defaults(func=cmd_embed_eval)
 
+    p = sub.add_parser("eval-set", help="list the evaluation set's files with sizes and sha256 (what the "
+                                         "workflow tracks: a changed set reruns decontamination)")
+    p.add_argument("--eval-images", "--images", default=None, help="folder of images or of shards")
+    p.add_argument("--eval-embeddings", "--embeddings", default=None, help="precomputed descriptors (.pt/.npy); wins")
+    p.add_argument("--out", required=True, help="the listing (TSV)")
+    p.set_defaults(func=cmd_eval_set)
+
     p = sub.add_parser("score", help="max similarity of each sample to the evaluation set (faiss), per shard")
     p.add_argument("input", help="img2dataset folder")
     p.add_argument("--embeddings", required=True, help="the folder embed wrote")
     p.add_argument("--eval", required=True, help="evaluation descriptors (embed-eval)")
     p.add_argument("--out", required=True, help="folder for {shard}.parquet")
     p.add_argument("--report", default=None, help="also write what was done as JSON here")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="list the samples scoring at least this in --report, each with the evaluation item it "
+                        "matches")
     _add_unit_args(p)
     p.set_defaults(func=cmd_score)
 
@@ -161,10 +189,16 @@ def register(sub) -> None:
     p.add_argument("--scores", help="folder of score parquets (without: only exact duplicates are removed)")
     p.add_argument("--threshold", type=float, default=None)
     p.add_argument("--report", default=None, help="JSON report of what was removed")
-    p.add_argument("--filtered", nargs="+", default=None, help="instead: the filter outputs of every tail unit")
+    p.add_argument("--filtered", nargs="*", default=None,
+                   help="instead: the filter outputs of every tail unit (none: a source with no samples)")
     p.add_argument("--plan", default=None, help="with --filtered: the tail plan")
     p.add_argument("--merge", nargs="+", default=None, help="instead: merge these subset files")
     p.add_argument("--keep-duplicates", action="store_true",
                    help="with --filtered: keep exact duplicates (a source switched out of dedup, e.g. CommonPool)")
+    p.add_argument("--sources", nargs="*", default=None, help="with --merge: the source of each subset")
+    p.add_argument("--configured", nargs="*", default=None,
+                   help="with --merge: the sources the output is configured to mix (reshard.outputs)")
+    p.add_argument("--sources-out", default=None,
+                   help="with --merge: write which sources the output mixes and which it leaves out (JSON)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_subset)

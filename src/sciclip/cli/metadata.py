@@ -111,7 +111,8 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_metadata)
 
     p = sub.add_parser("select", help="a filter set over metadata folders -> a sorted uid subset (DataComp .npy)")
-    p.add_argument("--metadata", nargs="+", required=True, help="metadata folders (the pool)")
+    p.add_argument("--metadata", nargs="*", required=True,
+                   help="metadata folders (the pool; none: a pool of no samples)")
     p.add_argument("--filters", required=True,
                    help='the filter set as JSON (or @file), e.g. {"clip_score": {"model": "l14", "fraction": 0.3}}')
     p.add_argument("--subset", default=None, help="keep only uids of this subset too (an output's decontaminated one)")

@@ -77,7 +77,7 @@ def cmd_list(args) -> int:
             raise SciclipError(f"--license {args.license!r}: unknown licence code {unknown[0]!r} (use commercial, "
                                f"noncommercial, or codes among {', '.join(NONCOMMERCIAL)})")
     records, report = build_index(_spec(args), args.layout, licence, args.start, args.end, args.max_count,
-                                  args.batch_size, args.enumerate, args.threads)
+                                  args.batch_size, args.enumerate, args.threads, args.retries, args.backoff_s)
     write_index(records, args.out)
     if args.batches:
         write_batches(records, args.batches)

@@ -8,13 +8,14 @@ from pathlib import Path
 from sciclip.cli.common import non_negative_int
 from sciclip.cli.train import pairs_line
 from sciclip.errors import SciclipError
+from sciclip.shards.final_sources import sources_note
 
 
 def cmd_report_figures(args) -> int:
     from sciclip.report.figures import make_report_figures
 
     made = make_report_figures(args.results, args.out, args.sources, args.threshold, args.thumbnails, args.seed,
-                               finals=args.finals)
+                               finals=args.finals, descriptor=args.descriptor, eval_set=args.eval_set)
     print(f"wrote {len(made)} report figures -> {args.out}", file=sys.stderr)
     return 0
 
@@ -24,6 +25,15 @@ def cmd_report_corpus(args) -> int:
 
     made = make_corpus_report(args.results, args.out, args.sources, args.variants or [])
     print(f"wrote {len(made)} corpus report files -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_report_training(args) -> int:
+    from sciclip.report.training import training_html
+    from sciclip.storage.atomic import atomic_write_bytes
+
+    atomic_write_bytes(args.out, training_html([Path(r) for r in args.records]).encode("utf-8"))
+    print(f"training page ({len(args.records)} runs) -> {args.out}", file=sys.stderr)
     return 0
 
 
@@ -69,6 +79,10 @@ def cmd_demo_summary(args) -> int:
                                                                      "caption_chars", "caption_words"))
         print(f"\nshards: {stats['directory']}  (stats: {f})")
         print(format_summary(stats))
+        if not stats["samples"]:
+            noun = (stats.get("nouns") or {}).get("item", "papers")
+            print(f"  no samples: none of the {stats.get('papers_seen', 0)} {noun} seen gave one (the skip reasons "
+                  "above say why)")
         report = results / stats["source"] / "decontamination.json"
         if report.is_file():
             r = read_json(report, "a decontamination report", ("contaminated", "exact_duplicates", "kept"))
@@ -77,10 +91,13 @@ def cmd_demo_summary(args) -> int:
     for line in corpus_lines(results):
         print(line)
     finals = sorted(p for p in (results / "final").glob("*") if p.is_dir())
+    counts = {}
     for final in finals:
         meta = read_json(final / "meta.json", "a reshard meta.json") if (final / "meta.json").is_file() else {}
+        counts[final] = meta.get("output_count", 0)
+        note = sources_note(results, final.name)
         print(f"\nfinal (DataComp format): {final}  {meta.get('output_count', '?')} samples in "
-              f"{meta.get('output_shard_count', '?')} shards")
+              f"{meta.get('output_shard_count', '?')} shards" + (f"  ({note})" if "only" in note else ""))
     for summary in sorted((results / "train").glob("*/summary.json")):
         t = read_json(summary, "a training summary", ("preset", "steps_logged", "first_loss", "last_loss",
                                                       "checkpoint"))
@@ -88,13 +105,25 @@ def cmd_demo_summary(args) -> int:
               f"{t['first_loss']:.4f} -> {t['last_loss']:.4f}; checkpoint {t['checkpoint']}")
         if "training_pairs" in t:
             print(f"  {pairs_line(t['training_pairs'])}")
-    report_html = results / "report.html"
-    print(f"\nreport: {report_html}" if report_html.is_file()
-          else f"\nreport: snakemake --report {report_html}  (not made yet)")
+    print(f"\nreport: {report_state(results)}")
+    finals = [f for f in finals if counts.get(f)]  # an output of no samples has nothing to load
     if finals:
         print("\nload the output in Python (pip install webdataset):\n")
         print(loading_snippet(([f for f in finals if f.name == "mixed"] or finals)[0]))
     return 0
+
+
+def report_state(results: Path) -> str:
+    """Where the HTML report is, or how to make it: ``snakemake --cores N`` writes the figures but not the
+    report, so one older than the figures is called stale."""
+    report_html = results / "report.html"
+    refresh = f"snakemake --report {report_html}"
+    if not report_html.is_file():
+        return f"{refresh}  (not made yet)"
+    figures = [p.stat().st_mtime for p in (results / "report").glob("*") if p.is_file()]
+    if figures and max(figures) > report_html.stat().st_mtime:
+        return f"{report_html} is older than this run's results: refresh it with {refresh}"
+    return str(report_html)
 
 
 def loading_snippet(final: Path) -> str:
@@ -114,6 +143,8 @@ def register(sub) -> None:
     p.add_argument("--threshold", type=float, default=None, help="decontamination threshold line")
     p.add_argument("--finals", nargs="*", default=None,
                    help="final outputs whose samples the grid shows (default: every folder under RESULTS/final)")
+    p.add_argument("--descriptor", default=None, help="the descriptor that decontaminated (named on the page)")
+    p.add_argument("--eval-set", default=None, help="the evaluation set's listing (sciclip eval-set --out)")
     p.add_argument("--thumbnails", type=non_negative_int, default=24, help="samples in each grid (24)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_report_figures)
@@ -124,6 +155,11 @@ def register(sub) -> None:
     p.add_argument("--sources", nargs="+", required=True, help="sources whose metadata to read")
     p.add_argument("--variants", nargs="*", default=None, help="filtered variants to list (results/final/NAME)")
     p.set_defaults(func=cmd_report_corpus)
+
+    p = sub.add_parser("report-training", help="the report's training page: data, loss and recall")
+    p.add_argument("records", nargs="*", help="training summary.json files")
+    p.add_argument("--out", required=True, help="the HTML page to write")
+    p.set_defaults(func=cmd_report_training)
 
     p = sub.add_parser("demo-summary", help="print where the demo's shards are and their stats")
     p.add_argument("results", nargs="?", default="results")

@@ -78,7 +78,7 @@ def _shard_format(dirs: list[str], given: str | None) -> str:
 def cmd_reshard(args) -> int:
     from sciclip.shards.reshard import reshard
 
-    shard_format = _shard_format(args.input_dir, args.shard_format)
+    shard_format = _shard_format(args.input_dir, args.shard_format) if args.input_dir else args.shard_format or "{:08d}.tar"
     stats_format = args.shard_stats_format or shard_format.replace(".tar", "_stats.json")
     state = reshard(args.input_dir, args.output_dir, args.subset_file, shard_size=args.shard_size,
                     num_workers=args.num_workers, first_shard=args.first_shard, num_shards=args.num_shards,
@@ -137,8 +137,9 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_convert_plan)
 
     p = sub.add_parser("reshard", help="reshard to a uid subset in DataComp's format (resharder.py's flags)")
-    p.add_argument("-i", "--input-dir", action="append", required=True,
-                   help="input directory containing a webdataset (repeat for several)")
+    p.add_argument("-i", "--input-dir", action="append", default=[],
+                   help="input directory containing a webdataset (repeat for several; none: an empty subset, "
+                        "a source that gave no samples, makes an empty output)")
     p.add_argument("-o", "--output-dir", required=True)
     p.add_argument("-s", "--subset-file", required=True, help="sorted np.dtype('u8,u8') array of uids")
     p.add_argument("-n", "--num-shards", type=int, default=None, help="number of shards to process")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import shlex
 import sys
 from pathlib import Path
 
 from sciclip.cli.common import non_negative_int, positive_int
 from sciclip.errors import SciclipError
 from sciclip.train.openclip import PRESETS  # stdlib only: cheap to import
+
+log = logging.getLogger(__name__)
 
 
 def cmd_train(args) -> int:
@@ -16,6 +20,13 @@ def cmd_train(args) -> int:
 
     factors = parse_factors(args.data_upsampling, len(args.data))
     sources = [shard_dir_source(d, f) for d, f in zip(args.data, factors)]
+    empty = [d for d, s in zip(args.data, sources) if s.samples == 0]
+    if empty and len(empty) < len(sources):
+        log.warning("%s: no samples; training on the other data", ", ".join(empty))
+    sources = [s for s in sources if s.samples > 0]
+    if not sources and not args.extra:
+        raise SciclipError(f"{', '.join(args.data)}: no samples to train on (every sample was skipped or removed: "
+                           "see results/stats and the decontamination reports)")
     for spec in args.extra or []:
         # PATTERN,SAMPLES[,UPSAMPLING] for shards outside this workflow (e.g. CommonPool)
         parts = spec.rsplit(",", 2) if spec.count(",") >= 2 else spec.rsplit(",", 1)
@@ -32,7 +43,7 @@ def cmd_train(args) -> int:
     cmd, info = training_command(sources, args.preset, args.run, args.logs, gpus=args.gpus, device=args.device,
                                  precision=args.precision, workers=args.workers, strict=not args.print_command)
     if args.print_command:
-        print(" ".join(cmd))
+        print(shlex.join(cmd))  # every argument quoted: the line pastes into a shell (--report-to '')
         return 0
     # the tiny preset is a smoke test: show that it learned, on its own training pairs
     pairs = sorted(p for d in args.data for p in Path(d).glob("*.tar")) if args.preset == "tiny" else None

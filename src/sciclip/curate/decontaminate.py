@@ -138,32 +138,45 @@ def _index(index_vectors: np.ndarray, descriptor: str):
 
 def max_similarity(queries: np.ndarray, index_vectors: np.ndarray, descriptor: str) -> np.ndarray:
     """Max similarity of every query to the index vectors, searched in chunks (queries may be a memmap)."""
+    return nearest(queries, index_vectors, descriptor)[0]
+
+
+def nearest(queries: np.ndarray, index_vectors: np.ndarray, descriptor: str) -> tuple[np.ndarray, np.ndarray]:
+    """(max similarity, row of the index vector that gives it) of every query, searched in chunks."""
     out = np.zeros(len(queries), np.float32)
+    rows = np.zeros(len(queries), np.int64)
     if len(queries) == 0:
-        return out
+        return out, rows
     index = _index(index_vectors, descriptor)
     bits = index_vectors.shape[1] * 8
     for start in range(0, len(queries), SCORE_CHUNK):
         q = np.asarray(queries[start:start + SCORE_CHUNK])
         if descriptor == "phash":
-            dist, _ = index.search(np.ascontiguousarray(q, dtype=np.uint8), 1)
+            dist, found = index.search(np.ascontiguousarray(q, dtype=np.uint8), 1)
             out[start:start + len(q)] = 1.0 - dist[:, 0] / bits
         else:
-            sims, _ = index.search(np.ascontiguousarray(q, dtype=np.float32), 1)
+            sims, found = index.search(np.ascontiguousarray(q, dtype=np.float32), 1)
             out[start:start + len(q)] = sims[:, 0]
-    return out
+        rows[start:start + len(q)] = found[:, 0]
+    return out, rows
 
 
 def score_unit(folder: str | os.PathLike, plan: TailPlan, unit: str, embeddings: str | os.PathLike,
-               eval_embeddings: str | os.PathLike, outdir: str | os.PathLike) -> dict:
+               eval_embeddings: str | os.PathLike, outdir: str | os.PathLike,
+               match_threshold: float | None = None) -> dict:
     """Per img2dataset shard of the unit, ``{shard}.parquet`` with uid and score (and DataComp's column for
-    Yokoo), rows in shard order; samples that failed conversion have no row (as in img2dataset's tars)."""
+    Yokoo), rows in shard order; samples that failed conversion have no row (as in img2dataset's tars).
+
+    With ``match_threshold``, the returned report also lists the samples scoring at least that with the
+    evaluation item each is nearest to (``matches``: uid, score, eval), so that the report can say which
+    evaluation image a removed sample matched; the score files stay DataComp's."""
     ids, emb, descriptor = load_unit_embeddings(embeddings)
-    _, ev, ev_descriptor = load_npz(eval_embeddings)
+    eval_ids, ev, ev_descriptor = load_npz(eval_embeddings)
     if descriptor != ev_descriptor:
         raise SciclipError(f"{embeddings} ({descriptor}) and {eval_embeddings} ({ev_descriptor}) use different "
                            "descriptors")
-    scores = max_similarity(emb, ev, descriptor)
+    scores, rows = nearest(emb, ev, descriptor)
+    matches = []
     order = np.argsort(ids, kind="stable")
     sorted_ids = np.asarray(ids)[order]
     outdir = Path(outdir)
@@ -181,13 +194,20 @@ def score_unit(folder: str | os.PathLike, plan: TailPlan, unit: str, embeddings:
             raise SciclipError(f"{shard}: {int((~found).sum())} samples have no descriptor (first uid {first})")
         col = pa.array(scores[order[pos]], pa.float32())
         cols = {"uid": pa.array(uids, pa.string()), "score": col}
+        if match_threshold is not None:
+            at = order[pos]
+            matches += [{"uid": u, "score": round(float(scores[i]), 6), "eval": eval_ids[int(rows[i])]}
+                        for u, i in zip(uids, at) if scores[i] >= match_threshold]
         if descriptor == "yokoo":
             cols[DATACOMP_SCORE_COLUMN] = col
         tmp = outdir / f".{shard.stem}.parquet.tmp"
         pq.write_table(pa.table(cols), tmp)
         os.replace(tmp, outdir / f"{shard.stem}.parquet")
         n += len(uids)
-    return {"samples": n, "descriptor": descriptor}
+    rep = {"samples": n, "descriptor": descriptor}
+    if match_threshold is not None:
+        rep["matches"] = matches
+    return rep
 
 
 def embed_source(folder: str | os.PathLike, out: str | os.PathLike, descriptor: str, **kw) -> int:

@@ -18,7 +18,7 @@ from sciclip.docs.latex_body import latex_document
 from sciclip.docs.model import RawDocument
 from sciclip.docs.options import DocOptions
 from sciclip.errors import Skip
-from sciclip.sources.arxiv.extract import ArxivSource, load_paper
+from sciclip.sources.arxiv.extract import ArxivSource, load_paper, require_paper_member
 from sciclip.sources.arxiv.tex_source import find_main_files
 from sciclip.sources.base import WorkItem
 from sciclip.sources.uids import sample_uid
@@ -40,6 +40,7 @@ class ArxivDocuments(DocSource):
 
     def documents(self, item: WorkItem, scratch: Path, result: DocResult) -> Iterator[RawDocument]:
         member, data, tarball, yymm, offset = item.payload
+        require_paper_member(item)
         tree = load_paper(member, data, scratch, self.opts.extract, result)  # type: ignore[arg-type]
         if not tree.tex_files():
             raise Skip("no_tex_source")

@@ -66,17 +66,33 @@ def count_rows(data: dict[str, dict]) -> list[tuple[str, list[int | str]]]:
     return rows
 
 
-def final_outputs(results: Path, names: list[str]) -> list[tuple[str, int | str, int | str]]:
-    """(name, samples, shards) of each final output, from its ``meta.json``."""
+def final_outputs(results: Path, names: list[str]) -> list[tuple[str, int | str, int | str, str]]:
+    """(name, samples, shards, sources) of each final output, from its ``meta.json`` and its sources record
+    (which says when a configured source was left out of a mix)."""
+    from sciclip.shards.final_sources import sources_note
+
     out = []
     for name in names:
         meta_file = results / "final" / name / "meta.json"
         meta = read_json(meta_file, "a reshard meta.json") if meta_file.is_file() else {}
-        out.append((name, meta.get("output_count", "–"), meta.get("output_shard_count", "–")))
+        out.append((name, meta.get("output_count", "–"), meta.get("output_shard_count", "–"),
+                    sources_note(results, name)))
     return out
 
 
-def counts_html(results: Path, sources: list[str], finals: list[str]) -> str:
+def decontamination_line(descriptor: str | None, threshold: float | None, eval_set: str | Path | None) -> str:
+    """Which descriptor and evaluation set decontaminated (from the listing the workflow tracks), or ""."""
+    if not (descriptor and eval_set):
+        return ""
+    from sciclip.curate.eval_set import read_listing
+
+    s = read_listing(eval_set)
+    at = f" (threshold {threshold:g})" if threshold is not None else ""
+    return (f"Decontaminated with the {descriptor} descriptor{at} against {s['set']}: {s['files']:,} files, "
+            f"{s['bytes']:,} bytes (listing sha256 {s['sha256'][:12]}).")
+
+
+def counts_html(results: Path, sources: list[str], finals: list[str], decontamination: str = "") -> str:
     """A self-contained HTML fragment: the counts table and the final outputs (the report's landing page
     includes it as is)."""
     data = {s: load_source(results, s) for s in sources}
@@ -84,12 +100,15 @@ def counts_html(results: Path, sources: list[str], finals: list[str]) -> str:
     body = "".join(f"<tr><td>{label}</td>" + "".join(f"<td class='n'>{_fmt(v)}</td>" for v in values) + "</tr>"
                    for label, values in count_rows(data))
     finals_rows = "".join(f"<tr><td>results/final/{html.escape(n)}</td><td class='n'>{_fmt(c)}</td>"
-                          f"<td class='n'>{_fmt(k)}</td></tr>" for n, c, k in final_outputs(results, finals))
+                          f"<td class='n'>{_fmt(k)}</td><td>{html.escape(note)}</td></tr>"
+                          for n, c, k, note in final_outputs(results, finals))
     style = ("<style>table.sciclip{border-collapse:collapse;margin:0.5em 0 1em;font-family:sans-serif;"
              "font-size:14px}table.sciclip td,table.sciclip th{border:1px solid #ccc;padding:3px 10px;"
              "text-align:left}table.sciclip td.n{text-align:right;font-variant-numeric:tabular-nums}</style>")
-    return (f"{style}<table class='sciclip'><tr><th>stage</th>{head}</tr>{body}</table>"
-            "<table class='sciclip'><tr><th>final output (DataComp format)</th><th>samples</th><th>shards</th></tr>"
+    line = f"<p class='sciclip'>{html.escape(decontamination)}</p>" if decontamination else ""
+    return (f"{style}<table class='sciclip'><tr><th>stage</th>{head}</tr>{body}</table>{line}"
+            "<table class='sciclip'><tr><th>final output (DataComp format)</th><th>samples</th><th>shards</th>"
+            "<th>sources</th></tr>"
             f"{finals_rows}</table>")
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from sciclip.errors import SciclipError
-from sciclip.report.counts import counts_html, load_source, nouns
+from sciclip.report.counts import counts_html, decontamination_line, load_source, nouns
 from sciclip.report.grid import grid_html
 from sciclip.storage.atomic import atomic_write_bytes, check_dir_target
 from sciclip.storage.tables import read_json
@@ -79,17 +79,19 @@ def samples_per_unit(results: Path, source: str, rows: list[dict], unit: str = "
 
 
 def make_report_figures(results: str | Path, out: str | Path, sources: list[str], threshold: float | None,
-                        thumbnails: int = 24, seed: int = 0, finals: list[str] | None = None) -> list[Path]:
+                        thumbnails: int = 24, seed: int = 0, finals: list[str] | None = None,
+                        descriptor: str | None = None, eval_set: str | Path | None = None) -> list[Path]:
     results, out = Path(results), Path(out)
     if not results.is_dir():
         raise SciclipError(f"{results}: no such directory (the workflow's results folder)")
-    if not any((results / s / "img2dataset").is_dir() for s in sources):
-        raise SciclipError(f"{results}: no img2dataset shards of {', '.join(sources)} yet (did the workflow run?)")
+    if not any((results / "stats" / f"{s}.json").is_file() for s in sources):  # a source of 0 samples has stats
+        raise SciclipError(f"{results}: no stats of {', '.join(sources)} yet (did the workflow run?)")
     if finals is None:
         finals = sorted(p.name for p in (results / "final").glob("*") if (p / "meta.json").is_file())
     check_dir_target(out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out / "counts.html", counts_html(results, sources, finals).encode("utf-8"))
+    decon = decontamination_line(descriptor, threshold, eval_set)
+    atomic_write_bytes(out / "counts.html", counts_html(results, sources, finals, decon).encode("utf-8"))
     plt = _plt()
     data = {s: _rows(results / s / "img2dataset", ["caption", "yymm", "uid", "key"]) for s in sources}
     width = 5.5 * len(sources)

@@ -64,7 +64,9 @@ def removed_samples(results: Path, sources: list[str], cap: int) -> tuple[list[t
         if not report_file.is_file():
             continue
         report = read_json(report_file, "a decontamination report (sciclip subset --report)")
-        why = {r["key"]: f"near-duplicate of an evaluation image (score {r['score']:.2f})"
+        matched = eval_matches(results, source)
+        why = {r["key"]: f"near-duplicate of evaluation image {matched[r['uid']]} (score {r['score']:.2f})"
+               if r.get("uid") in matched else f"near-duplicate of an evaluation image (score {r['score']:.2f})"
                for r in report.get("contaminated_samples") or []}
         why |= {r["key"]: "exact duplicate of a kept sample" for r in report.get("duplicate_samples") or []}
         total += len(why)
@@ -78,6 +80,16 @@ def removed_samples(results: Path, sources: list[str], cap: int) -> tuple[list[t
                     found.append((f"{source} {key}", members["jpg"], caption, why[key]))
                     wanted.discard(key)
     return found, total
+
+
+def eval_matches(results: Path, source: str) -> dict[str, str]:
+    """uid -> the evaluation item it is nearest to, for the samples at or above the threshold (the score jobs'
+    reports, ``results/<source>/scores.units/*.json``)."""
+    out: dict[str, str] = {}
+    for f in sorted((results / source / "scores.units").glob("*.json")):
+        for m in read_json(f, "a score report (sciclip score --report)").get("matches") or []:
+            out[m["uid"]] = str(m["eval"])
+    return out
 
 
 def _count(results: Path, final: str) -> str:

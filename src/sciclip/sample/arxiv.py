@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from sciclip.sample import media
 from sciclip.sources.arxiv.ids import id_sort_key
+from sciclip.sources.arxiv.manifest import manifest_xml
 from sciclip.storage.atomic import atomic_write_bytes
 
 
@@ -346,19 +346,6 @@ def _member(paper: Paper, yymm: str) -> tuple[str, bytes]:
 
 def build_tarball(papers: list[Paper], yymm: str) -> bytes:
     return media.tar_bytes(dict(_member(p, yymm) for p in papers))
-
-
-def manifest_xml(entries: list[dict]) -> bytes:
-    """The bucket's ``arXiv_src_manifest.xml`` format: one <file> per tarball."""
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>', "<arXivSRC>"]
-    for e in entries:
-        lines.append("  <file>")
-        for key in ("content_md5sum", "filename", "first_item", "last_item", "md5sum", "num_items",
-                    "seq_num", "size", "timestamp", "yymm"):
-            lines.append(f"    <{key}>{escape(str(e[key]))}</{key}>")
-        lines.append("  </file>")
-    lines.append("</arXivSRC>")
-    return ("\n".join(lines) + "\n").encode()
 
 
 def write_arxiv_sample(outdir: str | Path) -> list[Path]:

@@ -235,8 +235,8 @@ def reshard(input_dirs: list[str | os.PathLike], output_dir: str | os.PathLike, 
     output_dir = Path(output_dir)
     subset = load_subset(subset_file)
     shards = [p for d in input_dirs for p in input_shards(Path(d), shard_format, first_shard, num_shards)]
-    if not shards:
-        raise SciclipError(f"no input shards matching {shard_format} in {', '.join(map(str, input_dirs))}")
+    if not shards and len(subset):  # an empty subset (a source that gave no samples) makes an empty output
+        raise SciclipError(f"no input shards matching {shard_format} in {', '.join(map(str, input_dirs)) or '(none)'}")
     output_dir.mkdir(parents=True, exist_ok=True)
     if any(output_dir.iterdir()):
         if not overwrite:

@@ -67,6 +67,26 @@ def local_root(spec: SourceSpec) -> Path:
     return Path(p.path) if spec.scheme == "file" else Path(spec.uri)
 
 
+def s3_problem(e: Exception, where: str, spec: SourceSpec) -> Exception:
+    """What a boto error means for a request on ``where``: a ``SciclipError`` when retrying cannot help (access
+    denied, no such key or bucket, no credentials), else a ``TransientError`` (the network, throttling, 5xx)."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(e, ClientError):
+        err = e.response.get("Error", {})
+        code = str(err.get("Code", ""))
+        status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in ("403", "AccessDenied", "404", "NoSuchKey", "NoSuchBucket", "InvalidAccessKeyId",
+                    "SignatureDoesNotMatch") or status in (403, 404):
+            hint = (" (the bucket is requester-pays: configure AWS credentials; requests carry "
+                    "RequestPayer=requester)" if spec.requester_pays and status == 403 else "")
+            return SciclipError(f"{where}: {code or status} {err.get('Message', '')}{hint}")
+        return TransientError(f"{where}: {code or status}")
+    if "credentials" in str(e).lower():
+        return SciclipError(f"{where}: {e}")
+    return TransientError(f"{where}: {type(e).__name__}: {e}")
+
+
 def _fetch_once(spec: SourceSpec, key: str, tmp: Path) -> None:
     scheme = spec.scheme
     if scheme == "s3":
@@ -77,20 +97,8 @@ def _fetch_once(spec: SourceSpec, key: str, tmp: Path) -> None:
         try:
             with progress(unit="B", unit_scale=True, desc=key.rsplit("/", 1)[-1]) as bar:
                 s3_client(spec).download_file(bucket, s3key, str(tmp), ExtraArgs=extra or None, Callback=bar.update)
-        except ClientError as e:
-            err = e.response.get("Error", {})
-            code = str(err.get("Code", ""))
-            status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if code in ("403", "AccessDenied", "404", "NoSuchKey", "NoSuchBucket", "InvalidAccessKeyId",
-                        "SignatureDoesNotMatch") or status in (403, 404):
-                hint = (" (the bucket is requester-pays: configure AWS credentials; requests carry "
-                        "RequestPayer=requester)" if spec.requester_pays and status == 403 else "")
-                raise SciclipError(f"s3://{bucket}/{s3key}: {code or status} {err.get('Message', '')}{hint}") from None
-            raise TransientError(f"s3://{bucket}/{s3key}: {code or status}") from None
-        except BotoCoreError as e:
-            if "credentials" in str(e).lower():
-                raise SciclipError(f"s3://{bucket}/{s3key}: {e}") from None
-            raise TransientError(f"s3://{bucket}/{s3key}: {e}") from None
+        except (ClientError, BotoCoreError) as e:
+            raise s3_problem(e, f"s3://{bucket}/{s3key}", spec) from None
     elif scheme in ("http", "https"):
         url = spec.uri.rstrip("/") + "/" + key.lstrip("/")
         try:
@@ -125,14 +133,32 @@ def md5_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def with_retries(call, retries: int = 4, backoff_s: float = 2.0, max_backoff_s: float = 120.0,
+                 written: str = "no output written"):
+    """``call()``, again after each ``TransientError`` with a doubling wait (a warning line each time), up to
+    ``retries`` more times; then one ``SciclipError`` line naming the last problem. Every S3/HTTP read goes
+    through this, so a dropped connection reads the same wherever it happens."""
+    last = ""
+    for attempt in range(retries + 1):
+        try:
+            return call()
+        except TransientError as e:
+            last = str(e)
+            if attempt < retries:
+                wait = min(max_backoff_s, backoff_s * 2 ** attempt)
+                log.warning("%s (attempt %d of %d); retrying in %.1fs", e, attempt + 1, retries + 1, wait)
+                time.sleep(wait)
+    raise SciclipError(f"{last} (after {retries + 1} attempts; {written})")
+
+
 def fetch(spec: SourceSpec, key: str, dest: str | os.PathLike, md5: str | None = None, retries: int = 4,
           backoff_s: float = 2.0, max_backoff_s: float = 120.0) -> Path:
     """Fetch ``key`` from ``spec`` to ``dest`` atomically, verifying ``md5`` when given."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.part-{os.getpid()}")
-    last = ""
-    for attempt in range(retries + 1):
+
+    def once() -> Path:
         tmp.unlink(missing_ok=True)
         try:
             _fetch_once(spec, key, tmp)
@@ -142,17 +168,34 @@ def fetch(spec: SourceSpec, key: str, dest: str | os.PathLike, md5: str | None =
                     raise TransientError(f"md5 mismatch for {key}: the manifest says {md5}, the download has {got}")
             os.replace(tmp, dest)
             return dest
-        except TransientError as e:
-            last = str(e)
+        finally:
             tmp.unlink(missing_ok=True)
-            if attempt < retries:
-                wait = min(max_backoff_s, backoff_s * 2 ** attempt)
-                log.warning("%s (attempt %d of %d); retrying in %.1fs", e, attempt + 1, retries + 1, wait)
-                time.sleep(wait)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    raise SciclipError(f"{last} (after {retries + 1} attempts; no output written)")
+
+    return with_retries(once, retries, backoff_s, max_backoff_s)
+
+
+def list_s3(spec: SourceSpec, prefix: str, delimiter: str | None = None, retries: int = 4,
+            backoff_s: float = 2.0) -> list[str]:
+    """Keys below ``prefix`` of an s3:// source (relative to its root), or with ``delimiter`` the common
+    prefixes; the whole listing is retried as one request (a page cannot be resumed once the connection drops)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, root = urlparse(spec.uri).netloc, urlparse(spec.uri).path.strip("/")
+    full = f"{root}/{prefix}" if root else prefix
+    where = f"s3://{bucket}/{full}"
+
+    def once() -> list[str]:
+        extra = {"Delimiter": delimiter} if delimiter else {}
+        try:
+            pages = s3_client(spec).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=full, **extra)
+            if delimiter:
+                return [cp["Prefix"] for page in pages for cp in page.get("CommonPrefixes", [])]
+            return [o["Key"] for page in pages for o in page.get("Contents", [])]
+        except (ClientError, BotoCoreError) as e:
+            raise s3_problem(e, where, spec) from None
+
+    keys = with_retries(once, retries, backoff_s, written="nothing listed")
+    return [k[len(root) + 1:] if root else k for k in keys]
 
 
 def read_bytes(spec: SourceSpec, key: str, retries: int = 4, backoff_s: float = 2.0) -> bytes:

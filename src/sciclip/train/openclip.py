@@ -75,6 +75,8 @@ def shard_dir_source(folder: str | os.PathLike, upsampling: float = 1.0) -> Data
                            "(give a folder of final shards)")
     shards = sorted(p for p in folder.glob("*.tar") if re.fullmatch(r"\d+\.tar", p.name))
     if not shards:
+        if (folder / "meta.json").is_file() and (folder / "sample_ids.npy").is_file():
+            return DataSource("", 0, upsampling)  # a final output of no samples (its sources gave none)
         raise SciclipError(f"{folder}: no numbered shards to train on")
     ids = [int(p.stem) for p in shards]
     if ids != list(range(ids[0], ids[0] + len(ids))):

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from sciclip.errors import SciclipError, Skip
 from sciclip.sources.arxiv.graphics_paths import figure_graphic
-from sciclip.sources.arxiv.ids import OLD_ID, paper_id_from_member
+from sciclip.sources.arxiv.ids import OLD_ID, is_arxiv_id, paper_id_from_member
 from sciclip.sources.arxiv.latex_figures import FigureCandidate, paper_figures
 from sciclip.sources.arxiv.tex_source import SourceTree
 from sciclip.sources.base import Candidate, Source, WorkItem
@@ -74,6 +74,13 @@ def load_paper(member: str, data: bytes, scratch: Path, opts: ExtractOptions, re
     return SourceTree(scratch, [PurePosixPath("main.tex")])
 
 
+def require_paper_member(item: WorkItem) -> None:
+    """A member that is not ``<arXiv id>.gz`` (a README, a folder of a paper's own files tarred up) is skipped
+    as such, not opened as a paper."""
+    if not is_arxiv_id(item.id):
+        raise Skip("not_an_arxiv_paper", f"member {item.payload[0]!r} is not named <arXiv id>.gz")
+
+
 @register
 class ArxivSource(Source):
     """arXiv bulk tarballs: an item is one paper (a tarball member), its figures come from the LaTeX."""
@@ -105,11 +112,16 @@ class ArxivSource(Source):
                 log.warning("%s: member %r refused (%s)", name, member, why)
 
             seen = job.papers_seen
-            members = 0
+            members = papers = 0
+            first_other = ""
             try:
                 for m in iter_tar_members(tarball, self.opts.max_member_bytes, on_refused=refused):
                     members += 1
                     paper_id, yymm = paper_id_from_member(m.name)
+                    if is_arxiv_id(paper_id):
+                        papers += 1
+                    else:  # counted as a skipped paper (candidates), named in the log
+                        first_other = first_other or m.name
                     yield WorkItem(paper_id, (m.name, m.data, tarball.name, yymm, m.offset), len(m.data))
             except ArchiveDamaged as e:
                 if not members:  # nothing of it could be read: an input error, not partial damage
@@ -118,9 +130,15 @@ class ArxivSource(Source):
                 job.archive_damaged = "; ".join(damage)
                 log.error("%s; kept the papers before the damage (%d papers of this job so far)", e,
                           job.papers_seen - seen)
+            if members and not papers:
+                raise SciclipError(
+                    f"{tarball}: none of its {members} members is an arXiv paper (a bulk tarball holds "
+                    f"YYMM/<arXiv id>.gz; the first is {first_other!r}): make a mirror of paper sources with "
+                    "`sciclip arxiv mirror`")
 
     def candidates(self, item: WorkItem, scratch: Path, result: ItemResult) -> Iterator[Candidate | Skip]:
         member, data, tarball, yymm, _ = item.payload
+        require_paper_member(item)
         tree = load_paper(member, data, scratch, self.opts, result)
         try:
             yield from self._figures(tree, item.id, yymm, tarball, result)

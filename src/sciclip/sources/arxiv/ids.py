@@ -42,14 +42,27 @@ def bound_key(value: str) -> tuple[int, str, int]:
     return id_sort_key(value)
 
 
+ARCHIVE_SUFFIXES = (".gz", ".tgz", ".tar", ".pdf", ".tex", ".bz2", ".xz", ".zip")
+
+
+def strip_archive_suffixes(name: str) -> str:
+    """``2401.00002.tar.gz`` -> ``2401.00002``: every archive or format suffix, however many are stacked (an
+    arXiv id's own dot is not one of them)."""
+    while True:
+        suffix = next((s for s in ARCHIVE_SUFFIXES if name.lower().endswith(s) and len(name) > len(s)), None)
+        if suffix is None:
+            return name
+        name = name[: -len(suffix)]
+
+
+def is_arxiv_id(text: str) -> bool:
+    return bool(NEW_ID.match(text) or OLD_ID.match(text))
+
+
 def paper_id_from_member(member: str) -> tuple[str, str]:
     """(paper id, yymm) from a bulk tarball member such as ``2001/2001.00001.gz`` or
     ``0001/astro-ph0001001.gz``."""
-    base = member.rsplit("/", 1)[-1]
-    for suffix in (".gz", ".pdf", ".tar"):
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-            break
+    base = strip_archive_suffixes(member.rsplit("/", 1)[-1])
     yymm = yymm_of(base)
     if yymm is None:
         folder = member.rsplit("/", 1)[0] if "/" in member else ""

@@ -11,6 +11,7 @@ import csv
 import io
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from lxml import etree
 
@@ -38,6 +39,19 @@ class TarballEntry:
 
     def sort_key(self) -> tuple[int, int]:
         return year_month(self.yymm), self.seq_num
+
+
+def manifest_xml(entries: list[dict]) -> bytes:
+    """The bucket's ``arXiv_src_manifest.xml`` format: one <file> per tarball (what ``parse_manifest`` reads)."""
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', "<arXivSRC>"]
+    for e in entries:
+        lines.append("  <file>")
+        for key in ("content_md5sum", "filename", "first_item", "last_item", "md5sum", "num_items",
+                    "seq_num", "size", "timestamp", "yymm"):
+            lines.append(f"    <{key}>{escape(str(e[key]))}</{key}>")
+        lines.append("  </file>")
+    lines.append("</arXivSRC>")
+    return ("\n".join(lines) + "\n").encode()
 
 
 def safe_xml_parser() -> etree.XMLParser:

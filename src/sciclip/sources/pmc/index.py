@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlparse
 
 from sciclip.errors import SciclipError
 from sciclip.storage.atomic import atomic_write_bytes
-from sciclip.storage.remote import SourceSpec, local_root, read_bytes, s3_client
+from sciclip.storage.remote import SourceSpec, list_s3, local_root, read_bytes
 
 log = logging.getLogger(__name__)
 
@@ -108,14 +108,11 @@ def passes(meta: dict, licences: set[str]) -> str | None:
     return None
 
 
-def _inventory_keys(spec: SourceSpec) -> list[str] | None:
+def _inventory_keys(spec: SourceSpec, retries: int = 4, backoff_s: float = 2.0) -> list[str] | None:
     """Keys listed by the newest complete S3 inventory, or None when there is none."""
     if spec.scheme == "s3":
-        client = s3_client(spec)
-        bucket, prefix = urlparse(spec.uri).netloc, urlparse(spec.uri).path.strip("/")
-        base = f"{prefix}/{INVENTORY_PREFIX}" if prefix else INVENTORY_PREFIX
-        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base, Delimiter="/")
-        dates = sorted(cp["Prefix"][len(base):].strip("/") for page in pages for cp in page.get("CommonPrefixes", []))
+        dates = sorted(p[len(INVENTORY_PREFIX):].strip("/")
+                       for p in list_s3(spec, INVENTORY_PREFIX, "/", retries, backoff_s))
     elif spec.scheme in ("local", "file"):
         d = local_root(spec) / INVENTORY_PREFIX
         dates = sorted(p.name for p in d.iterdir() if p.is_dir()) if d.is_dir() else []
@@ -123,12 +120,13 @@ def _inventory_keys(spec: SourceSpec) -> list[str] | None:
         return None
     for date in reversed(dates):
         try:
-            manifest = json.loads(read_bytes(spec, f"{INVENTORY_PREFIX}{date}/manifest.json", retries=2))
+            manifest = json.loads(read_bytes(spec, f"{INVENTORY_PREFIX}{date}/manifest.json", retries=min(2, retries),
+                                             backoff_s=backoff_s))
         except SciclipError:
             continue  # an inventory still being written has no manifest yet
         keys = []
         for f in manifest.get("files", []):
-            raw = gzip.decompress(read_bytes(spec, f["key"]))
+            raw = gzip.decompress(read_bytes(spec, f["key"], retries, backoff_s))
             for row in csv.reader(io.StringIO(raw.decode("utf-8"))):
                 if len(row) >= 2:
                     keys.append(unquote(row[1]))
@@ -137,13 +135,9 @@ def _inventory_keys(spec: SourceSpec) -> list[str] | None:
     return None
 
 
-def _listed_keys(spec: SourceSpec) -> list[str]:
+def _listed_keys(spec: SourceSpec, retries: int = 4, backoff_s: float = 2.0) -> list[str]:
     if spec.scheme == "s3":
-        client = s3_client(spec)
-        bucket, prefix = urlparse(spec.uri).netloc, urlparse(spec.uri).path.strip("/")
-        base = f"{prefix}/metadata/" if prefix else "metadata/"
-        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base)
-        return [o["Key"][len(prefix) + 1:] if prefix else o["Key"] for page in pages for o in page.get("Contents", [])]
+        return list_s3(spec, "metadata/", None, retries, backoff_s)
     if spec.scheme in ("local", "file"):
         d = local_root(spec) / "metadata"
         if not d.is_dir():
@@ -166,19 +160,20 @@ def latest_versions(keys: list[str]) -> dict[int, tuple[int, str]]:
 
 
 def cloud_index(spec: SourceSpec, licences: set[str], start: int | None, end: int | None,
-                max_count: int | None, method: str = "inventory", threads: int = 16) -> tuple[list[ArticleRecord], dict]:
-    keys = _inventory_keys(spec) if method == "inventory" else None
+                max_count: int | None, method: str = "inventory", threads: int = 16, retries: int = 4,
+                backoff_s: float = 2.0) -> tuple[list[ArticleRecord], dict]:
+    keys = _inventory_keys(spec, retries, backoff_s) if method == "inventory" else None
     if keys is None:
         if method == "inventory":
             log.warning("%s: no inventory found; listing metadata/ instead", spec.uri)
-        keys = _listed_keys(spec)
+        keys = _listed_keys(spec, retries, backoff_s)
     latest = latest_versions(keys)
     numbers = sorted(n for n in latest if (start is None or n >= start) and (end is None or n <= end))
     reasons: dict[str, int] = {}
     chosen: list[ArticleRecord] = []
 
     def load(num: int) -> dict:
-        return json.loads(read_bytes(spec, latest[num][1]))
+        return json.loads(read_bytes(spec, latest[num][1], retries, backoff_s))
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         chunk = max(threads * 4, 64)
@@ -201,8 +196,8 @@ _LEGACY_LICENCE = {"CC0": "CC0", "CC BY": "CC BY", "CC BY-SA": "CC BY-SA", "CC B
 
 
 def legacy_index(spec: SourceSpec, licences: set[str], start: int | None, end: int | None,
-                 max_count: int | None) -> tuple[list[ArticleRecord], dict]:
-    text = read_bytes(spec, FILE_LIST).decode("utf-8-sig")
+                 max_count: int | None, retries: int = 4, backoff_s: float = 2.0) -> tuple[list[ArticleRecord], dict]:
+    text = read_bytes(spec, FILE_LIST, retries, backoff_s).decode("utf-8-sig")
     reasons: dict[str, int] = {}
     rows = []
     for row in csv.DictReader(io.StringIO(text)):
@@ -228,15 +223,15 @@ def legacy_index(spec: SourceSpec, licences: set[str], start: int | None, end: i
 
 def build_index(spec: SourceSpec, layout: str, licence: str | list[str] = "commercial", start=None, end=None,
                 max_count: int | None = None, batch_size: int = 1000, method: str = "inventory",
-                threads: int = 16) -> tuple[list[ArticleRecord], dict]:
+                threads: int = 16, retries: int = 4, backoff_s: float = 2.0) -> tuple[list[ArticleRecord], dict]:
     if batch_size < 1:
         raise SciclipError("batch_size must be at least 1")
     lic = licence_set(licence)
     lo, hi = pmcid_number(start), pmcid_number(end)
     if layout == "cloud":
-        records, report = cloud_index(spec, lic, lo, hi, max_count, method, threads)
+        records, report = cloud_index(spec, lic, lo, hi, max_count, method, threads, retries, backoff_s)
     elif layout == "legacy":
-        records, report = legacy_index(spec, lic, lo, hi, max_count)
+        records, report = legacy_index(spec, lic, lo, hi, max_count, retries, backoff_s)
     else:
         raise SciclipError(f"layout {layout!r}: use cloud or legacy")
     records.sort(key=lambda r: r.number)
