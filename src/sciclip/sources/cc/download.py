@@ -206,9 +206,10 @@ def download_unit(matched: Path, mask_file: Path, counts_file: Path, out_dir: Pa
     except (OSError, ValueError) as e:
         raise SciclipError(f"{mask_file}: not a dedup mask ({e})") from None
     records, report = select_records(Path(matched), mask, counts, opts)
-    # img2dataset fills a temporary folder that becomes out_dir when all is counted; a job killed or failed
-    # midway leaves it, and its rerun resumes it (shards with a stats file are not fetched again)
-    with atomic_dir(out_dir, resume=True) as tmp:
+    # img2dataset fills a temporary folder that becomes out_dir when all is counted. A job killed midway
+    # starts over: resuming img2dataset's finished shards would be right only for the very same records, and a
+    # rerun after a crash may follow a change of t_download, seed or units
+    with atomic_dir(out_dir) as tmp:
         url_list = out_dir.parent / f".{out_dir.name}.urls.parquet"
         write_url_list(records, url_list)
         try:
