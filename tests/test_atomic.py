@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from sciclip.errors import SciclipError
 from sciclip.storage.atomic import atomic_dir, atomic_write_bytes, temporary_name
 from tests.conftest import ROOT
 
@@ -20,17 +21,28 @@ def test_a_folder_appears_whole_and_replaces_the_old_one(tmp_path):
         (tmp / "00000.tar").write_bytes(b"a")
         assert not out.exists()  # nothing at the output's name while it is written
     assert sorted(p.name for p in out.iterdir()) == ["00000.tar"]
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, owns=("*.tar",)) as tmp:
         (tmp / "stats.json").write_text("{}")
     assert sorted(p.name for p in out.iterdir()) == ["stats.json"]  # replaced, not mixed
     assert sorted(p.name for p in tmp_path.iterdir()) == ["unit"]
+
+
+def test_a_folder_holding_what_the_writer_does_not_write_is_refused_not_deleted(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "00000.tar").write_bytes(b"old output")
+    (out / "thesis.tex").write_text("someone's work")
+    with pytest.raises(SciclipError, match=f"{out}: holds 'thesis.tex', which this command does not write"):
+        with atomic_dir(out, owns=("*.tar", "stats.json")):
+            raise AssertionError("no work may start")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"] and (out / "thesis.tex").is_file()
 
 
 def test_an_error_keeps_the_old_output_and_removes_the_temporary(tmp_path):
     out = tmp_path / "unit"
     out.mkdir()
     (out / "old").write_text("old")
-    with pytest.raises(RuntimeError), atomic_dir(out) as tmp:
+    with pytest.raises(RuntimeError), atomic_dir(out, owns=("old",)) as tmp:
         (tmp / "new").write_text("half")
         raise RuntimeError("the job failed")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["unit"] and (out / "old").read_text() == "old"

@@ -125,7 +125,7 @@ def cmd_download(args) -> int:
             say(f"{key} -> {dest} (md5 {'verified' if md5 else 'not checked'})")
 
     if args.out_dir:  # a unit's folder appears whole or not at all (a killed job leaves no partial unit)
-        with atomic_dir(args.out_dir) as tmp:
+        with atomic_dir(args.out_dir, owns=("*.tar",)) as tmp:
             fetch_all(tmp)
     else:
         fetch_all(None)

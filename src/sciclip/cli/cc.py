@@ -74,7 +74,7 @@ def cmd_fetch(args) -> int:
     total = 0
     # the files land in a temporary folder that becomes out_dir when all are there; a job killed or failed
     # midway leaves it, and its rerun reuses the whole files and resumes the cut one
-    with atomic_dir(out, resume=True) as tmp:
+    with atomic_dir(out, owns=("*.gz", "*.part"), resume=True) as tmp:
         for member in _unit_members(args):
             f = selection.get(member)
             if f is None:

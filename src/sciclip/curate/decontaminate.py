@@ -64,7 +64,7 @@ def embed_unit(folder: str | os.PathLike, plan: TailPlan, unit: str, out: str | 
     n = plan.unit(unit).samples
     dim, dtype = DIMS[descriptor]
     shards = unit_shards(folder, plan, unit)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, owns=("emb.npy", "ids.npy", "descriptor.txt")) as tmp:
         emb = np.lib.format.open_memmap(tmp / "emb.npy", mode="w+", dtype=dtype, shape=(n, dim))
         ids = np.lib.format.open_memmap(tmp / "ids.npy", mode="w+", dtype="S32", shape=(n,))
         filled = 0

@@ -45,7 +45,7 @@ def filter_unit(folder: str | os.PathLike, plan: TailPlan, unit: str, scores_dir
                 threshold: float, out: str | os.PathLike, partitions: int = 64) -> dict:
     """Contaminated samples of one tail unit (``contaminated.parquet``, key order), and every other sample's
     duplicate-detection record in ``{p:03d}.npy`` by hash partition."""
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, owns=("*.npy", CONTAMINATED, "filter.json")) as tmp:
         contaminated: dict[str, list] = {"uid": [], "key": [], "score": []}
         records = []
         per_shard = plan.samples_per_shard

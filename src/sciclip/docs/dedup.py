@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sciclip.docs.job import STATS_NAME, DocStats, write_stats
+from sciclip.docs.job import SHARDS, STATS_NAME, DocStats, write_stats
 from sciclip.docs.model import DocRecord
 from sciclip.docs.reader import read_dir
 from sciclip.docs.writer import DocWriter
@@ -150,7 +150,7 @@ def dedup_documents(unit_dirs: list[str | os.PathLike], outdir: str | os.PathLik
     dirs = [Path(d) for d in unit_dirs]
     started = time.monotonic()
     stats = _unit_totals(dirs)
-    with atomic_dir(outdir) as tmp:  # a rerun replaces the previous output, never mixes with it
+    with atomic_dir(outdir, owns=SHARDS) as tmp:  # a rerun replaces the old output, never mixes with it
         db_path = tmp / ".dedup.sqlite"
         db = sqlite3.connect(db_path)
         try:

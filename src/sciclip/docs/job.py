@@ -27,7 +27,8 @@ from sciclip.storage.atomic import atomic_dir
 
 log = logging.getLogger(__name__)
 
-__all__ = ["STATS_NAME", "DocResult", "DocSource", "DocStats", "run_documents", "write_stats"]
+__all__ = ["SHARDS", "STATS_NAME", "DocResult", "DocSource", "DocStats", "run_documents", "write_stats"]
+SHARDS = ("*.tar", "*.parquet", STATS_NAME)  # what a documents job writes into its folder
 
 
 @dataclass
@@ -183,7 +184,7 @@ def run_documents(source: DocSource, inputs: list, outdir, workers: int = 1, scr
         for item in source.items(paths, stats, Path(scratch)):
             yield (source, item, scratch)
 
-    with atomic_dir(outdir) as tmp:  # a rerun replaces the previous output, never mixes with it
+    with atomic_dir(outdir, owns=SHARDS) as tmp:  # a rerun replaces the old output, never mixes with it
         writer = DocWriter(tmp, source.opts.docs_per_shard, source.opts.formats)
         run_job(stats, jobs, _work, tmp, writer, workers, scratch_root, source.input_size(paths), started)
     log.info("%s: %d %s, %d documents, %d words, %d images; skipped items %s, documents %s, images %s",

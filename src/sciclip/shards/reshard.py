@@ -239,7 +239,7 @@ def reshard(input_dirs: list[str | os.PathLike], output_dir: str | os.PathLike, 
         raise SciclipError(f"no input shards matching {shard_format} in {', '.join(map(str, input_dirs))}")
     if not overwrite and output_dir.is_dir() and any(output_dir.iterdir()):
         raise SciclipError(f"{output_dir}: refusing to overwrite a non-empty directory (pass --overwrite)")
-    with atomic_dir(output_dir) as tmp:  # the old output stays whole until the new one is
+    with atomic_dir(output_dir, owns=("*",)) as tmp:  # the old output stays whole until the new one is
         state = _reshard_into(tmp, shards, subset, subset_file, shard_size, num_workers, output_shard_format,
                               output_shard_stats_format)
         args = {"input_dir": input_dirs[0] if len(input_dirs) == 1 else list(input_dirs), "output_dir": output_dir,

@@ -214,7 +214,7 @@ def extract_unit(source: Source, inputs: list, outdir, workers: int = 1, scratch
         for item in source.items(paths, stats):
             yield (source, item, scratch)
 
-    with atomic_dir(outdir) as tmp:  # a rerun replaces the previous output, never mixes with it
+    with atomic_dir(outdir, owns=("*.tar", STATS_NAME)) as tmp:  # a rerun replaces the old output
         run_job(stats, jobs, _work, tmp, SampleShards(tmp, source.opts.samples_per_shard), workers, scratch_root,
                 source.input_size(paths), started)
     log.info("%s: %d papers, %d figures found, %d samples written, skipped papers %s, skipped figures %s",

@@ -13,6 +13,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from fnmatch import fnmatch
 from pathlib import Path
 
 from sciclip.errors import SciclipError
@@ -70,13 +71,21 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 @contextmanager
-def atomic_dir(path: str | os.PathLike, resume: bool = False) -> Iterator[Path]:
+def atomic_dir(path: str | os.PathLike, owns: tuple[str, ...] = (), resume: bool = False) -> Iterator[Path]:
     """A folder to fill that becomes ``path`` (replacing an old one) when the block ends without an error.
 
-    What a killed or failed earlier write left in the temporary folder is removed first, and it is removed
-    when the block raises; with ``resume``, both are kept instead, for a job that picks up its own partial
-    work (downloads resumed from their ``.part``)."""
+    An existing ``path`` is replaced only when all it holds is this writer's: ``owns`` are glob patterns of the
+    names it writes (dot-names, i.e. temporaries and Snakemake's markers, count as its own too); a folder that
+    holds anything else is refused with an error before any work, never deleted. What a killed or failed
+    earlier write left in the temporary folder is removed first, and it is removed when the block raises;
+    with ``resume``, both are kept instead, for a job that picks up its own partial work."""
     path = check_dir_target(path)
+    if path.is_dir():
+        foreign = sorted(p.name for p in path.iterdir()
+                         if not p.name.startswith(".") and not any(fnmatch(p.name, pat) for pat in owns))
+        if foreign:
+            raise SciclipError(f"{path}: holds {foreign[0]!r}, which this command does not write "
+                               "(give a new or empty folder)")
     tmp = temporary_name(path)
     if not resume:
         shutil.rmtree(tmp, ignore_errors=True)

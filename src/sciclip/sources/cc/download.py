@@ -209,7 +209,7 @@ def download_unit(matched: Path, mask_file: Path, counts_file: Path, out_dir: Pa
     # img2dataset fills a temporary folder that becomes out_dir when all is counted. A job killed midway
     # starts over: resuming img2dataset's finished shards would be right only for the very same records, and a
     # rerun after a crash may follow a change of t_download, seed or units
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, owns=("[0-9]*", "_tmp", COUNTS, "download.json")) as tmp:
         url_list = out_dir.parent / f".{out_dir.name}.urls.parquet"
         write_url_list(records, url_list)
         try:

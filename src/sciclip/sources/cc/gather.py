@@ -52,7 +52,7 @@ def gather_pool(units: list[tuple[str, str | os.PathLike]], size: int, out_dir: 
         if not p.is_file():
             raise SciclipError(f"{p}: no matched pool file")
     sizes = [pq.ParquetFile(p).metadata.num_rows for p in paths]
-    with atomic_dir(out_dir) as out:  # a rerun replaces the previous output, never mixes with it
+    with atomic_dir(out_dir, owns=("*.npy", "summary.json")) as out:  # replaces the old output
         counts = np.zeros(size, dtype=np.uint64)
         kept = 0
         per_unit = {}
