@@ -17,7 +17,7 @@ REALDATA = ROOT.parent / "shared" / "realdata"
 
 # Module fixtures that run the whole workflow (minutes each): every test using one goes to the same xdist
 # worker (``--dist loadgroup`` in the Makefile), so each runs once per session rather than once per worker.
-SHARED_RUNS = ("first_run", "docs_run", "cc_run")
+SHARED_RUNS = ("first_run", "docs_run", "cc_run", "cc_workflow")
 
 
 @pytest.hookimpl(trylast=True)

@@ -30,7 +30,7 @@ PATTERNS = (
 MODEL_COLUMNS = ("_similarity_score", "kind", "kind_score")
 # Fields that describe the run rather than the data (times, working directory, worker count).
 VOLATILE = frozenset({"timings_s", "duration_s", "duration", "start_time", "end_time", "cwd", "num_workers",
-                      "worker_success"})
+                      "worker_success", "core_seconds"})
 
 
 def _strip(value):

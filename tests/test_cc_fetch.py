@@ -213,3 +213,26 @@ def test_cli_list_reads_the_index_over_http(tmp_path, sample_dir):
     assert f.member == "CC-MAIN-2024-22_00000" and f.path.endswith("00000.warc.gz") and "/warc/" in f.path
     assert gzip.decompress((sample_dir / "cc" / "crawl-data/CC-MAIN-2024-22/warc.paths.gz").read_bytes()).count(b"\n") == 2
     assert Path(sample_dir / "cc" / f.path).is_file()
+
+
+def test_a_fetch_job_cut_off_leaves_no_unit_folder_and_its_rerun_resumes(crawl_server, tmp_path):
+    """A unit's fetch job that fails midway (a cut transfer, no retry left) or is killed leaves no unit folder,
+    only its temporary one, whose ``.part`` the next run resumes with a Range request."""
+    from tests.conftest import call_cli
+
+    handler, url = crawl_server
+    files = select("CC-MAIN-2024-22", ["crawl-data/x/f.warc.gz"])
+    write_selection(files, tmp_path / "files.tsv")
+    (tmp_path / "units.tsv").write_text(f"unit\tmembers\nu0\t{files[0].member}\n")
+    out = tmp_path / "crawl" / "u0"
+    argv = ["cc", "fetch", "--source", url, "--selection", str(tmp_path / "files.tsv"), "--units",
+            str(tmp_path / "units.tsv"), "--unit", "u0", "--retries", "0", "--requests-per-s", "1000",
+            "--out-dir", str(out)]
+    handler.cut = 50_000
+    rc, _, err = call_cli(*argv)
+    assert rc == 1 and not out.exists(), err
+    assert (out.parent / ".u0.tmp" / "f.warc.gz.part").stat().st_size == 50_000
+    rc, _, err = call_cli(*argv)
+    assert rc == 0, err
+    assert (out / "f.warc.gz").read_bytes() == WARC and [r for _, r, _ in handler.log] == [None, "bytes=50000-"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["u0"]

@@ -1,15 +1,21 @@
 """The cc branch in the workflow: its rules, schema section and config->flag translation, and the .test/cc
-feature (Common Crawl only, WARC files, one coarse unit, English only) run end to end by Snakemake."""
+feature (Common Crawl only, WARC files, one coarse unit, English only) run end to end by Snakemake, once
+without interruption and once killed with SIGKILL in the middle of its download job."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
 
 from sciclip.cli.config_flags import flag_list
 from tests.conftest import ROOT, read_dir
+from tests.crash import crash_and_recover, differences, leftover_temporaries, output_digests
+from tests.test_workflow import make_checkout, snakemake, snakemake_env
+
+CC_FEATURE = ("--cores", "2", "--configfile", "config/config.yaml", ".test/cc/config.yaml")
 
 
 def _walk(props: dict, path: str = "cc"):
@@ -62,13 +68,17 @@ def test_cc_rules_log_and_name_the_cc_env():
     assert "pyarrow" in env_packages(rules()["extract"]["conda"])  # the cc unit job reads img2dataset's parquet
 
 
-@pytest.mark.slow
-def test_cc_feature_runs_end_to_end(tmp_path):
-    from tests.test_workflow import make_checkout, snakemake
+@pytest.fixture(scope="module")
+def cc_workflow(tmp_path_factory) -> Path:
+    """The .test/cc feature run once to its end without interruption: its results folder."""
+    wd = make_checkout(tmp_path_factory.mktemp("cc"))
+    snakemake(wd, *CC_FEATURE)
+    return wd / "results"
 
-    wd = make_checkout(tmp_path / "cc")
-    snakemake(wd, "--cores", "2", "--configfile", "config/config.yaml", ".test/cc/config.yaml")
-    res = wd / "results"
+
+@pytest.mark.slow
+def test_cc_feature_runs_end_to_end(cc_workflow):
+    res = cc_workflow
     assert not (res / "arxiv").exists() and not (res / "pmc").exists()
     assert sorted(p.name for p in (res / "final").iterdir() if p.is_dir()) == ["cc", "mixed"]
     assert [p.name for p in (res / "cc" / "shards").iterdir()] == ["CC-MAIN-2024-22_00000_x2"]
@@ -82,3 +92,20 @@ def test_cc_feature_runs_end_to_end(tmp_path):
     assert pool["duplicates"] == 2
     final = read_dir(res / "final" / "cc")
     assert len(final) == stats["samples"] and all(s["meta"]["source"] == "cc" for s in final)
+
+
+@pytest.mark.slow
+def test_cc_branch_survives_kill_9_during_a_download(cc_workflow, tmp_path):
+    """Snakemake and its jobs SIGKILLed while img2dataset's shard is written and the job's counts are not:
+    after --unlock and a rerun, every output is the uninterrupted run's, and no temporary is left."""
+    wd = make_checkout(tmp_path / "cc")
+    downloads = wd / "results" / "cc" / "downloads"
+
+    def downloading() -> bool:  # img2dataset has begun a shard in the unit's (temporary) folder; the job's
+        return any(d.is_dir() and any(d.glob("*.tar")) and not (d / "download.json").exists()  # last write
+                   for d in downloads.glob("*"))  # is download.json
+
+    (tmp_path / "tmp").mkdir()  # the jobs' scratch (TMPDIR): a crash leaves it, as it would /tmp
+    crash_and_recover(wd, CC_FEATURE, snakemake_env({"TMPDIR": str(tmp_path / "tmp")}), downloading)
+    assert leftover_temporaries(wd / "results") == []
+    assert differences(output_digests(wd / "results"), output_digests(cc_workflow)) == {}

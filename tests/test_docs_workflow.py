@@ -7,17 +7,20 @@ import json
 
 import pytest
 
-from tests.test_workflow import make_checkout, snakemake
+from tests.crash import crash_and_recover, differences, leftover_temporaries, output_digests
+from tests.test_workflow import make_checkout, snakemake, snakemake_env
 
 pytestmark = pytest.mark.slow
+
+# the documents' targets only: the pairs' tail is tested elsewhere
+DOCS = (*[f"results/docs/stats/{s}.json" for s in ("arxiv", "pmc", "web")], "results/report/documents.html",
+        "--cores", "2", "--configfile", "config/config.yaml", ".test/docs/config.yaml")
 
 
 @pytest.fixture(scope="module")
 def docs_run(tmp_path_factory):
     wd = make_checkout(tmp_path_factory.mktemp("docs-wf"))
-    # the documents' targets only: the pairs' tail is tested elsewhere
-    targets = [f"results/docs/stats/{s}.json" for s in ("arxiv", "pmc", "web")] + ["results/report/documents.html"]
-    snakemake(wd, *targets, "--cores", "2", "--configfile", "config/config.yaml", ".test/docs/config.yaml")
+    snakemake(wd, *DOCS)
     return wd / "results"
 
 
@@ -87,3 +90,19 @@ def test_no_document_image_is_near_an_evaluation_image_and_the_page_shows_what_w
     assert "Removed from the documents: 5 images" in page
     assert page.count("REMOVED: near-duplicate of an evaluation image") == 5
     assert "A benchmark photograph reused by the journal." in page  # the PMC one, with its caption
+
+
+def test_docs_branch_survives_kill_9_during_a_unit_job(docs_run, tmp_path):
+    """Snakemake and its jobs SIGKILLed while a paper unit's documents are written and its stats are not:
+    after --unlock and a rerun, every output is the uninterrupted run's, and no temporary is left."""
+    wd = make_checkout(tmp_path / "docs")
+    units = wd / "results" / "docs"
+
+    def writing_a_unit() -> bool:  # stats.json is the unit job's last write
+        return any(any(d.iterdir()) and not (d / "stats.json").exists()
+                   for d in units.glob("*/units/*") if d.is_dir() and d.parent.parent.name != "web")
+
+    (tmp_path / "tmp").mkdir()  # the jobs' scratch (TMPDIR): a crash leaves it, as it would /tmp
+    crash_and_recover(wd, DOCS, snakemake_env({"TMPDIR": str(tmp_path / "tmp")}), writing_a_unit)
+    assert leftover_temporaries(wd / "results") == []
+    assert differences(output_digests(wd / "results"), output_digests(docs_run)) == {}

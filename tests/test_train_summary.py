@@ -57,7 +57,12 @@ def test_pairs_evaluation_before_and_after(sample_extracted, tmp_path):
     model = open_clip.create_model_and_transforms(model_name)[0]
     torch.save({"state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}}, tmp_path / "c.pt")
     t = evaluate_pairs(model_name, tmp_path / "c.pt", shards, seed=0)
-    assert t["pairs"] > 3 and t["before"] == t["after"]
+    # the same weights through the same kernels twice; nothing promises bitwise-reproducible float32 kernels
+    # between calls (oneDNN and MKL may take another path by memory alignment), so: the loss (4 decimals) to 1e-3
+    # (another seed's weights differ by ~0.07), each recall@1 by at most one pair (a near-tie in the argmax)
+    before, after = t["before"], t["after"]
+    assert t["pairs"] > 3 and before["loss"] == pytest.approx(after["loss"], abs=1e-3)
+    assert all(abs(before[k] - after[k]) <= 1 / t["pairs"] + 1e-4 for k in ("image_to_text_r1", "text_to_image_r1"))
     assert 0 <= t["before"]["image_to_text_r1"] <= 1 and t["before"]["loss"] > 0
 
 

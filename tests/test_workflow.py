@@ -31,12 +31,18 @@ def make_checkout(dest: Path) -> Path:
     return dest
 
 
-def snakemake(cwd: Path, *args: str, check: bool = True, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+def snakemake_env(extra_env: dict | None = None) -> dict:
+    """The environment Snakemake runs in: this venv's tools first, the checkout's own ``src`` (no PYTHONPATH)."""
     env = dict(os.environ)
     env.update(extra_env or {})
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.pop("PYTHONPATH", None)
-    r = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    return env
+
+
+def snakemake(cwd: Path, *args: str, check: bool = True, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    r = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=snakemake_env(extra_env),
+                       capture_output=True, text=True)
     if check and r.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{r.stdout[-3000:]}\n{r.stderr[-5000:]}")
     return r

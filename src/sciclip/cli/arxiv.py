@@ -18,7 +18,7 @@ from sciclip.cli.common import (
     say,
 )
 from sciclip.errors import SciclipError
-from sciclip.storage.atomic import check_dir_target
+from sciclip.storage.atomic import atomic_dir, check_dir_target
 
 
 def add_source_args(p: argparse.ArgumentParser) -> None:
@@ -135,9 +135,18 @@ def cmd_download(args) -> int:
     if args.out_dir:
         check_dir_target(args.out_dir)
     check_outputs(*(str(dest) for _, _, dest in todo))
-    for key, md5, dest in todo:
-        fetch(_spec(args), key, dest, md5=md5, retries=args.retries, backoff_s=args.backoff_s)
-        say(f"{key} -> {dest} (md5 {'verified' if md5 else 'not checked'})")
+
+    def fetch_all(folder: Path | None) -> None:
+        for key, md5, dest in todo:
+            fetch(_spec(args), key, folder / dest.name if folder else dest, md5=md5, retries=args.retries,
+                  backoff_s=args.backoff_s)
+            say(f"{key} -> {dest} (md5 {'verified' if md5 else 'not checked'})")
+
+    if args.out_dir:  # a unit's folder appears whole or not at all (a killed job leaves no partial unit)
+        with atomic_dir(args.out_dir, owns=("*.tar",)) as tmp:
+            fetch_all(tmp)
+    else:
+        fetch_all(None)
     return 0
 
 

@@ -66,17 +66,21 @@ def cmd_list(args) -> int:
 def cmd_fetch(args) -> int:
     from sciclip.sources.cc.fetch import Throttle, fetch_file
     from sciclip.sources.cc.paths import read_selection
+    from sciclip.storage.atomic import atomic_dir
 
     selection = read_selection(args.selection)
     throttle = Throttle(args.requests_per_s)
     out = Path(args.out_dir)
     total = 0
-    for member in _unit_members(args):
-        f = selection.get(member)
-        if f is None:
-            raise SciclipError(f"{args.selection}: no file {member!r}")
-        rep = fetch_file(_spec(args), f.path, out / _local_name(f.path), args.retries, args.backoff_s, throttle)
-        total += rep.bytes
+    # the files land in a temporary folder that becomes out_dir when all are there; a job killed or failed
+    # midway leaves it, and its rerun reuses the whole files and resumes the cut one
+    with atomic_dir(out, owns=("*.gz", "*.part"), resume=True) as tmp:
+        for member in _unit_members(args):
+            f = selection.get(member)
+            if f is None:
+                raise SciclipError(f"{args.selection}: no file {member!r}")
+            rep = fetch_file(_spec(args), f.path, tmp / _local_name(f.path), args.retries, args.backoff_s, throttle)
+            total += rep.bytes
     say(f"{args.unit}: {total / 2**20:.1f} MiB in {out}")
     return 0
 

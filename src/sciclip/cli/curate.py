@@ -82,12 +82,12 @@ def cmd_eval_set(args) -> int:
 
 def cmd_score(args) -> int:
     from sciclip.curate.decontaminate import score_unit
+    from sciclip.storage.atomic import atomic_write_bytes
 
     plan, unit = _unit(args)
     rep = score_unit(args.input, plan, unit, args.embeddings, args.eval, args.out, match_threshold=args.threshold)
     if args.report:
-        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.report).write_text(json.dumps(rep) + "\n")
+        atomic_write_bytes(args.report, (json.dumps(rep) + "\n").encode())
     say(f"scored {rep['samples']} samples ({rep['descriptor']}) -> {args.out}")
     return 0
 

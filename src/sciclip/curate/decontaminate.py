@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ import pyarrow.parquet as pq
 from sciclip.curate.descriptors import DIMS, embed, embed_batches, folder_images, load_eval_embeddings
 from sciclip.errors import SciclipError
 from sciclip.shards.tail_plan import TailPlan, folder_plan
+from sciclip.storage.atomic import atomic_dir, atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,8 @@ SCORE_CHUNK = 65_536  # queries per faiss search: bounds the working memory of s
 
 
 def _save_npz(path: Path, ids: list[str], emb: np.ndarray, descriptor: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
-    np.savez(tmp, ids=np.array(ids, dtype=str), emb=emb, descriptor=np.array(descriptor))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: np.savez would append ".npz"
+        np.savez(f, ids=np.array(ids, dtype=str), emb=emb, descriptor=np.array(descriptor))
 
 
 def load_npz(path: str | os.PathLike) -> tuple[list[str], np.ndarray, str]:
@@ -65,26 +63,22 @@ def embed_unit(folder: str | os.PathLike, plan: TailPlan, unit: str, out: str | 
     both preallocated for the unit's planned samples; rows of samples without a decodable image keep an empty id."""
     n = plan.unit(unit).samples
     dim, dtype = DIMS[descriptor]
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.mkdir(parents=True, exist_ok=True)
-    emb = np.lib.format.open_memmap(tmp / "emb.npy", mode="w+", dtype=dtype, shape=(n, dim))
-    ids = np.lib.format.open_memmap(tmp / "ids.npy", mode="w+", dtype="S32", shape=(n,))
-    filled = 0
-    for batch_ids, batch in embed_batches(None, descriptor, shards=unit_shards(folder, plan, unit),
-                                          progress_desc=f"embed {unit}", total=n, **kw):
-        if filled + len(batch_ids) > n:
-            raise SciclipError(f"tail unit {unit}: more images than the plan's {n} samples")
-        emb[filled:filled + len(batch)] = batch
-        ids[filled:filled + len(batch_ids)] = np.array(batch_ids, dtype="S32")
-        filled += len(batch_ids)
-    emb.flush()
-    ids.flush()
-    del emb, ids
-    (tmp / "descriptor.txt").write_text(descriptor)
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    shards = unit_shards(folder, plan, unit)
+    with atomic_dir(out, owns=("emb.npy", "ids.npy", "descriptor.txt")) as tmp:
+        emb = np.lib.format.open_memmap(tmp / "emb.npy", mode="w+", dtype=dtype, shape=(n, dim))
+        ids = np.lib.format.open_memmap(tmp / "ids.npy", mode="w+", dtype="S32", shape=(n,))
+        filled = 0
+        for batch_ids, batch in embed_batches(None, descriptor, shards=shards, progress_desc=f"embed {unit}",
+                                              total=n, **kw):
+            if filled + len(batch_ids) > n:
+                raise SciclipError(f"tail unit {unit}: more images than the plan's {n} samples")
+            emb[filled:filled + len(batch)] = batch
+            ids[filled:filled + len(batch_ids)] = np.array(batch_ids, dtype="S32")
+            filled += len(batch_ids)
+        emb.flush()
+        ids.flush()
+        del emb, ids
+        (tmp / "descriptor.txt").write_text(descriptor)
     return filled
 
 

@@ -25,7 +25,7 @@ from sciclip.curate.decontaminate import unit_shards
 from sciclip.errors import SciclipError
 from sciclip.shards.subset_file import U16, SubsetWriter, hex_to_pairs, load_subset, merge_sorted
 from sciclip.shards.tail_plan import TailPlan, folder_plan
-from sciclip.storage.atomic import atomic_write_bytes
+from sciclip.storage.atomic import atomic_dir, atomic_path, atomic_write_bytes, temporary_name
 
 RECORD = np.dtype([("ih", "u8"), ("il", "u8"), ("order", "u8"), ("uh", "u8"), ("ul", "u8")])
 DUPLICATE = np.dtype([("order", "u8"), ("uh", "u8"), ("ul", "u8")])
@@ -45,57 +45,51 @@ def filter_unit(folder: str | os.PathLike, plan: TailPlan, unit: str, scores_dir
                 threshold: float, out: str | os.PathLike, partitions: int = 64) -> dict:
     """Contaminated samples of one tail unit (``contaminated.parquet``, key order), and every other sample's
     duplicate-detection record in ``{p:03d}.npy`` by hash partition."""
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    contaminated: dict[str, list] = {"uid": [], "key": [], "score": []}
-    records = []
-    per_shard = plan.samples_per_shard
-    key_base = 10 ** len(str(per_shard - 1))  # a key is shard * key_base + index
-    for shard in unit_shards(folder, plan, unit):
-        shard_no = int(shard.stem)
-        meta = pq.read_table(shard.with_suffix(".parquet"), columns=["key", "uid", "sha256", "caption", "status"])
-        rows = [r for r in meta.to_pylist() if r["status"] == "success"]
-        if scores_dir is None:
-            score_of: dict[str, float] = {}
-        else:
-            sc = pq.read_table(Path(scores_dir) / f"{shard.stem}.parquet", columns=["uid", "score"])
-            score_of = dict(zip(sc.column("uid").to_pylist(), sc.column("score").to_pylist()))
-        keep = np.ones(len(rows), bool)
-        ih, il, order = [], [], []
-        for i, row in enumerate(rows):
-            s = score_of.get(row["uid"], NO_SCORE if scores_dir is None else None)
-            if s is None:
-                raise SciclipError(f"{shard}: no score for uid {row['uid']}")
-            digest = _ident(row["sha256"] or "", row["caption"] or "")
-            ih.append(int.from_bytes(digest[:8], "big"))
-            il.append(int.from_bytes(digest[8:], "big"))
-            order.append(shard_no * per_shard + int(row["key"]) % key_base)
-            if s >= threshold:
-                contaminated["uid"].append(row["uid"])
-                contaminated["key"].append(row["key"])
-                contaminated["score"].append(round(float(s), 6))
-                keep[i] = False
-        rec = np.zeros(len(rows), RECORD)
-        rec["ih"], rec["il"], rec["order"] = ih, il, order
-        if rows:
-            pairs = hex_to_pairs(np.array([r["uid"] for r in rows], dtype="S32"))
-            rec["uh"], rec["ul"] = pairs["f0"], pairs["f1"]
-        records.append(rec[keep])
-    allrec = np.concatenate(records) if records else np.zeros(0, RECORD)
-    part = _partition_of(allrec["ih"], partitions)
-    for p in range(partitions):
-        np.save(tmp / f"{p:03d}.npy", allrec[part == p])
-    pq.write_table(pa.table({"uid": pa.array(contaminated["uid"], pa.string()),
-                             "key": pa.array(contaminated["key"], pa.string()),
-                             "score": pa.array(contaminated["score"], pa.float64())}), tmp / CONTAMINATED)
-    atomic_write_bytes(tmp / "filter.json", json.dumps({"unit": unit, "partitions": partitions,
-                                                        "samples": len(allrec) + len(contaminated["uid"]),
-                                                        "contaminated": len(contaminated["uid"])}).encode())
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    with atomic_dir(out, owns=("*.npy", CONTAMINATED, "filter.json")) as tmp:
+        contaminated: dict[str, list] = {"uid": [], "key": [], "score": []}
+        records = []
+        per_shard = plan.samples_per_shard
+        key_base = 10 ** len(str(per_shard - 1))  # a key is shard * key_base + index
+        for shard in unit_shards(folder, plan, unit):
+            shard_no = int(shard.stem)
+            meta = pq.read_table(shard.with_suffix(".parquet"), columns=["key", "uid", "sha256", "caption", "status"])
+            rows = [r for r in meta.to_pylist() if r["status"] == "success"]
+            if scores_dir is None:
+                score_of: dict[str, float] = {}
+            else:
+                sc = pq.read_table(Path(scores_dir) / f"{shard.stem}.parquet", columns=["uid", "score"])
+                score_of = dict(zip(sc.column("uid").to_pylist(), sc.column("score").to_pylist()))
+            keep = np.ones(len(rows), bool)
+            ih, il, order = [], [], []
+            for i, row in enumerate(rows):
+                s = score_of.get(row["uid"], NO_SCORE if scores_dir is None else None)
+                if s is None:
+                    raise SciclipError(f"{shard}: no score for uid {row['uid']}")
+                digest = _ident(row["sha256"] or "", row["caption"] or "")
+                ih.append(int.from_bytes(digest[:8], "big"))
+                il.append(int.from_bytes(digest[8:], "big"))
+                order.append(shard_no * per_shard + int(row["key"]) % key_base)
+                if s >= threshold:
+                    contaminated["uid"].append(row["uid"])
+                    contaminated["key"].append(row["key"])
+                    contaminated["score"].append(round(float(s), 6))
+                    keep[i] = False
+            rec = np.zeros(len(rows), RECORD)
+            rec["ih"], rec["il"], rec["order"] = ih, il, order
+            if rows:
+                pairs = hex_to_pairs(np.array([r["uid"] for r in rows], dtype="S32"))
+                rec["uh"], rec["ul"] = pairs["f0"], pairs["f1"]
+            records.append(rec[keep])
+        allrec = np.concatenate(records) if records else np.zeros(0, RECORD)
+        part = _partition_of(allrec["ih"], partitions)
+        for p in range(partitions):
+            np.save(tmp / f"{p:03d}.npy", allrec[part == p])
+        pq.write_table(pa.table({"uid": pa.array(contaminated["uid"], pa.string()),
+                                 "key": pa.array(contaminated["key"], pa.string()),
+                                 "score": pa.array(contaminated["score"], pa.float64())}), tmp / CONTAMINATED)
+        atomic_write_bytes(tmp / "filter.json", json.dumps({"unit": unit, "partitions": partitions,
+                                                            "samples": len(allrec) + len(contaminated["uid"]),
+                                                            "contaminated": len(contaminated["uid"])}).encode())
     return {"samples": len(allrec) + len(contaminated["uid"]), "contaminated": len(contaminated["uid"])}
 
 
@@ -186,7 +180,7 @@ def dedup_source(unit_dirs: list[str | os.PathLike], plan: TailPlan, threshold: 
     if len(partitions) != 1:
         raise SciclipError(f"filter outputs use different partition counts: {sorted(partitions)}")
     out = Path(out)
-    work = out.with_name(f".{out.name}.work-{os.getpid()}")
+    work = temporary_name(out, "work")  # a fixed name: this run removes what a killed one left
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
@@ -201,9 +195,7 @@ def dedup_source(unit_dirs: list[str | os.PathLike], plan: TailPlan, threshold: 
         contaminated = sum(i["contaminated"] for i in infos)
         samples = sum(i["samples"] for i in infos)
         if report_path:
-            report_path = Path(report_path)
-            tmp = report_path.with_name(f".{report_path.name}.tmp-{os.getpid()}")
-            with open(tmp, "w", encoding="utf-8") as f:
+            with atomic_path(report_path) as tmp, open(tmp, "w", encoding="utf-8") as f:
                 head = {"samples": samples, "kept": kept, "contaminated": contaminated, "exact_duplicates": dups,
                         "threshold": threshold, **({} if dedup else {"dedup": False})}
                 f.write(json.dumps(head, indent=2)[:-2] + ",\n  \"contaminated_samples\": ")
@@ -211,7 +203,6 @@ def dedup_source(unit_dirs: list[str | os.PathLike], plan: TailPlan, threshold: 
                 f.write(",\n  \"duplicate_samples\": ")
                 _write_list(f, _duplicate_rows(work, len(starts), plan))
                 f.write("\n}\n")
-            os.replace(tmp, report_path)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"samples": samples, "kept": kept, "contaminated": contaminated, "exact_duplicates": dups}
@@ -233,7 +224,7 @@ def build_subset(folder: str | os.PathLike, scores_dir: str | os.PathLike | None
     """The whole subset of one img2dataset folder in one call: every unit filtered, then deduplicated."""
     plan = folder_plan(folder, shards_per_unit)
     out = Path(out)
-    work = out.with_name(f".{out.name}.filter-{os.getpid()}")
+    work = temporary_name(out, "filter")
     shutil.rmtree(work, ignore_errors=True)
     try:
         dirs = []

@@ -25,11 +25,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sciclip.docs.job import STATS_NAME, DocStats, prepare_outdir, write_stats
+from sciclip.docs.job import SHARDS, STATS_NAME, DocStats, write_stats
 from sciclip.docs.model import DocRecord
 from sciclip.docs.reader import read_dir
 from sciclip.docs.writer import DocWriter
 from sciclip.sources.job import bump
+from sciclip.storage.atomic import atomic_dir
 
 SCHEMA = """
 CREATE TABLE urls (url TEXT PRIMARY KEY, seq INTEGER);
@@ -147,45 +148,43 @@ def dedup_documents(unit_dirs: list[str | os.PathLike], outdir: str | os.PathLik
                     opts: DedupOptions = DedupOptions()) -> DocStats:
     """Dedup the documents of ``unit_dirs`` (read in this order) into ``outdir`` shards plus ``stats.json``."""
     dirs = [Path(d) for d in unit_dirs]
-    outdir = Path(outdir)
-    prepare_outdir(outdir)
     started = time.monotonic()
     stats = _unit_totals(dirs)
-    db_path = outdir / f".dedup-{os.getpid()}.sqlite"
-    db_path.unlink(missing_ok=True)
-    db = sqlite3.connect(db_path)
-    try:
-        db.executescript(SCHEMA)
-        _count(db, dirs, opts)
-        skipped: Counter = Counter()
-        removed: Counter = Counter()
-        images_removed: Counter = Counter()
-        with DocWriter(outdir, opts.docs_per_shard, opts.formats) as writer:
-            for seq, r in _records(dirs, with_images=True):
-                if opts.urls and not _kept_url(db, r, seq):
-                    skipped["duplicate_url"] += 1
-                    continue
-                if opts.image_sets:
-                    row = db.execute("SELECT seq FROM sets WHERE sig = ?", (_image_set(r),)).fetchone()
-                    if row and row[0] != seq:
-                        skipped["duplicate_image_set"] += 1
+    with atomic_dir(outdir, owns=SHARDS) as tmp:  # a rerun replaces the old output, never mixes with it
+        db_path = tmp / ".dedup.sqlite"
+        db = sqlite3.connect(db_path)
+        try:
+            db.executescript(SCHEMA)
+            _count(db, dirs, opts)
+            skipped: Counter = Counter()
+            removed: Counter = Counter()
+            images_removed: Counter = Counter()
+            with DocWriter(tmp, opts.docs_per_shard, opts.formats) as writer:
+                for seq, r in _records(dirs, with_images=True):
+                    if opts.urls and not _kept_url(db, r, seq):
+                        skipped["duplicate_url"] += 1
                         continue
-                r = _clean(db, r, opts, removed, images_removed)
-                if not r.n_images or not r.n_texts:
-                    skipped["no_image_after_dedup" if not r.n_images else "no_text_after_dedup"] += 1
-                    continue
-                writer.write(r)
-                stats.wrote(r)
-            stats.shards = writer.close()
-        stats.items_with_documents = stats.documents
-        for target, counter in ((stats.skipped_documents, skipped), (stats.removed, removed),
-                                (stats.skipped_images, images_removed)):
-            for k, v in counter.items():
-                bump(target, k, v)
-    finally:
-        db.close()
-        db_path.unlink(missing_ok=True)
-    stats.duration_s = round(time.monotonic() - started, 3)
-    write_stats(stats, outdir)
+                    if opts.image_sets:
+                        row = db.execute("SELECT seq FROM sets WHERE sig = ?", (_image_set(r),)).fetchone()
+                        if row and row[0] != seq:
+                            skipped["duplicate_image_set"] += 1
+                            continue
+                    r = _clean(db, r, opts, removed, images_removed)
+                    if not r.n_images or not r.n_texts:
+                        skipped["no_image_after_dedup" if not r.n_images else "no_text_after_dedup"] += 1
+                        continue
+                    writer.write(r)
+                    stats.wrote(r)
+                stats.shards = writer.close()
+            stats.items_with_documents = stats.documents
+            for target, counter in ((stats.skipped_documents, skipped), (stats.removed, removed),
+                                    (stats.skipped_images, images_removed)):
+                for k, v in counter.items():
+                    bump(target, k, v)
+        finally:
+            db.close()
+            db_path.unlink(missing_ok=True)
+        stats.duration_s = round(time.monotonic() - started, 3)
+        write_stats(stats, tmp)
     return stats
 

@@ -21,14 +21,14 @@ from sciclip.docs.model import DocRecord, RawDocument
 from sciclip.docs.options import DocOptions
 from sciclip.docs.writer import DocWriter
 from sciclip.errors import SciclipError
-from sciclip.sources import job
 from sciclip.sources.base import WorkItem
 from sciclip.sources.job import STATS_NAME, bump, isolated_item, run_job, write_stats
+from sciclip.storage.atomic import atomic_dir
 
 log = logging.getLogger(__name__)
 
-__all__ = ["STATS_NAME", "DocResult", "DocSource", "DocStats", "prepare_outdir", "run_documents", "write_stats"]
-SHARDS = ("*.tar", "*.parquet")
+__all__ = ["SHARDS", "STATS_NAME", "DocResult", "DocSource", "DocStats", "run_documents", "write_stats"]
+SHARDS = ("*.tar", "*.parquet", STATS_NAME)  # what a documents job writes into its folder
 
 
 @dataclass
@@ -172,18 +172,11 @@ def _work(args: tuple) -> DocResult:
     return process_item(*args)
 
 
-def prepare_outdir(outdir: Path) -> None:
-    """A rerun replaces the previous output of a job, never mixes with it."""
-    job.prepare_outdir(outdir, SHARDS)
-
-
 def run_documents(source: DocSource, inputs: list, outdir, workers: int = 1, scratch_root: str | None = None,
                   label: str | None = None) -> DocStats:
     """Every document of a unit's ``inputs`` into ``outdir/{00000..}.parquet|.tar`` plus ``stats.json``."""
     paths = [Path(p) for p in inputs]
     source.check(paths)
-    outdir = Path(outdir)
-    prepare_outdir(outdir)
     started = time.monotonic()
     stats = DocStats(source.name, label or "+".join(p.name for p in paths))
 
@@ -191,8 +184,9 @@ def run_documents(source: DocSource, inputs: list, outdir, workers: int = 1, scr
         for item in source.items(paths, stats, Path(scratch)):
             yield (source, item, scratch)
 
-    writer = DocWriter(outdir, source.opts.docs_per_shard, source.opts.formats)
-    run_job(stats, jobs, _work, outdir, writer, workers, scratch_root, source.input_size(paths), started)
+    with atomic_dir(outdir, owns=SHARDS) as tmp:  # a rerun replaces the old output, never mixes with it
+        writer = DocWriter(tmp, source.opts.docs_per_shard, source.opts.formats)
+        run_job(stats, jobs, _work, tmp, writer, workers, scratch_root, source.input_size(paths), started)
     log.info("%s: %d %s, %d documents, %d words, %d images; skipped items %s, documents %s, images %s",
              stats.input, stats.items_seen, source.noun, stats.documents, stats.words, stats.images,
              stats.skipped_items, stats.skipped_documents, stats.skipped_images)

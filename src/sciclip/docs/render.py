@@ -24,6 +24,7 @@ from sciclip.docs.image_removals import REASONS
 from sciclip.docs.model import DocRecord
 from sciclip.docs.reader import read_dir
 from sciclip.report.grid import _cell
+from sciclip.storage.atomic import atomic_write_bytes
 
 STYLE = """
 body { font-family: Georgia, serif; max-width: 52em; margin: 2em auto; line-height: 1.45; color: #222; }
@@ -143,6 +144,5 @@ def render_page(dirs: list[str | os.PathLike], n: int = 3, seed: int = 0) -> str
 
 def write_page(dirs: list[str | os.PathLike], out: str | os.PathLike, n: int = 3, seed: int = 0) -> int:
     page = render_page(dirs, n, seed)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(page, encoding="utf-8")
+    atomic_write_bytes(out, page.encode("utf-8"))
     return page.count("<article>")

@@ -34,7 +34,7 @@ from sciclip.progress import progress
 from sciclip.shards import fast_tar
 from sciclip.shards.reader import split_key
 from sciclip.shards.subset_file import hex_to_pairs, load_subset, multiplicity
-from sciclip.storage.atomic import atomic_write_bytes
+from sciclip.storage.atomic import atomic_dir, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -237,16 +237,30 @@ def reshard(input_dirs: list[str | os.PathLike], output_dir: str | os.PathLike, 
     shards = [p for d in input_dirs for p in input_shards(Path(d), shard_format, first_shard, num_shards)]
     if not shards and len(subset):  # an empty subset (a source that gave no samples) makes an empty output
         raise SciclipError(f"no input shards matching {shard_format} in {', '.join(map(str, input_dirs)) or '(none)'}")
-    output_dir.mkdir(parents=True, exist_ok=True)
-    if any(output_dir.iterdir()):
-        if not overwrite:
-            raise SciclipError(f"{output_dir}: refusing to overwrite a non-empty directory (pass --overwrite)")
-        for p in output_dir.iterdir():
-            if p.is_file():
-                p.unlink()
-            else:
-                shutil.rmtree(p)
-    workers = max(1, min(num_workers, len(shards)))
+    if not overwrite and output_dir.is_dir() and any(output_dir.iterdir()):
+        raise SciclipError(f"{output_dir}: refusing to overwrite a non-empty directory (pass --overwrite)")
+    with atomic_dir(output_dir, owns=("*",)) as tmp:  # the old output stays whole until the new one is
+        state = _reshard_into(tmp, shards, subset, subset_file, shard_size, num_workers, output_shard_format,
+                              output_shard_stats_format)
+        args = {"input_dir": input_dirs[0] if len(input_dirs) == 1 else list(input_dirs), "output_dir": output_dir,
+                "subset_file": subset_file, "num_shards": num_shards, "first_shard": first_shard,
+                "num_workers": state["worker_success"], "shard_size": shard_size, "shard_format": shard_format,
+                "output_shard_format": output_shard_format, "shard_stats_format": shard_stats_format,
+                "output_shard_stats_format": output_shard_stats_format, "overwrite": overwrite, **(argv or {})}
+        meta = {**{k: str(v) for k, v in args.items()}, **state, "cwd": str(Path.cwd())}
+        atomic_write_bytes(tmp / "meta.json", json.dumps(meta).encode())
+    elapsed = time.perf_counter() - started
+    log.info("processed %d samples in %.3fs (%.1f samples/s); wrote %d samples in %d shards", state["processed_count"],
+             elapsed, state["processed_count"] / elapsed if elapsed else 0.0, state["output_count"],
+             state["output_shard_count"])
+    return {**state, "seconds": elapsed}
+
+
+def _reshard_into(output_dir: Path, shards: list[Path], subset: np.ndarray, subset_file: str | os.PathLike,
+                  shard_size: int, num_workers: int, output_shard_format: str, output_shard_stats_format: str) -> dict:
+    """The output shards, their stats and ``sample_ids.npy`` written into ``output_dir``; returns the
+    resharder's state (DataComp's fields of ``meta.json``)."""
+    workers = max(1, min(num_workers, len(shards) or 1))
     subset_path = str(subset_file)
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
     try:
@@ -266,16 +280,5 @@ def reshard(input_dirs: list[str | os.PathLike], output_dir: str | os.PathLike, 
     shutil.copyfile(subset_file, output_dir / "sample_ids.npy")
     if output_count != int(len(subset)):
         log.warning("%d samples of the subset were not found in the input", int(len(subset)) - output_count)
-    state = {"processed_count": processed, "output_count": output_count, "blur_count": 0, "blur_time": 0,
-             "output_shard_count": len(results), "worker_success": workers}
-    args = {"input_dir": input_dirs[0] if len(input_dirs) == 1 else list(input_dirs), "output_dir": output_dir,
-            "subset_file": subset_file, "num_shards": num_shards, "first_shard": first_shard, "num_workers": workers,
-            "shard_size": shard_size, "shard_format": shard_format, "output_shard_format": output_shard_format,
-            "shard_stats_format": shard_stats_format, "output_shard_stats_format": output_shard_stats_format,
-            "overwrite": overwrite, **(argv or {})}
-    meta = {**{k: str(v) for k, v in args.items()}, **state, "cwd": str(Path.cwd())}
-    atomic_write_bytes(output_dir / "meta.json", json.dumps(meta).encode())
-    elapsed = time.perf_counter() - started
-    log.info("processed %d samples in %.3fs (%.1f samples/s); wrote %d samples in %d shards", processed, elapsed,
-             processed / elapsed if elapsed else 0.0, output_count, len(results))
-    return {**state, "seconds": elapsed}
+    return {"processed_count": processed, "output_count": output_count, "blur_count": 0, "blur_time": 0,
+            "output_shard_count": len(results), "worker_success": workers}

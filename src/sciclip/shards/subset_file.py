@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from sciclip.errors import SciclipError
+from sciclip.storage.atomic import temporary_name
 
 U16 = np.dtype("u8,u8")
 CHUNK = 1 << 17  # uids per chunk: 2 MiB (the working memory of merges and checks is a few of these)
@@ -88,7 +89,7 @@ class SubsetWriter:
     def __init__(self, path: str | os.PathLike, length: int) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}.npy")
+        self.tmp = temporary_name(self.path)  # fixed: a rerun overwrites what a killed one left
         self.length = length
         self.file = open(self.tmp, "wb")
         np.lib.format.write_array_header_1_0(

@@ -28,7 +28,7 @@ from sciclip.shards.writer import ShardWriter
 from sciclip.sources.base import Source, WorkItem
 from sciclip.sources.pool import ordered_map
 from sciclip.sources.samples import Sample, make_sample
-from sciclip.storage.atomic import atomic_write_bytes, check_dir_target
+from sciclip.storage.atomic import atomic_dir, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -163,16 +163,6 @@ def write_stats(stats: Any, outdir: Path) -> None:
     atomic_write_bytes(outdir / STATS_NAME, (json.dumps(asdict(stats), indent=2, sort_keys=True) + "\n").encode())
 
 
-def prepare_outdir(outdir: Path, shards: tuple[str, ...] = ("*.tar",)) -> None:
-    """A rerun replaces the previous output of a job (its ``shards`` and stats), never mixes with it."""
-    check_dir_target(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    for pattern in shards:
-        for old in outdir.glob(pattern):
-            old.unlink()
-    (outdir / STATS_NAME).unlink(missing_ok=True)
-
-
 @contextmanager
 def isolated_item(result: Result, prefix: str, noun: str, error_reason: str, scratch_root: str) -> Iterator[Path]:
     """A private scratch folder for one item, removed afterwards. A ``Skip`` raised inside is the item's
@@ -217,8 +207,6 @@ def extract_unit(source: Source, inputs: list, outdir, workers: int = 1, scratch
     """Extract every item of a unit's ``inputs`` into ``outdir/{00000..}.tar`` plus ``outdir/stats.json``."""
     paths = [Path(p) for p in inputs]
     source.check(paths)
-    outdir = Path(outdir)
-    prepare_outdir(outdir)
     started = time.monotonic()
     stats = JobStats(source.name, label or "+".join(p.name for p in paths))
 
@@ -226,8 +214,9 @@ def extract_unit(source: Source, inputs: list, outdir, workers: int = 1, scratch
         for item in source.items(paths, stats):
             yield (source, item, scratch)
 
-    run_job(stats, jobs, _work, outdir, SampleShards(outdir, source.opts.samples_per_shard), workers, scratch_root,
-            source.input_size(paths), started)
+    with atomic_dir(outdir, owns=("*.tar", STATS_NAME)) as tmp:  # a rerun replaces the old output
+        run_job(stats, jobs, _work, tmp, SampleShards(tmp, source.opts.samples_per_shard), workers, scratch_root,
+                source.input_size(paths), started)
     log.info("%s: %d papers, %d figures found, %d samples written, skipped papers %s, skipped figures %s",
              stats.input, stats.papers_seen, stats.figures_found, stats.samples_written,
              stats.skipped_papers, stats.skipped_figures)

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 from sciclip.errors import SciclipError
 from sciclip.progress import progress
+from sciclip.storage.atomic import temporary_name
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ def fetch(spec: SourceSpec, key: str, dest: str | os.PathLike, md5: str | None =
     """Fetch ``key`` from ``spec`` to ``dest`` atomically, verifying ``md5`` when given."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.part-{os.getpid()}")
+    tmp = temporary_name(dest, "part")  # fixed: a rerun overwrites what a killed one left
 
     def once() -> Path:
         tmp.unlink(missing_ok=True)

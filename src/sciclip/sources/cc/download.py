@@ -31,7 +31,7 @@ from sciclip.errors import SciclipError
 from sciclip.sources.cc.balance import keep_mask, probabilities
 from sciclip.sources.cc.gather import COUNTS, save_npy
 from sciclip.sources.cc.public_address import AddressPolicy
-from sciclip.storage.atomic import atomic_write_bytes
+from sciclip.storage.atomic import atomic_dir, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -195,16 +195,19 @@ def download_unit(matched: Path, mask_file: Path, counts_file: Path, out_dir: Pa
     except (OSError, ValueError) as e:
         raise SciclipError(f"{mask_file}: not a dedup mask ({e})") from None
     records, report = select_records(Path(matched), mask, counts, opts)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    url_list = out_dir.parent / f".{out_dir.name}.urls.parquet"
-    write_url_list(records, url_list)
-    try:
-        if records:
-            run_img2dataset(url_list, out_dir, opts)
-    finally:
-        url_list.unlink(missing_ok=True)
-    got, status = downloaded_counts(out_dir, len(counts), opts)
-    save_npy(out_dir / COUNTS, got)
-    report.update({"status": status, "duration_s": round(time.monotonic() - started, 3)})
-    atomic_write_bytes(out_dir / "download.json", (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
+    # img2dataset fills a temporary folder that becomes out_dir when all is counted. A job killed midway
+    # starts over: resuming img2dataset's finished shards would be right only for the very same records, and a
+    # rerun after a crash may follow a change of t_download, seed or units
+    with atomic_dir(out_dir, owns=("[0-9]*", "_tmp", COUNTS, "download.json")) as tmp:
+        url_list = out_dir.parent / f".{out_dir.name}.urls.parquet"
+        write_url_list(records, url_list)
+        try:
+            if records:
+                run_img2dataset(url_list, tmp, opts)
+        finally:
+            url_list.unlink(missing_ok=True)
+        got, status = downloaded_counts(tmp, len(counts), opts)
+        save_npy(tmp / COUNTS, got)
+        report.update({"status": status, "duration_s": round(time.monotonic() - started, 3)})
+        atomic_write_bytes(tmp / "download.json", (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
     return report

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from sciclip.errors import SciclipError
 from sciclip.sources.cc.balance import entry_counts
 from sciclip.sources.cc.dedup import dedup_masks
-from sciclip.storage.atomic import atomic_write_bytes
+from sciclip.storage.atomic import atomic_dir, atomic_write_bytes
 
 COUNTS = "counts.npy"
 BATCH = 200_000
@@ -47,30 +47,29 @@ def _batches(path: Path):
 def gather_pool(units: list[tuple[str, str | os.PathLike]], size: int, out_dir: str | os.PathLike,
                 max_rows: int = 20_000_000, scratch: str | None = None) -> dict:
     """Dedup masks and entry counts of the matched pool ``units`` ((name, parquet) in unit order)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = [Path(p) for _, p in units]
     for p in paths:
         if not p.is_file():
             raise SciclipError(f"{p}: no matched pool file")
     sizes = [pq.ParquetFile(p).metadata.num_rows for p in paths]
-    counts = np.zeros(size, dtype=np.uint64)
-    kept = 0
-    per_unit = {}
-    for u, mask in dedup_masks([(n, _batches(p)) for n, p in zip(sizes, paths)], max_rows, scratch):
-        name = units[u][0]
-        save_npy(mask_path(out, name), mask)
-        ids = pq.read_table(paths[u], columns=["entry_ids"]).column(0).to_pylist()
-        if ids and max(max(e) for e in ids) >= size:
-            raise SciclipError(f"{paths[u]}: entry ids beyond the metadata's {size} entries (another metadata list?)")
-        counts += entry_counts(ids, size, mask)
-        kept += int(mask.sum())
-        per_unit[name] = {"rows": len(mask), "kept": int(mask.sum())}
-    save_npy(out / COUNTS, counts)
-    summary = {"units": len(units), "rows": sum(sizes), "unique_pairs": kept, "duplicates": sum(sizes) - kept,
-               "entries": size, "entries_matched": int((counts > 0).sum()), "max_count": int(counts.max(initial=0)),
-               "per_unit": per_unit}
-    atomic_write_bytes(out / "summary.json", (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode())
+    with atomic_dir(out_dir, owns=("*.npy", "summary.json")) as out:  # replaces the old output
+        counts = np.zeros(size, dtype=np.uint64)
+        kept = 0
+        per_unit = {}
+        for u, mask in dedup_masks([(n, _batches(p)) for n, p in zip(sizes, paths)], max_rows, scratch):
+            name = units[u][0]
+            save_npy(mask_path(out, name), mask)
+            ids = pq.read_table(paths[u], columns=["entry_ids"]).column(0).to_pylist()
+            if ids and max(max(e) for e in ids) >= size:
+                raise SciclipError(f"{paths[u]}: entry ids beyond the metadata's {size} entries (another metadata list?)")
+            counts += entry_counts(ids, size, mask)
+            kept += int(mask.sum())
+            per_unit[name] = {"rows": len(mask), "kept": int(mask.sum())}
+        save_npy(out / COUNTS, counts)
+        summary = {"units": len(units), "rows": sum(sizes), "unique_pairs": kept, "duplicates": sum(sizes) - kept,
+                   "entries": size, "entries_matched": int((counts > 0).sum()), "max_count": int(counts.max(initial=0)),
+                   "per_unit": per_unit}
+        atomic_write_bytes(out / "summary.json", (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode())
     return summary
 
 
