@@ -13,6 +13,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REALDATA = ROOT.parent / "shared" / "realdata"
+# albumentations (imported by img2dataset) asks PyPI for a newer version at import unless told not to: tests
+# contact nothing but loopback
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 
 # Module fixtures that run the whole workflow (minutes each): every test using one goes to the same xdist
