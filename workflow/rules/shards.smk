@@ -1,6 +1,7 @@
 # Shard-level rules: img2dataset conversion (a small plan per source, then one job per tail unit writing its
 # range of shards into results/{source}/img2dataset/), final shards in DataComp's format (one output per
-# source and mixed ones, config reshard.outputs), healing foreign shards.
+# source and mixed ones, config reshard.outputs; the science split held out of all of them), healing foreign
+# shards.
 
 
 checkpoint convert_plan:
@@ -39,7 +40,8 @@ rule convert:
 
 rule merge_subsets:
     input:
-        get_reshard_subsets,
+        subsets=get_reshard_subsets,
+        exclude=get_heldout_exclusion,
     output:
         f"{RESULTS}/final/{{name}}.subset.npy",
     log:
@@ -48,8 +50,10 @@ rule merge_subsets:
         name=get_base_pattern(),
     conda:
         "../envs/core.yaml"
+    params:
+        exclude=get_exclude_flag,
     shell:
-        "sciclip subset --merge {input:q} --out {output:q} 2> {log:q}"
+        "sciclip subset --merge {input.subsets:q} {params.exclude} --out {output:q} 2> {log:q}"
 
 
 rule reshard:

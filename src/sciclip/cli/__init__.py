@@ -12,14 +12,14 @@ import sys
 import traceback
 
 from sciclip import __version__
-from sciclip.cli import arxiv, cc, curate, docs, metadata, pmc, report, sample, shards, train, units
+from sciclip.cli import arxiv, cc, curate, docs, evaluate, metadata, pmc, report, sample, shards, train, units
 from sciclip.errors import SciclipError, os_error_message
 from sciclip.progress import set_quiet
 
 log = logging.getLogger("sciclip")
 
 # each module registers its own subcommands
-GROUPS = (arxiv, pmc, cc, units, shards, curate, metadata, train, report, sample, docs)
+GROUPS = (arxiv, pmc, cc, units, shards, curate, metadata, train, evaluate, report, sample, docs)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -98,9 +98,12 @@ def cmd_subset(args) -> int:
     from sciclip.shards.tail_plan import read_plan
 
     if args.merge:
-        n = merge_subsets(args.merge, args.out)
-        say(f"merged {len(args.merge)} subsets: {n} uids -> {args.out}")
+        n = merge_subsets(args.merge, args.out, exclude=args.exclude)
+        say(f"merged {len(args.merge)} subsets: {n} uids -> {args.out}"
+            + (f" (without those of {args.exclude})" if args.exclude else ""))
         return 0
+    if args.exclude:
+        raise SciclipError("--exclude goes with --merge")
     if args.scores and args.threshold is None:
         raise SciclipError("--scores needs --threshold")
     threshold = args.threshold if args.threshold is not None else 2.0
@@ -163,5 +166,6 @@ def register(sub) -> None:
     p.add_argument("--filtered", nargs="+", default=None, help="instead: the filter outputs of every tail unit")
     p.add_argument("--plan", default=None, help="with --filtered: the tail plan")
     p.add_argument("--merge", nargs="+", default=None, help="instead: merge these subset files")
+    p.add_argument("--exclude", default=None, help="with --merge: leave out the uids of this subset file")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_subset)
