@@ -173,3 +173,32 @@ def test_an_unreadable_set_fails_by_name_and_the_others_land(setup, tmp_path):
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["key"] for line in lines] == ["toy/captions"]
     assert lines[0]["metrics"] == pytest.approx(by_key["toy/captions"]["metrics"], abs=1e-6)
+
+
+def test_a_multilabel_set_outside_datacomps_list_is_scored_by_average_precision(setup, tmp_path):
+    import io
+
+    from sklearn.metrics import average_precision_score
+
+    from sciclip.evaluate.layout import SetWriter
+
+    root, ckpt, _, _ = setup
+    rng = np.random.default_rng(8)
+    labels = (rng.random((14, 4)) < 0.4).astype(np.int64)
+    labels[:4] = np.eye(4, dtype=np.int64)  # every class has a positive
+    w = SetWriter(tmp_path / "wds_toy-multi_test", "multilabel", classnames=CLASSES[:4], templates=TEMPLATES,
+                  shard_size=5)
+    for i, row in enumerate(labels):
+        buf = io.BytesIO()
+        np.save(buf, row)
+        w.add(f"m{i:03d}", {"png": image(7000 + i), "npy": buf.getvalue()})
+    w.close()
+    out = tmp_path / "r.jsonl"
+    rc, _, err = call_cli("evaluate", "--model", f"local-dir:{root / 'model'}", "--checkpoint", str(ckpt),
+                          "--data-root", str(tmp_path), "--tasks", "toy/multi", "--out", str(out), "--workers", "0",
+                          "--device", "cpu")
+    assert rc == 0, err
+    m = json.loads(out.read_text())["metrics"]
+    logits = Reference(root / "model", ckpt).logits([image(7000 + i) for i in range(14)], CLASSES[:4], TEMPLATES)
+    want = np.mean([average_precision_score(labels[:, c], logits[:, c]) for c in range(4)])
+    assert m["main_metric"] == m["mean_average_precision"] == pytest.approx(want, abs=1e-4)

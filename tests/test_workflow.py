@@ -234,7 +234,8 @@ def test_workflow_against_s3(tmp_path, sample_dir, monkeypatch):
         assert not (wd / "resources" / "sample").exists()  # nothing generated locally: all came over S3
         stats = json.loads((wd / "results" / "stats" / "arxiv.json").read_text())
         assert stats["samples"] == len(expected_pairs())
-        assert len(_final(wd, "arxiv")) == len(expected_pairs()) - 1  # only the duplicate logo goes
+        held = json.loads((wd / "results" / "arxiv" / "heldout.json").read_text())["heldout"]
+        assert len(_final(wd, "arxiv")) == len(expected_pairs()) - 1 - held  # the duplicate logo and the science split
         gets = [r for r in server.state.requests if r[0] == "GET" and ".tar" in r[1]]
         assert len(gets) >= 3 and all(p == "requester" for _, _, p in gets)
     finally:

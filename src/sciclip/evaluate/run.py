@@ -46,8 +46,8 @@ def _multilabel(scorer, data: TaskData) -> dict:
     """A multi-label set outside DataComp's list: clip_benchmark's mean average precision."""
     from clip_benchmark.metrics import zeroshot_classification as zsc
 
-    ds = scorer._clip_benchmark_set(data, "zeroshot_classification")
-    return zsc.evaluate(scorer.model, scorer._loader(ds, data.folder), scorer.tokenizer, ds.classes, ds.templates,
+    ds = scorer.wds_set(data, "zeroshot_classification")
+    return zsc.evaluate(scorer.model, scorer.loader(ds, data.folder), scorer.tokenizer, ds.classes, ds.templates,
                         scorer.device, amp=scorer.amp)
 
 

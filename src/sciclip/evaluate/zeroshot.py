@@ -54,7 +54,7 @@ class Scorer:
 
     # --- loaders ------------------------------------------------------------------------------------------
 
-    def _loader(self, dataset, folder: Path):
+    def loader(self, dataset, folder: Path):
         import torch
 
         # a WebDataset worker without a shard would yield nothing: no more workers than shards
@@ -72,9 +72,9 @@ class Scorer:
               .decode(wds.autodecode.ImageHandler("pil", extensions=IMAGE_KEYS))
               .to_tuple(IMAGE_KEYS, *fields)
               .map_tuple(self.transform, *([None] * len(fields))))
-        return self._loader(ds, data.folder)
+        return self.loader(ds, data.folder)
 
-    def _clip_benchmark_set(self, data: TaskData, task: str):
+    def wds_set(self, data: TaskData, task: str):
         from clip_benchmark.datasets.builder import build_dataset
 
         try:
@@ -95,7 +95,7 @@ class Scorer:
         import torch
         from clip_benchmark.metrics import zeroshot_classification as zsc
 
-        ds = self._clip_benchmark_set(data, "zeroshot_classification")
+        ds = self.wds_set(data, "zeroshot_classification")
         classnames, templates = ds.classes, ds.templates
         if not classnames or not templates:
             raise SciclipError(f"{data.folder}: no classnames.txt or zeroshot_classification_templates.txt")
@@ -108,7 +108,7 @@ class Scorer:
                     yield images, target
             batches = pairs()
         else:
-            batches = self._loader(ds, data.folder)
+            batches = self.loader(ds, data.folder)
         logits, target = zsc.run_classification(self.model, classifier, batches, self.device, amp=False)
         fields = [torch.cat([torch.as_tensor(np.asarray(f[i])) for f in seen]).numpy() for i in range(len(extra))]
         return logits, target, fields, classnames
@@ -142,7 +142,7 @@ class Scorer:
 
         if data.folder is not None:
             n_images = count_samples(data.folder)
-            loader = self._loader(self._clip_benchmark_set(data, "zeroshot_retrieval"), data.folder)
+            loader = self.loader(self.wds_set(data, "zeroshot_retrieval"), data.folder)
         else:
             dataset = _hf_retrieval(data, self.transform)
             n_images = len(dataset)
@@ -192,7 +192,7 @@ class Scorer:
         classnames and templates prefixed ``objective:``), predictions scored per subgroup of the metadata."""
         import torch
 
-        ds = self._clip_benchmark_set(data, "zeroshot_classification")
+        ds = self.wds_set(data, "zeroshot_classification")
         per: dict[str, dict[str, list[str]]] = defaultdict(lambda: {"classnames": [], "templates": []})
         for t in ds.templates or []:
             objective, template = t.split(":", 1)
