@@ -44,6 +44,7 @@ bench: sysdeps venv
 	$(BIN)/python bench/tail_scale.py --samples 200000 2000000
 	$(BIN)/python bench/dryrun_fullscale.py
 	$(BIN)/python bench/cc_throughput.py
+	$(BIN)/python bench/eval_throughput.py
 
 lint: venv
 	$(BIN)/ruff check src tests bench

@@ -44,7 +44,8 @@ def env_packages(path: Path) -> set[str]:
 
 def test_every_rule_has_a_log_and_an_env():
     rs = rules()
-    assert {"units", "extract", "stats", "convert", "embed", "score", "subset", "reshard", "train"} <= set(rs)
+    assert {"units", "extract", "stats", "convert", "embed", "score", "subset", "reshard", "train", "heldout",
+            "heldout_exclude", "evaluate", "experiments_table", "report_experiments"} <= set(rs)
     for name, r in rs.items():
         assert r["log"], f"rule {name} has no log:"
         assert r["conda"] and r["conda"].is_file(), f"rule {name} names no existing conda env"
@@ -77,10 +78,11 @@ def test_profiles_are_valid_yaml_with_the_expected_keys():
     assert slurm["executor"] == "slurm" and slurm["jobs"] >= 1
     assert {"slurm_partition", "slurm_account", "runtime", "mem_mb", "disk_mb", "cpus_per_task"} <= set(
         slurm["default-resources"])
-    # the training job's GPUs, memory and time are the config's (train.gpus/device, mem_mb, runtime): the demo's
-    # tiny CPU run must not ask for a GPU, 64 GB and 24 h
-    assert not {"gpu", "mem_mb", "runtime"} & set(slurm["set-resources"]["train"])
-    assert slurm["set-resources"]["train"]["cpus_per_gpu"] >= 1
+    # the training and evaluation jobs' GPUs, memory and time are the config's (train/evaluate: gpus or device,
+    # mem_mb, runtime): the demo's tiny CPU runs must not ask for a GPU, 64 GB and 24 h
+    for gpu_rule in ("train", "evaluate"):
+        assert not {"gpu", "mem_mb", "runtime"} & set(slurm["set-resources"][gpu_rule])
+        assert slurm["set-resources"][gpu_rule]["cpus_per_gpu"] >= 1
     assert set(slurm["groups"].values()) <= set(slurm["group-components"])
     for rule in list(slurm["set-resources"]) + list(slurm["groups"]):
         assert rule in rules(), f"profile names unknown rule {rule}"

@@ -41,6 +41,7 @@ def test_bad_items_are_one_line_errors(items, message):
 def _config(data, enabled=True) -> dict:
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     cfg["train"].update({"data": data, "enabled": enabled})
+    cfg["experiments"] = []  # the train section is the run
     return cfg
 
 
@@ -92,11 +93,11 @@ def test_dry_run_trains_on_the_mix(tmp_path):
     from tests.test_workflow import make_checkout, snakemake
 
     wd = make_checkout(tmp_path / "wf")
-    (wd / "mix.yaml").write_text(yaml.safe_dump({"train": {"data": MIX}}))
+    (wd / "mix.yaml").write_text(yaml.safe_dump({"train": {"data": MIX}, "experiments": []}))
     r = snakemake(wd, "-n", "-p", "--cores", "1", "--configfile", "config/config.yaml", "mix.yaml")
     line = next(x for x in r.stdout.splitlines() if "sciclip train" in x)
     assert "sciclip train results/final/cc results/final/arxiv results/final/pmc " in line
     assert "--data-upsampling 1,2,2" in line
-    (wd / "bad.yaml").write_text(yaml.safe_dump({"train": {"data": ["cc", "arxvi"]}}))
+    (wd / "bad.yaml").write_text(yaml.safe_dump({"train": {"data": ["cc", "arxvi"]}, "experiments": []}))
     r = snakemake(wd, "-n", "--cores", "1", "--configfile", "config/config.yaml", "bad.yaml", check=False)
     assert r.returncode != 0 and "config: train.data: unknown output 'arxvi'" in r.stdout + r.stderr

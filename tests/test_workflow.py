@@ -199,6 +199,18 @@ def _final(root: Path, name: str) -> list[tuple[str, str]]:
     return out
 
 
+def _excluded_pairs(root: Path) -> set[tuple[str, str]]:
+    """(paper, figure) of the samples kept out of training for the science split (held out, or near-duplicates)."""
+    from sciclip.curate.heldout import hex_uid
+    from sciclip.shards.subset_file import load_subset
+    from tests.conftest import read_dir
+
+    gone = {hex_uid(p) for p in load_subset(root / "results" / "heldout" / "excluded.npy")}
+    return {(s["meta"].get("paper_id") or s["meta"].get("pmcid"), s["meta"]["source_path"])
+            for src in ("arxiv", "pmc") for s in read_dir(root / "results" / src / "img2dataset")
+            if s["meta"]["uid"] in gone}
+
+
 def test_planted_contamination_is_gone_and_everything_else_stays(first_run):
     from tests.test_pmc import expected_pmc
 
@@ -207,8 +219,11 @@ def test_planted_contamination_is_gone_and_everything_else_stays(first_run):
     mixed = [m for m in everything if m[0]]  # the papers' samples (the web's carry no paper id)
     assert len(everything) - len(mixed) == len(_final(first_run, "cc")) > 0
     assert len(mixed) == len(set(mixed))  # no sample twice
-    # every planted near-duplicate removed; of the two identical logo figures, the first is kept
-    assert set(mixed) == expected - PLANTED - {("2002.00003", "logo.png")}
+    # every planted near-duplicate removed; of the two identical logo figures, the first is kept; the science
+    # split (clean pairs) is held out
+    held = _excluded_pairs(first_run)
+    assert held and held <= expected - PLANTED
+    assert set(mixed) == expected - PLANTED - {("2002.00003", "logo.png")} - held
     assert set(_final(first_run, "arxiv")) | set(_final(first_run, "pmc")) == set(mixed)
     arxiv = json.loads((first_run / "results" / "arxiv" / "decontamination.json").read_text())
     assert (arxiv["contaminated"], arxiv["exact_duplicates"]) == (4, 1)
@@ -316,7 +331,8 @@ def test_workflow_against_s3(tmp_path, sample_dir, monkeypatch):
         assert not (wd / "resources" / "sample").exists()  # nothing generated locally: all came over S3
         stats = json.loads((wd / "results" / "stats" / "arxiv.json").read_text())
         assert stats["samples"] == len(expected_pairs())
-        assert len(_final(wd, "arxiv")) == len(expected_pairs()) - 1  # only the duplicate logo goes
+        held = json.loads((wd / "results" / "arxiv" / "heldout.json").read_text())["heldout"]
+        assert len(_final(wd, "arxiv")) == len(expected_pairs()) - 1 - held  # the duplicate logo and the science split
         gets = [r for r in server.state.requests if r[0] == "GET" and ".tar" in r[1]]
         assert len(gets) >= 3 and all(p == "requester" for _, _, p in gets)
     finally:
@@ -347,14 +363,77 @@ def test_heal_rule_on_foreign_shards(tmp_path):
     assert (wd / "results" / "logs" / "heal" / "mine.log").is_file()
 
 
-def test_tiny_training_run(first_run):
-    summary = json.loads((first_run / "results" / "train" / "tiny-demo" / "summary.json").read_text())
-    assert (first_run / "results" / "train" / "tiny-demo" / "checkpoints" / "epoch_latest.pt").stat().st_size > 0
+def test_tiny_training_runs(first_run):
+    """The demo's two experiments: web alone, and web + arXiv x2 + PMC x2 (upsampled)."""
     import math
-    assert summary["steps_logged"] >= 1 and math.isfinite(summary["last_loss"])
-    assert summary["train_num_samples"] == json.loads(
-        (first_run / "results" / "final" / "mixed" / "meta.json").read_text())["output_count"]
-    assert "--dataset-type" in summary["command"] and "webdataset" in summary["command"]
+
+    res = first_run / "results"
+    count = {n: json.loads((res / "final" / n / "meta.json").read_text())["output_count"] for n in ("cc", "arxiv", "pmc")}
+    for run, samples in (("web", count["cc"]), ("web-papers", count["cc"] + 2 * count["arxiv"] + 2 * count["pmc"])):
+        summary = json.loads((res / "train" / run / "summary.json").read_text())
+        assert (res / "train" / run / "checkpoints" / "epoch_latest.pt").stat().st_size > 0
+        assert summary["steps_logged"] >= 1 and math.isfinite(summary["last_loss"])
+        assert summary["train_num_samples"] == samples
+        assert "--dataset-type" in summary["command"] and "webdataset" in summary["command"]
+    assert "1::2::2" in json.loads((res / "train" / "web-papers" / "summary.json").read_text())["command"]
+    assert not (res / "train" / "tiny-demo").exists()  # with experiments, the train section is no run
+
+
+def test_experiments_are_evaluated_and_compared(first_run):
+    from sciclip.evaluate.results import read_results
+    from sciclip.report.experiments import read_table
+
+    res = first_run / "results"
+    tasks = ["sample/chart-types", "sample/figure-captions", "sciclip/arxiv", "sciclip/pmc"]
+    for run in ("web", "web-papers"):
+        lines = read_results(res / "experiments" / run / "eval_results.jsonl")
+        assert [line["key"] for line in lines] == tasks
+        assert all(0 <= line["metrics"]["main_metric"] <= 1 for line in lines)
+        assert "image_retrieval_recall@1" in lines[2]["metrics"] and "acc1" in lines[0]["metrics"]
+        assert "\r" not in (res / "logs" / "evaluate" / f"{run}.log").read_text()
+    header, rows = read_table(res / "experiments" / "table.csv")
+    assert header[:5] == ["run", *tasks] and header[-1] == "Average"
+    assert [r["run"] for r in rows] == ["web", "web-papers"] and rows[0]["Average"] == ""  # not DataComp's 38
+    page = (res / "report" / "experiments.html").read_text()
+    assert "web-papers" in page and "25.0%" in page  # the chart-types chance level (4 classes)
+    assert "<svg" in (res / "report" / "experiments.svg").read_text()
+    r = subprocess.run([sys.executable, "-m", "sciclip", "demo-summary", str(res)], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert r.returncode == 0 and "experiments: main metric per task and run" in r.stdout
+    assert re.search(r"sciclip/arxiv\s+\d+\.\d%\s+\d+\.\d%\s+[+-]\d+\.\d pt", r.stdout), r.stdout
+    assert "science retrieval split, held out of every final output: arxiv 5 of" in r.stdout
+
+
+def test_no_held_out_pair_reaches_a_training_shard(first_run):
+    """Neither a held-out uid nor a near-duplicate of a held-out image is in any final output (the shards every
+    run trains on), mixed and filtered variants included; the science sets hold exactly the held-out pairs."""
+    from sciclip.curate.heldout import hex_uid
+    from sciclip.shards.subset_file import load_subset
+    from tests.conftest import read_dir
+
+    res = first_run / "results"
+    excluded = {hex_uid(p) for p in load_subset(res / "heldout" / "excluded.npy")}
+    for source in ("arxiv", "pmc"):
+        held = {hex_uid(p) for p in load_subset(res / source / "heldout.npy")}
+        assert held and held <= excluded
+        assert {s["key"] for s in read_dir(res / "evalsets" / f"wds_sciclip-{source}_test")} == held
+    finals = [p for p in (res / "final").iterdir() if p.is_dir()]
+    assert {p.name for p in finals} >= {"arxiv", "pmc", "cc", "mixed", "mixed-basic"}
+    for final in finals:
+        uids = {s["meta"]["uid"] for s in read_dir(final)}
+        assert uids and not uids & excluded, final.name
+
+
+def test_dry_run_lists_every_run_times_train_and_evaluate(first_run):
+    (first_run / "three.yaml").write_text(
+        "experiments:\n  - {name: web, data: [cc]}\n  - {name: papers, data: [arxiv, pmc]}\n"
+        "  - {name: all, data: [mixed]}\n")
+    r = snakemake(first_run, "-n", "--cores", "2", "--configfile", "config/config.yaml", "three.yaml",
+                  "--forcerun", "train")
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", r.stdout + r.stderr, re.M))
+    assert counts["train"] == "3" and counts["evaluate"] == "3" and counts["experiments_table"] == "1"
+    for run in ("web", "papers", "all"):
+        assert f"results/experiments/{run}/eval_results.jsonl" in r.stdout
 
 
 # import name -> conda package that provides it
@@ -366,7 +445,8 @@ PROVIDERS = {"PIL": "pillow", "yaml": "pyyaml", "boto3": "boto3", "botocore": "b
              "selectolax": "selectolax", "warcio": "warcio", "orjson": "orjson", "msgspec": "msgspec", "isal": "isal",
              "img2dataset": "img2dataset", "py3langid": "py3langid",
              "fasttext": "fasttext-numpy2-wheel", "kenlm": "kenlm", "sentencepiece": "sentencepiece",
-             "safetensors": "safetensors", "nltk": "nltk", "huggingface_hub": "huggingface_hub"}
+             "safetensors": "safetensors", "nltk": "nltk", "huggingface_hub": "huggingface_hub",
+             "clip_benchmark": "clip-benchmark", "sklearn": "scikit-learn", "datasets": "datasets"}
 
 
 def _third_party_imports_of_sciclip() -> set[str]:
@@ -416,7 +496,8 @@ def test_each_rule_env_provides_what_its_command_imported(first_run, tmp_path):
             assert not missing, f"rule {rule_name} ({command}) imports {missing} its env lacks"
             checked.add(rule_name)
     assert {"extract", "convert", "embed", "score", "subset", "reshard", "train", "report_figures", "metadata",
-            "near_dup", "variant_subset", "sample_model", "report_corpus"} <= checked
+            "near_dup", "variant_subset", "sample_model", "report_corpus", "heldout", "heldout_exclude", "evaluate",
+            "experiments_table", "report_experiments"} <= checked
 
 
 def filled_slurm_profile(wd: Path, account: str = "proj", partition: str = "cpu") -> str:
@@ -473,30 +554,37 @@ def test_slurm_dry_run_gives_every_job_account_partition_and_runtime(tmp_path):
     assert dict(job_resources(r.stdout + r.stderr))["sample_corpus"]["slurm_account"] == "a"
 
 
-def test_slurm_profile_gives_train_a_gpu(first_run):
-    """The sbatch call the SLURM plugin builds for the training job (no GPU or SLURM needed to check it)."""
+def test_slurm_profile_gives_train_and_evaluate_a_gpu(first_run):
+    """The sbatch calls the SLURM plugin builds for the training and evaluation jobs (no GPU or SLURM needed)."""
     from snakemake_executor_plugin_slurm.submit_string import get_submit_command
     from snakemake_executor_plugin_slurm.utils import set_gres_string
 
-    (first_run / "gpu.yaml").write_text("train:\n  device: null\n  mem_mb: 64000\n  runtime: 1440\n")
+    (first_run / "gpu.yaml").write_text("train:\n  device: null\n  mem_mb: 64000\n  runtime: 1440\n"
+                                        "evaluate:\n  device: null\n  gpus: 1\n  mem_mb: 32000\n  runtime: 720\n")
     r = snakemake(first_run, "-n", "--profile", filled_slurm_profile(first_run), "--configfile", "config/config.yaml",
                   "gpu.yaml", "--forcerun", "train")
-    res = dict(job_resources(r.stdout + r.stderr)).get("train")
-    assert res, r.stdout[-2000:]
 
     class Resources(dict):
         __getattr__ = dict.__getitem__
 
-    class Job:
-        resources = Resources(res)
-        threads = 2
+    for rule, mem, minutes in (("train", 64000, 1440), ("evaluate", 32000, 720)):
+        block = re.search(rf"rule {rule}:.*?resources: ([^\n]+)", r.stdout + r.stderr, re.S)
+        assert block, r.stdout[-2000:]
+        res = {}
+        for item in block.group(1).split(", "):
+            k, _, v = item.partition("=")
+            res[k] = int(v) if v.lstrip("-").isdigit() else v
 
-    # as the executor does: the submit command, then the GPU/GRES string
-    call = get_submit_command(Job(), {"run_uuid": "x", "slurm_logfile": "l", "comment_str": "train",
-                                      "account": "-A acct", "partition": "-p gpu", "workdir": "."})
-    call += set_gres_string(Job())
-    assert "--gpus=1" in call and "--cpus-per-gpu=8" in call and "--cpus-per-task" not in call
-    assert "--mem 64000" in call and "-t 1440" in call
+        class Job:
+            resources = Resources(res)
+            threads = 2
+
+        # as the executor does: the submit command, then the GPU/GRES string
+        call = get_submit_command(Job(), {"run_uuid": "x", "slurm_logfile": "l", "comment_str": rule,
+                                          "account": "-A acct", "partition": "-p gpu", "workdir": "."})
+        call += set_gres_string(Job())
+        assert "--gpus=1" in call and "--cpus-per-gpu=8" in call and "--cpus-per-task" not in call, rule
+        assert f"--mem {mem}" in call and f"-t {minutes}" in call, rule
 
 
 def test_training_command_guards_small_data():
@@ -564,7 +652,8 @@ def test_html_report_holds_the_figures(first_run):
     assert "figure kinds per source" in item("kinds.svg")
     grid = item("samples.html")
     assert grid.count("<figure>") == 24 and "data:image/jpeg;base64," in grid
-    assert "results/final/mixed: 45" in grid and grid.count("<figure class='removed'>") == 6
+    mixed = json.loads((first_run / "results" / "final" / "mixed" / "meta.json").read_text())["output_count"]
+    assert f"results/final/mixed: {mixed}" in grid and grid.count("<figure class='removed'>") == 6
     known = set(expected_pairs().values())
     assert any(caption in grid for caption in known)
     assert r.returncode == 0
@@ -596,7 +685,11 @@ def test_feature_config_end_to_end(feature, tmp_path):
     finals = sorted(p.name for p in (res / "final").iterdir() if p.is_dir())
     if feature == "arxiv-only":
         assert not (res / "pmc").exists() and finals == ["arxiv", "mixed"]
-        assert (res / "train" / "tiny-demo" / "summary.json").is_file()
+        assert (res / "train" / "web-papers" / "summary.json").is_file()  # the web run has no data here
+        assert not (res / "train" / "web").exists()
+        header = (res / "experiments" / "table.csv").read_text().splitlines()
+        assert header[0].startswith("run,sample/chart-types") and "sciclip/arxiv" in header[0]
+        assert "sciclip/pmc" not in header[0] and len(header) == 2
     elif feature == "pmc-only":
         assert not (res / "arxiv").exists() and finals == ["mixed", "pmc"]
         assert not (res / "train").exists()
@@ -643,7 +736,8 @@ def test_final_mixed_loads_with_hf_datasets(first_run):
     ds = load_dataset("webdataset", data_files={"train": files}, split="train",
                       cache_dir=str(first_run / "hf-cache"))
     rows = [r["json"] for r in ds]
-    assert len(rows) == 45 and {r["source"] for r in rows} == {"arxiv", "pmc", "cc"}
+    count = json.loads((first_run / "results" / "final" / "mixed" / "meta.json").read_text())["output_count"]
+    assert len(rows) == count > 30 and {r["source"] for r in rows} == {"arxiv", "pmc", "cc"}
     keys = {frozenset(r) for r in rows}
     assert len(keys) == 1  # the same keys for every source
     for key in next(iter(keys)):

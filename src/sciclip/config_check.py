@@ -251,6 +251,7 @@ def _path_problem(path: Path, want: str) -> str | None:
 def cross_check(config: dict) -> None:
     """What a schema cannot say: keys that name other keys' entries (one line each)."""
     from sciclip.curate.variants import check_filter_sets
+    from sciclip.train.experiments import check_experiments
     from sciclip.train.mix import check_train_data
 
     outputs = list((config.get("reshard") or {}).get("outputs") or {})
@@ -259,11 +260,19 @@ def cross_check(config: dict) -> None:
     except SciclipError as e:
         raise ConfigError(str(e)) from None
     train = config.get("train") or {}
+    experiments = config.get("experiments") or []
     if train.get("enabled"):  # a config that never trains need not name outputs
         try:
-            check_train_data(train.get("data") or [], outputs + variants)
+            if experiments:
+                check_experiments(experiments, outputs + variants)
+            else:
+                check_train_data(train.get("data") or [], outputs + variants)
         except SciclipError as e:
             raise ConfigError(str(e)) from None
+        evaluate = config.get("evaluate") or {}
+        if evaluate.get("enabled") and evaluate.get("tasks") and not evaluate.get("data_root"):
+            raise ConfigError(f"config: evaluate.tasks ({', '.join(map(str, evaluate['tasks']))}) needs "
+                              "evaluate.data_root, the folder holding their sets (sciclip evalsets --out DIR)")
 
 
 def _node(schema: dict, path: list) -> dict:

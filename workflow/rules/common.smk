@@ -13,7 +13,9 @@ sys.path.insert(0, SRC)
 from sciclip.cli.config_flags import config_flags  # noqa: E402
 from sciclip.sources.registry import sources as registered_sources  # noqa: E402
 from sciclip.sources.units import UNIT_PATTERN, read_units  # noqa: E402
-from sciclip.train.mix import train_data, upsampling_flag  # noqa: E402
+from sciclip.train.experiments import extra_flags, runs as configured_runs  # noqa: E402
+from sciclip.train.mix import upsampling_flag  # noqa: E402
+from sciclip.train.openclip import PRESETS  # noqa: E402
 
 # Rules run the interpreter that runs Snakemake (a venv need not be activated); under --use-conda, the rule
 # env's own python.
@@ -31,6 +33,9 @@ EXTRACT = config["extract"]
 DECON = config["decontamination"]
 RESHARD = config["reshard"]
 TRAIN = config["train"]
+EVALUATE = config["evaluate"]
+HELDOUT = EVALUATE["heldout"]
+RUNS = {r.name: r for r in configured_runs(config)}  # experiments, or the train section as one run
 METADATA = config["metadata"]
 CURATE = config["curate"]
 NEAR_DUP = CURATE["near_dup"]
@@ -52,6 +57,7 @@ wildcard_constraints:
     unit=UNIT_PATTERN,
     tunit=r"t\d+",
     name=r"[A-Za-z0-9_\-]+",
+    run=r"[A-Za-z0-9_.\-]+",
 
 
 def get_final_targets():
@@ -63,8 +69,9 @@ def get_final_targets():
             targets.append(f"{RESULTS}/report/training.html")
         if METADATA["enabled"] or NEAR_DUP["enabled"]:
             targets.append(f"{RESULTS}/report/corpus.html")
-    if TRAIN["enabled"] and get_train_data(None):
-        targets.append(f"{RESULTS}/train/{TRAIN['run']}/summary.json")
+    targets += [f"{RESULTS}/train/{run}/summary.json" for run in get_runs()]
+    if get_runs() and EVALUATE["enabled"]:
+        targets += [f"{RESULTS}/experiments/table.csv", f"{RESULTS}/report/experiments.html"]
     return targets
 
 
@@ -337,29 +344,43 @@ def _sources_with_samples(sources):
     return [s for s in sources if get_tail_units(s)]
 
 
+def get_heldout_exclusion(wildcards):
+    """The science split and its near-duplicates leave every final output (when a split is held out)."""
+    return [f"{RESULTS}/heldout/excluded.npy"] if get_heldout_sources() else []
+
+
+def get_exclude_flag(wildcards, input):
+    return f"--exclude {shlex.quote(input.exclude[0])}" if input.exclude else ""
+
+
 def get_reshard_input_flags(wildcards, input):
     return " ".join(f"-i {shlex.quote(f'{RESULTS}/{s}/img2dataset')}"
                     for s in _sources_with_samples(get_output_sources(wildcards)))
 
 
-# --- training, report, heal --------------------------------------------------------------------------------
+# --- training runs (experiments), evaluation, the science split ---------------------------------------------
 
 
-def _train_data():
-    """train.data (names, or {output, upsampling}) whose outputs are built; the config check refused unknown ones."""
-    return [d for d in train_data(TRAIN["data"]) if d.output in get_final_outputs()]
+def _run_data(run):
+    """A run's train.data-style items whose outputs are built (one whose sources are all disabled is left out)."""
+    return [d for d in RUNS[run].data if d.output in get_final_outputs()]
+
+
+def get_runs():
+    """Runs with something to train on, in configured order (the first is the report's baseline)."""
+    return [name for name, r in RUNS.items() if _run_data(name) or r.extra_data]
 
 
 def get_train_data(wildcards):
-    return [f"{RESULTS}/final/{d.output}" for d in _train_data()]
+    return [f"{RESULTS}/final/{d.output}" for d in _run_data(wildcards.run)]
 
 
-def get_train_flags():
-    flags = [get_flags("train", TRAIN, exclude=("run",)), upsampling_flag(_train_data())]
-    for extra in TRAIN.get("extra_data") or []:
-        spec = f"{extra['pattern']},{extra['samples']},{extra.get('upsampling', 1.0)}"
-        flags.append(f"--extra {shlex.quote(spec)}")
-    return " ".join(flags)
+def get_train_flags(wildcards):
+    run = RUNS[wildcards.run]
+    flags = [get_flags("train", TRAIN, exclude=("run", "preset")), f"--preset {run.preset}",
+             upsampling_flag(_run_data(wildcards.run))]
+    flags += [f"--extra {shlex.quote(spec)}" for spec in extra_flags(run.extra_data)]
+    return " ".join(f for f in flags if f)
 
 
 def get_train_logs(wildcards, output):
@@ -369,6 +390,78 @@ def get_train_logs(wildcards, output):
 
 def get_train_gpus():
     return 0 if TRAIN.get("device") == "cpu" else TRAIN["gpus"]
+
+
+def get_heldout_sources():
+    """Paper sources a science split is held out of (enabled ones)."""
+    return [s for s in HELDOUT["sources"] if s in SOURCES] if HELDOUT["enabled"] else []
+
+
+def get_heldout_img2dataset(wildcards):
+    return f"{RESULTS}/{wildcards.source}/img2dataset"
+
+
+def get_heldout_converted(wildcards):
+    return _tail_markers(wildcards.source, "img2dataset.units")
+
+
+def get_heldout_subsets(wildcards):
+    return [f"{RESULTS}/{s}/heldout.npy" for s in get_heldout_sources()]
+
+
+def get_all_embeddings(wildcards):
+    """Every tail unit's descriptors of every source (near-duplicates of held-out images may be anywhere)."""
+    return [f"{RESULTS}/{s}/embeddings/{u}" for s in SOURCES for u in get_tail_units(s)]
+
+
+def get_heldout_embedding_flags(wildcards, input):
+    return " ".join(f"--embeddings {s} {shlex.quote(f'{RESULTS}/{s}/embeddings/{u}')}"
+                    for s in SOURCES for u in get_tail_units(s))
+
+
+def get_eval_tasks():
+    """The configured tasks, then the science split of each held-out source (task sciclip/<source>)."""
+    tasks = list(EVALUATE["tasks"]) + [f"sciclip/{s}" for s in get_heldout_sources()]
+    return " ".join(shlex.quote(t) for t in tasks)
+
+
+def get_eval_roots():
+    roots = [f"{RESULTS}/evalsets"] + ([EVALUATE["data_root"]] if EVALUATE["data_root"] else [])
+    return " ".join(shlex.quote(r) for r in roots)
+
+
+def get_eval_sets(wildcards):
+    """The science split's folders, and the sample mirror when the data root lies in it (the demo)."""
+    sets = [f"{RESULTS}/evalsets/wds_sciclip-{s}_test" for s in get_heldout_sources()]
+    root = EVALUATE["data_root"]
+    if root and EVALUATE["tasks"] and "://" not in root and _is_under(root, SAMPLE_DIR):
+        sets.append(SAMPLE_MARKER)
+    return sets
+
+
+def get_run_model(wildcards):
+    """The OpenCLIP model of a run's preset (the checkpoint is loaded into it)."""
+    return PRESETS[RUNS[wildcards.run].preset].model
+
+
+def get_eval_gpus():
+    return 0 if EVALUATE.get("device") == "cpu" else EVALUATE["gpus"]
+
+
+def get_eval_results(wildcards):
+    return [f"{RESULTS}/experiments/{run}/eval_results.jsonl" for run in get_runs()]
+
+
+def get_run_flags(wildcards, input):
+    """RUN=eval_results.jsonl of every run, the first (the baseline) first."""
+    return " ".join(shlex.quote(f"{run}={path}") for run, path in zip(get_runs(), input.results))
+
+
+def get_run_pattern():
+    return _alternatives(get_runs())
+
+
+# --- report, heal ------------------------------------------------------------------------------------------
 
 
 def get_heal_input(wildcards):

@@ -80,3 +80,24 @@ rule report_corpus:
     shell:
         "sciclip report-corpus --results {params.results:q} --out {params.out:q} --sources {params.sources} "
         "--variants {params.variants} 2> {log:q}"
+
+
+rule report_experiments:
+    input:
+        results=get_eval_results,
+        table=f"{RESULTS}/experiments/table.csv",
+    output:
+        report(f"{RESULTS}/report/experiments.html", category="Results", caption="../report/experiments.rst",
+               labels={"result": "9. experiments: each run on each task"}),
+        report(f"{RESULTS}/report/experiments.svg", category="Results", caption="../report/experiments_diff.rst",
+               labels={"result": "10. experiments: per-task difference to the first run"}),
+    log:
+        f"{RESULTS}/logs/report_experiments.log",
+    conda:
+        "../envs/report.yaml"
+    params:
+        runs=get_run_flags,
+        roots=get_eval_roots(),
+        out=get_report_dir,
+    shell:
+        "sciclip report-experiments {params.runs} --out {params.out:q} --data-root {params.roots} 2> {log:q}"

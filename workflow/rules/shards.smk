@@ -1,6 +1,7 @@
 # Shard-level rules: img2dataset conversion (a small plan per source, then one job per tail unit writing its
 # range of shards into results/{source}/img2dataset/), final shards in DataComp's format (one output per
-# source and mixed ones, config reshard.outputs), healing foreign shards.
+# source and mixed ones, config reshard.outputs; the science split held out of all of them), healing foreign
+# shards.
 
 
 checkpoint convert_plan:
@@ -39,7 +40,8 @@ rule convert:
 
 rule merge_subsets:
     input:
-        get_reshard_subsets,
+        subsets=get_reshard_subsets,
+        exclude=get_heldout_exclusion,
     output:
         subset=f"{RESULTS}/final/{{name}}.subset.npy",
         sources=f"{RESULTS}/final/{{name}}.sources.json",
@@ -52,8 +54,9 @@ rule merge_subsets:
     params:
         sources=get_output_source_names,
         configured=get_configured_source_names,
+        exclude=get_exclude_flag,
     shell:
-        "sciclip subset --merge {input:q} --out {output.subset:q} --sources {params.sources} "
+        "sciclip subset --merge {input.subsets:q} {params.exclude} --out {output.subset:q} --sources {params.sources} "
         "--configured {params.configured} --sources-out {output.sources:q} 2> {log:q}"
 
 

@@ -1,4 +1,5 @@
-# CLIP training with OpenCLIP on the final shards (GPU job; the tiny preset runs on the CPU).
+# CLIP training with OpenCLIP on the final shards, one job per run (experiments, or the train section's one run;
+# GPU job; the tiny preset runs on the CPU).
 
 
 rule train:
@@ -11,11 +12,13 @@ rule train:
         f"{RESULTS}/logs/train/{{run}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/train/{{run}}.tsv"
+    wildcard_constraints:
+        run=get_run_pattern(),
     conda:
         "../envs/train.yaml"
     threads: TRAIN["workers"] + 1
     params:
-        flags=get_train_flags(),
+        flags=get_train_flags,
         logs=get_train_logs,
     resources:
         gpu=get_train_gpus(),

@@ -19,6 +19,7 @@ from sciclip.cli import (
     config,
     curate,
     docs,
+    evaluate,
     metadata,
     pmc,
     report,
@@ -33,7 +34,7 @@ from sciclip.progress import set_quiet
 log = logging.getLogger("sciclip")
 
 # each module registers its own subcommands
-GROUPS = (arxiv, pmc, cc, commonpool, units, shards, curate, metadata, train, report, sample, docs, config)
+GROUPS = (arxiv, pmc, cc, commonpool, units, shards, curate, metadata, train, evaluate, report, sample, docs, config)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -109,8 +109,9 @@ def cmd_subset(args) -> int:
     from sciclip.shards.tail_plan import read_plan
 
     if args.merge:
-        n = merge_subsets(args.merge, args.out)
-        say(f"merged {len(args.merge)} subsets: {n} uids -> {args.out}")
+        n = merge_subsets(args.merge, args.out, exclude=args.exclude)
+        say(f"merged {len(args.merge)} subsets: {n} uids -> {args.out}"
+            + (f" (without those of {args.exclude})" if args.exclude else ""))
         if args.sources_out:
             from sciclip.shards.final_sources import write_sources_record
 
@@ -119,6 +120,8 @@ def cmd_subset(args) -> int:
                 log.warning("%s: configured to mix %s; %s not enabled, left out", args.out,
                             ", ".join(rec["configured"]), ", ".join(rec["left_out"]))
         return 0
+    if args.exclude:
+        raise SciclipError("--exclude goes with --merge")
     if args.scores and args.threshold is None:
         raise SciclipError("--scores needs --threshold")
     threshold = args.threshold if args.threshold is not None else 2.0
@@ -200,5 +203,6 @@ def register(sub) -> None:
                    help="with --merge: the sources the output is configured to mix (reshard.outputs)")
     p.add_argument("--sources-out", default=None,
                    help="with --merge: write which sources the output mixes and which it leaves out (JSON)")
+    p.add_argument("--exclude", default=None, help="with --merge: leave out the uids of this subset file")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_subset)

@@ -65,6 +65,26 @@ def corpus_lines(results: Path) -> list[str]:
     return lines
 
 
+def heldout_lines(results: Path) -> list[str]:
+    """The science split: pairs held out per source, and near-duplicates of them kept out of training."""
+    from sciclip.storage.tables import read_json
+
+    reports = sorted(results.glob("*/heldout.json"))
+    if not reports:
+        return []
+    parts = []
+    for f in reports:
+        r = read_json(f, "a held-out split report (sciclip heldout --report)", ("source", "pool", "heldout", "set"))
+        parts.append(f"{r['source']} {r['heldout']} of {r['pool']} pairs ({r['set']})")
+    lines = ["\nscience retrieval split, held out of every final output: " + "; ".join(parts)]
+    excl = results / "heldout" / "report.json"
+    if excl.is_file():
+        r = read_json(excl, "a held-out exclusion report", ("heldout", "near_duplicates", "excluded"))
+        per = ", ".join(f"{k} {v}" for k, v in r["near_duplicates"].items()) or "none searched"
+        lines.append(f"  near-duplicates of their images kept out of training too: {per}")
+    return lines
+
+
 def cmd_demo_summary(args) -> int:
     from sciclip.shards.stats import format_summary
     from sciclip.storage.tables import read_json
@@ -98,6 +118,8 @@ def cmd_demo_summary(args) -> int:
         note = sources_note(results, final.name)
         print(f"\nfinal (DataComp format): {final}  {meta.get('output_count', '?')} samples in "
               f"{meta.get('output_shard_count', '?')} shards" + (f"  ({note})" if "only" in note else ""))
+    for line in heldout_lines(results):
+        print(line)
     for summary in sorted((results / "train").glob("*/summary.json")):
         t = read_json(summary, "a training summary", ("preset", "steps_logged", "first_loss", "last_loss",
                                                       "checkpoint"))
@@ -105,6 +127,13 @@ def cmd_demo_summary(args) -> int:
               f"{t['first_loss']:.4f} -> {t['last_loss']:.4f}; checkpoint {t['checkpoint']}")
         if "training_pairs" in t:
             print(f"  {pairs_line(t['training_pairs'])}")
+    table = results / "experiments" / "table.csv"
+    if table.is_file():
+        from sciclip.report.experiments import table_lines
+
+        print(f"\nexperiments: main metric per task and run ({table}; report: {results}/report/experiments.html)")
+        for line in table_lines(table):
+            print(line)
     print(f"\nreport: {report_state(results)}")
     finals = [f for f in finals if counts.get(f)]  # an output of no samples has nothing to load
     if finals:

@@ -16,6 +16,7 @@ def cmd_sample(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("sample", help="write the embedded sample corpus (arXiv, PMC and Common Crawl mirrors)")
+    p = sub.add_parser("sample", help="write the embedded sample corpus (arXiv, PMC and Common Crawl mirrors, "
+                       "evaluation sets)")
     p.add_argument("outdir")
     p.set_defaults(func=cmd_sample)

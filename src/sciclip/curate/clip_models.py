@@ -27,7 +27,7 @@ NAME = re.compile(r"[a-z0-9]+")
 class ModelSpec:
     name: str  # column prefix, e.g. b32
     model: str  # OpenCLIP model name or local-dir:PATH
-    pretrained: str | None = None  # tag (openai) or checkpoint file; ignored by local-dir models
+    pretrained: str | None = None  # tag (openai) or checkpoint file (loaded into a local-dir model too)
 
     @property
     def score_column(self) -> str:
@@ -51,11 +51,16 @@ class ClipModel:
 
         self.spec = spec
         self.device = device
+        # OpenCLIP ignores `pretrained` for a local-dir:/hf-hub: model; a checkpoint file (a training run's
+        # epoch_latest.pt) is then loaded into it here
+        schema = spec.model.startswith(("local-dir:", "hf-hub:"))
         try:
             model, _, preprocess = open_clip.create_model_and_transforms(
-                spec.model, pretrained=spec.pretrained, device=device, precision=precision)
+                spec.model, pretrained=None if schema else spec.pretrained, device=device, precision=precision)
+            if schema and spec.pretrained:
+                open_clip.load_checkpoint(model, spec.pretrained, device=device)
             self.tokenizer = open_clip.get_tokenizer(spec.model)
-        except (RuntimeError, FileNotFoundError, ValueError, OSError) as e:
+        except (RuntimeError, FileNotFoundError, ValueError, OSError, KeyError) as e:
             where = f"{spec.model}" + (f" / {spec.pretrained}" if spec.pretrained else "")
             raise SciclipError(f"CLIP model {spec.name} ({where}): cannot load ({type(e).__name__}: {e})") from None
         self.model = model.eval()

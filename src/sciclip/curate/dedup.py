@@ -23,7 +23,14 @@ import pyarrow.parquet as pq
 
 from sciclip.curate.decontaminate import unit_shards
 from sciclip.errors import SciclipError
-from sciclip.shards.subset_file import U16, SubsetWriter, hex_to_pairs, load_subset, merge_sorted
+from sciclip.shards.subset_file import (
+    U16,
+    SubsetWriter,
+    hex_to_pairs,
+    load_subset,
+    merge_sorted,
+    multiplicity,
+)
 from sciclip.shards.tail_plan import TailPlan, folder_plan
 from sciclip.storage.atomic import atomic_dir, atomic_path, atomic_write_bytes, temporary_name
 
@@ -208,12 +215,16 @@ def dedup_source(unit_dirs: list[str | os.PathLike], plan: TailPlan, threshold: 
     return {"samples": samples, "kept": kept, "contaminated": contaminated, "exact_duplicates": dups}
 
 
-def merge_subsets(paths: list[str | os.PathLike], out: str | os.PathLike) -> int:
-    """The union (with multiplicity) of several sorted subset files, merged chunk by chunk: a mixed output's."""
+def merge_subsets(paths: list[str | os.PathLike], out: str | os.PathLike,
+                  exclude: str | os.PathLike | None = None) -> int:
+    """The union (with multiplicity) of several sorted subset files, merged chunk by chunk: a mixed output's;
+    uids in the ``exclude`` subset (the science split and its near-duplicates: small) are left out."""
     arrays = [load_subset(p) for p in paths]
-    writer = SubsetWriter(out, sum(len(a) for a in arrays))
+    gone = np.asarray(load_subset(exclude)) if exclude else np.zeros(0, U16)
+    length = sum(len(a) for a in arrays) - sum(int(multiplicity(a, gone).sum()) for a in arrays)
+    writer = SubsetWriter(out, length)
     for chunk in merge_sorted(arrays):
-        writer.write(chunk)
+        writer.write(chunk[multiplicity(gone, chunk) == 0] if len(gone) else chunk)
     writer.close()
     return writer.length
 
