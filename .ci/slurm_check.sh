@@ -246,13 +246,13 @@ log "$same artefacts byte-identical between the SLURM run and the local (golden)
 
 log "submitting the demo's tiny CPU training (no GPU; the config's memory and time)"
 submit "$WORK/calls-train-cpu" "$WORK/train-cpu.log" 300 --configfile config/config.yaml nocc.yaml \
-    results/train/tiny-demo/summary.json || true
+    results/train/web-papers/summary.json || true
 ( cd "$REPO" && "$PY" -m tests.sbatch_calls "$WORK/calls-train-cpu" "$WORK/profile/config.yaml" --rules train \
     --expect "train:gpu=0,mem_mb=$TRAIN_MEM,runtime=60" ) || { log "the CPU training's sbatch call is wrong"; exit 1; }
 
 log "submitting a GPU training config (a GPU request this node must refuse)"
 submit "$WORK/calls-train-gpu" "$WORK/train.log" 300 --configfile config/config.yaml gpu.yaml --forcerun train \
-    results/train/tiny-demo/summary.json && log "training unexpectedly ran" || true
+    results/train/web-papers/summary.json && log "training unexpectedly ran" || true
 ( cd "$REPO" && "$PY" -m tests.sbatch_calls "$WORK/calls-train-gpu" "$WORK/profile/config.yaml" --rules train \
     --expect "train:gpu=1,mem_mb=8000,runtime=60" ) || { log "the GPU training's sbatch call is wrong"; exit 1; }
 grep -m1 -E "sbatch call: .*--gpus=1" "$WORK/train.log" | sed 's/^/[slurm_check] train: /' || true

@@ -158,6 +158,8 @@ PATH_NEEDED = {
     "train": lambda c: c["train"]["enabled"],
     "docs.web": lambda c: c["docs"]["enabled"] and c["docs"]["web"]["enabled"],
     "docs": lambda c: c["docs"]["enabled"],
+    "commonpool": lambda c: c["commonpool"]["enabled"],
+    "evaluate": lambda c: c["evaluate"]["enabled"] and bool(c["evaluate"]["tasks"]),
 }
 _CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".tar", ".ckpt")
 

@@ -65,7 +65,7 @@ def get_final_targets():
     targets += [f"{RESULTS}/final/{name}" for name in get_final_outputs()]
     if SOURCES:
         targets.append(f"{RESULTS}/report/samples.html")
-        if TRAIN["enabled"] and get_train_data(None):
+        if get_runs():
             targets.append(f"{RESULTS}/report/training.html")
         if METADATA["enabled"] or NEAR_DUP["enabled"]:
             targets.append(f"{RESULTS}/report/corpus.html")
@@ -498,8 +498,8 @@ def get_eval_set_listing(wildcards):
 
 
 def get_train_records(wildcards):
-    """The training run's summary: the report shows its loss and recall."""
-    return [f"{RESULTS}/train/{TRAIN['run']}/summary.json"] if TRAIN["enabled"] and get_train_data(None) else []
+    """Every training run's summary: the report shows their loss and recall."""
+    return [f"{RESULTS}/train/{run}/summary.json" for run in get_runs()]
 
 
 def get_train_record_flags(wildcards, input):

@@ -26,13 +26,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sciclip.docs.image_removals import CONTAMINATED, REASONS, REMOVAL, TOO_FREQUENT
-from sciclip.docs.job import STATS_NAME, DocStats, keep_record, prepare_outdir, write_stats
+from sciclip.docs.job import SHARDS, STATS_NAME, DocStats, keep_record, write_stats
 from sciclip.docs.model import DocRecord
 from sciclip.docs.options import KEEP_DROP, DocOptions
 from sciclip.docs.reader import read_dir
 from sciclip.docs.writer import DocWriter
 from sciclip.errors import SciclipError
 from sciclip.sources.job import bump
+from sciclip.storage.atomic import atomic_dir
 
 REMOVED = "removed/images.parquet"
 REPORT_IMAGES = 32  # removed images (other than contaminated ones) whose bytes are kept for the report
@@ -169,61 +170,62 @@ def clean_documents(docdir: str | os.PathLike, removals: str | os.PathLike, outd
         raise SciclipError(f"{removals}: not a removals file (dtype {decisions.dtype})")
     started = time.monotonic()
     stats = _input_stats(docdir)
-    prepare_outdir(outdir)
-    images_removed: Counter = Counter()
-    docs_dropped: Counter = Counter()
-    captions_dropped = 0
-    rules = DocOptions(min_words=opts.min_words, min_images=opts.min_images)
-    removed = _RemovedWriter(outdir / REMOVED)
-    ok = False
-    items = 0
-    last_item = None
-    try:
-        with DocWriter(outdir, opts.docs_per_shard, opts.formats) as writer:
-            image = 0  # index of the next image in the folder, as the decisions count them
-            j = 0
-            for record in read_dir(docdir):
-                gone: dict[int, tuple[int, float]] = {}
-                for pos, meta in enumerate(record.metadata):
-                    if record.images[pos] is None:
-                        continue
-                    while j < len(decisions) and decisions["image"][j] == image:
-                        d = decisions[j]
-                        uid = f"{int(d['uh']):016x}{int(d['ul']):016x}"
-                        if uid != (meta or {}).get("uid"):
-                            raise SciclipError(f"{removals}: image {image} is {uid}, but {docdir} holds "
-                                               f"{(meta or {}).get('uid')} there (removals of another folder?)")
-                        gone[pos] = (int(d["reason"]), float(d["value"]))
-                        j += 1
-                    image += 1
-                if gone:
-                    new, dropped = remove_images(record, set(gone), opts.captions)
-                    why = keep_record(new, rules)
-                    for pos, (reason, value) in gone.items():
-                        images_removed[REASONS[reason]] += 1
-                        removed.add(record, pos, reason, value, why is None)
-                    if why is not None:
-                        step = "decontamination" if any(r == CONTAMINATED for r, _ in gone.values()) else "image_dedup"
-                        docs_dropped[f"{why}_after_{step}"] += 1
-                        continue
-                    captions_dropped += dropped
-                    record = new
-                writer.write(record)
-                stats.wrote(record)
-                if _item(record) != last_item:
-                    items, last_item = items + 1, _item(record)
-            if j < len(decisions):
-                raise SciclipError(f"{removals}: names {len(decisions) - j} images beyond the {image} of {docdir}")
-            stats.shards = writer.close()
-        ok = True
-    finally:
-        removed.close(ok)
-    for target, counter in ((stats.skipped_images, images_removed), (stats.skipped_documents, docs_dropped),
-                            (stats.removed, Counter({"caption_of_removed_image": captions_dropped}))):
-        for k, v in counter.items():
-            if v:
-                bump(target, k, v)
-    stats.items_with_documents = items
-    stats.duration_s = round(time.monotonic() - started, 3)
-    write_stats(stats, outdir)
+    # a rerun replaces the old output, never mixes with it; a killed job leaves no folder that looks finished
+    with atomic_dir(outdir, owns=SHARDS + (REMOVED.split('/')[0],)) as tmp:
+        images_removed: Counter = Counter()
+        docs_dropped: Counter = Counter()
+        captions_dropped = 0
+        rules = DocOptions(min_words=opts.min_words, min_images=opts.min_images)
+        removed = _RemovedWriter(tmp / REMOVED)
+        ok = False
+        items = 0
+        last_item = None
+        try:
+            with DocWriter(tmp, opts.docs_per_shard, opts.formats) as writer:
+                image = 0  # index of the next image in the folder, as the decisions count them
+                j = 0
+                for record in read_dir(docdir):
+                    gone: dict[int, tuple[int, float]] = {}
+                    for pos, meta in enumerate(record.metadata):
+                        if record.images[pos] is None:
+                            continue
+                        while j < len(decisions) and decisions["image"][j] == image:
+                            d = decisions[j]
+                            uid = f"{int(d['uh']):016x}{int(d['ul']):016x}"
+                            if uid != (meta or {}).get("uid"):
+                                raise SciclipError(f"{removals}: image {image} is {uid}, but {docdir} holds "
+                                                   f"{(meta or {}).get('uid')} there (removals of another folder?)")
+                            gone[pos] = (int(d["reason"]), float(d["value"]))
+                            j += 1
+                        image += 1
+                    if gone:
+                        new, dropped = remove_images(record, set(gone), opts.captions)
+                        why = keep_record(new, rules)
+                        for pos, (reason, value) in gone.items():
+                            images_removed[REASONS[reason]] += 1
+                            removed.add(record, pos, reason, value, why is None)
+                        if why is not None:
+                            step = "decontamination" if any(r == CONTAMINATED for r, _ in gone.values()) else "image_dedup"
+                            docs_dropped[f"{why}_after_{step}"] += 1
+                            continue
+                        captions_dropped += dropped
+                        record = new
+                    writer.write(record)
+                    stats.wrote(record)
+                    if _item(record) != last_item:
+                        items, last_item = items + 1, _item(record)
+                if j < len(decisions):
+                    raise SciclipError(f"{removals}: names {len(decisions) - j} images beyond the {image} of {docdir}")
+                stats.shards = writer.close()
+            ok = True
+        finally:
+            removed.close(ok)
+        for target, counter in ((stats.skipped_images, images_removed), (stats.skipped_documents, docs_dropped),
+                                (stats.removed, Counter({"caption_of_removed_image": captions_dropped}))):
+            for k, v in counter.items():
+                if v:
+                    bump(target, k, v)
+        stats.items_with_documents = items
+        stats.duration_s = round(time.monotonic() - started, 3)
+        write_stats(stats, tmp)
     return stats
