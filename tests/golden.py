@@ -20,6 +20,8 @@ PATTERNS = (
     "stats/*.json",
     "*/metadata/*.parquet", "near_dup/removed.npy", "near_dup/report.json", "near_dup/pairs.parquet",
     "final/*.filters.json",
+    # the science retrieval split held out of training, its evaluation sets and what leaves training for it
+    "*/heldout.npy", "*/heldout.json", "heldout/excluded.npy", "heldout/report.json", "evalsets/*/test/*.tar",
     # interleaved documents (off in the demo: these match nothing there; a run with docs.enabled pins them)
     "docs/*/clean/*/*.parquet", "docs/*/clean/*/*.tar", "docs/*/clean/*/stats.json",
     "docs/*/clean/*/removed/images.parquet", "docs/removals/report.json", "docs/removals/*/*.npy",
