@@ -45,7 +45,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for group in GROUPS:
         group.register(sub)
+    _describe(parser)
     return parser
+
+
+def _describe(parser: argparse.ArgumentParser) -> None:
+    """Give every subcommand's own --help page the one line its parent lists it with: argparse keeps a
+    subparser's help (the parent's listing) and its description (its own page) apart, and the modules set
+    only the first."""
+    for action in parser._actions:  # noqa: SLF001 - argparse has no public way to list a parser's subparsers
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            for choice in action._choices_actions:  # noqa: SLF001 - the (name, help) pseudo-actions
+                sub = action.choices[choice.dest]
+                if sub.description is None:
+                    sub.description = choice.help
+                _describe(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,8 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
     rp = p.add_mutually_exclusive_group()
     rp.add_argument("--requester-pays", dest="requester_pays", action="store_true", default=True,
                     help="send RequestPayer=requester (the arxiv bucket needs it) [default]")
-    rp.add_argument("--no-requester-pays", dest="requester_pays", action="store_false")
+    rp.add_argument("--no-requester-pays", dest="requester_pays", action="store_false",
+                    help="send no RequestPayer (an anonymous or own bucket, a mirror)")
     add_download_args(p)
 
 
@@ -177,7 +178,8 @@ def _add_payer_args(p: argparse.ArgumentParser) -> None:
     rp = p.add_mutually_exclusive_group()
     rp.add_argument("--requester-pays", dest="requester_pays", action="store_true", default=True,
                     help="an s3:// source bills the transfer to you [default]")
-    rp.add_argument("--no-requester-pays", dest="requester_pays", action="store_false")
+    rp.add_argument("--no-requester-pays", dest="requester_pays", action="store_false",
+                    help="an s3:// --source is not requester pays: its owner pays the transfer")
 
 
 def register(sub) -> None:
@@ -185,12 +187,13 @@ def register(sub) -> None:
         dest="arxiv_command", metavar="STAGE", required=True)
     p = arxiv.add_parser("manifest", help="fetch the bucket manifest (src/arXiv_src_manifest.xml)")
     add_source_args(p)
-    p.add_argument("--manifest-key", "--key", default="src/arXiv_src_manifest.xml", help="manifest key in the source")
+    p.add_argument("--manifest-key", "--key", default="src/arXiv_src_manifest.xml",
+                   help="key of the manifest below the source root (default: %(default)s)")
     p.add_argument("--out", required=True, help="where to write the manifest")
     p.set_defaults(func=cmd_manifest)
 
     p = arxiv.add_parser("select", help="choose tarballs from a manifest (range, list, size budget)")
-    p.add_argument("--manifest", required=True)
+    p.add_argument("--manifest", required=True, help="the manifest XML (sciclip arxiv manifest --out)")
     p.add_argument("--out", required=True, help="selection TSV to write")
     p.add_argument("--max-size-gb", type=non_negative_float, default=None,
                    help="budget in GiB over the selection (default and 0: none)")
@@ -203,8 +206,8 @@ def register(sub) -> None:
     p = arxiv.add_parser("cost", help="tarballs, GiB per month and the requester-pays estimate of a selection")
     p.add_argument("selection", help="selection TSV (sciclip arxiv select --out; results/arxiv/selected.tsv)")
     p.add_argument("--price-per-gb", type=non_negative_float, default=0.09,
-                   help="USD per GiB transferred (0.09: S3 to the internet from us-east-1, first 10 TB a month; "
-                        "0 on EC2 in us-east-1)")
+                   help="USD per GiB transferred (default: %(default)s, S3 to the internet from us-east-1, "
+                        "first 10 TB a month; 0 on EC2 in us-east-1)")
     p.add_argument("--each", action="store_true", help="one line per tarball instead of per month")
     _add_payer_args(p)
     p.set_defaults(func=cmd_cost)
@@ -218,7 +221,7 @@ def register(sub) -> None:
     p.add_argument("--yymm", default=None, help="number papers not named by an arXiv id as YYMM.00001, ... "
                                                 "(ids.tsv maps them back); without it they are refused")
     p.add_argument("--tarball-mb", type=positive_float, default=500,
-                   help="start a new bulk tarball beyond this size (500, as arXiv's)")
+                   help="start a new bulk tarball beyond this size in MiB (default: %(default)s, as arXiv's)")
     p.set_defaults(func=cmd_mirror)
 
     p = arxiv.add_parser("download", help="download tarballs, md5-verified, atomically")
@@ -234,13 +237,13 @@ def register(sub) -> None:
 
     p = arxiv.add_parser("extract", help="extract figures and captions of tarballs into one set of shards")
     p.add_argument("tarball", nargs="+", help="one or more bulk tarballs (processed in this order)")
-    p.add_argument("outdir")
+    p.add_argument("outdir", help="folder to write the shards and stats.json to")
     add_extract_args(p)
     p.set_defaults(func=cmd_extract)
 
     p = arxiv.add_parser("unit", help="extract one work unit (the workflow's per-unit job)")
     add_units_args(p, required=True)
     p.add_argument("--inputs", required=True, help="folder holding the unit's <tarball>.tar files")
-    p.add_argument("outdir")
+    p.add_argument("outdir", help="folder to write the unit's shards and stats.json to")
     add_extract_args(p)
     p.set_defaults(func=cmd_unit)

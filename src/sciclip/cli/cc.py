@@ -29,12 +29,18 @@ def _spec(args):
 
 def add_fetch_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default="https://data.commoncrawl.org",
-                   help="https://data.commoncrawl.org (anonymous), s3://commoncrawl (credentials) or a local mirror")
-    p.add_argument("--endpoint-url", default=None, help="S3 endpoint (tests)")
-    p.add_argument("--retries", type=int, default=4, help="retries on 503/5xx/network errors (4)")
-    p.add_argument("--backoff-s", type=float, default=2.0, help="first retry delay, doubling (2 s)")
-    p.add_argument("--timeout-s", type=float, default=60.0, help="network timeout (60 s)")
-    p.add_argument("--requests-per-s", type=float, default=1.0, help="request starts per second at most (1)")
+                   help="root holding crawl-data/: https://data.commoncrawl.org (anonymous), "
+                        "s3://commoncrawl (credentials) or a local mirror (default: %(default)s)")
+    p.add_argument("--endpoint-url", default=None, help="S3 endpoint override (tests; default: AWS)")
+    p.add_argument("--retries", type=int, default=4,
+                   help="retries on 503/5xx/429 and network errors (default: %(default)s)")
+    p.add_argument("--backoff-s", type=float, default=2.0,
+                   help="first retry delay in seconds, doubling; a Retry-After header wins (default: "
+                        "%(default)s)")
+    p.add_argument("--timeout-s", type=float, default=60.0,
+                   help="connect/read timeout in seconds (default: %(default)s)")
+    p.add_argument("--requests-per-s", type=float, default=1.0,
+                   help="request starts per second at most (default: %(default)s)")
 
 
 def _unit_members(args) -> list[str]:
@@ -227,17 +233,19 @@ def cmd_unit(args) -> int:
 
 def _add_metadata_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metadata", required=True, help="metadata JSON (a list of strings): path or URL")
-    p.add_argument("--metadata-cache", default="resources/metadata", help="where a metadata URL is saved")
+    p.add_argument("--metadata-cache", default="resources/metadata",
+                   help="folder a metadata URL is downloaded to (default: %(default)s)")
 
 
 def _add_min_text_chars(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-text-chars", type=positive_int, default=1,
-                   help="drop texts shorter than this (1): the web texts' caption limit")
+                   help="drop texts shorter than this many characters: the web texts' caption limit "
+                        "(default: %(default)s)")
 
 
 def _add_balance_args(p: argparse.ArgumentParser, key: str, default: float, what: str) -> None:
     p.add_argument(f"--{key.replace('_', '-')}", type=float, default=default, help=what)
-    p.add_argument("--seed", type=int, default=0, help="seed of the balancing draws (0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the balancing draws (default: %(default)s)")
 
 
 def register(sub) -> None:
@@ -246,101 +254,128 @@ def register(sub) -> None:
 
     p = cc.add_parser("list", help="read crawl indexes (<kind>.paths.gz) and write the file selection")
     add_fetch_args(p)
-    p.add_argument("--crawls", default="CC-MAIN-2024-22", help="crawl ids, comma-separated")
-    p.add_argument("--kind", choices=("wat", "warc"), default="wat", help="file kind (wat)")
+    p.add_argument("--crawls", default="CC-MAIN-2024-22",
+                   help="crawl ids, comma-separated (default: %(default)s)")
+    p.add_argument("--kind", choices=("wat", "warc"), default="wat", help="file kind (default: %(default)s)")
     p.add_argument("--max-files", type=positive_int, default=None, help="at most this many files per crawl")
     p.add_argument("--start", type=int, default=None, help="first file (0-based line of the index)")
     p.add_argument("--end", type=int, default=None, help="last file, inclusive")
-    p.add_argument("--files", default="", help="explicit paths or file names, comma-separated (wins)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--files", default="",
+                   help="explicit paths or file names, comma-separated; when given, "
+                        "--start/--end/--max-files are ignored")
+    p.add_argument("--out", required=True,
+                   help="the file selection TSV to write (member, crawl, index, path)")
     p.set_defaults(func=cmd_list)
 
     p = cc.add_parser("fetch", help="fetch one unit's crawl files (resumable, checked)")
     add_fetch_args(p)
-    p.add_argument("--selection", required=True)
+    p.add_argument("--selection", required=True, help="the file selection TSV (sciclip cc list --out)")
     add_units_args(p, required=True)
-    p.add_argument("--out-dir", required=True)
+    p.add_argument("--out-dir", required=True, help="folder the unit's crawl files are fetched into")
     p.set_defaults(func=cmd_fetch)
 
     p = cc.add_parser("parse", help="WAT/WARC/ARC files into (image url, text) rows (parquet)")
-    p.add_argument("inputs", nargs="+")
-    p.add_argument("--out", required=True)
+    p.add_argument("inputs", nargs="+", help="WAT, WARC or ARC files (.gz or not), read in this order")
+    p.add_argument("--out", required=True, help="the rows file to write (parquet)")
     p.add_argument("--stats", default=None, help="also write per-file counts (JSON)")
-    p.add_argument("--user-agent-token", default="sciclip", help="our token in X-Robots-Tag (page opt-outs)")
+    p.add_argument("--user-agent-token", default="sciclip",
+                   help="our token in X-Robots-Tag: a \"<token>: noai\" value opts a page out (default: "
+                        "%(default)s)")
     p.set_defaults(func=cmd_parse)
 
     p = cc.add_parser("metadata", help="build a metadata list by MetaCLIP's rules from open inputs (or copy one)")
     p.add_argument("--metadata", default=None, help="copy this list (path or URL) instead of building one")
-    p.add_argument("--metadata-cache", default="resources/metadata", help="where a metadata URL is saved")
+    p.add_argument("--metadata-cache", default="resources/metadata",
+                   help="folder a metadata URL is downloaded to (default: %(default)s)")
     p.add_argument("--wordnet", default=None, help="WordNet 3.0 dict folder (Debian wordnet-base: /usr/share/wordnet)")
     p.add_argument("--unigrams", default=None, help="word[TAB count] per line")
     p.add_argument("--bigrams", default=None, help="bigram[TAB pmi] per line")
     p.add_argument("--titles", default=None, help="title[TAB views] per line")
-    p.add_argument("--min-count", type=float, default=100, help="unigram count at least (100)")
-    p.add_argument("--min-pmi", type=float, default=30, help="bigram PMI at least (30)")
-    p.add_argument("--min-views", type=float, default=70, help="title views at least (70)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--min-count", type=float, default=100,
+                   help="unigram count minimum (default: %(default)s)")
+    p.add_argument("--min-pmi", type=float, default=30, help="bigram PMI minimum (default: %(default)s)")
+    p.add_argument("--min-views", type=float, default=70, help="title views minimum (default: %(default)s)")
+    p.add_argument("--out", required=True, help="the metadata list to write (JSON list of strings)")
     p.set_defaults(func=cmd_metadata)
 
     p = cc.add_parser("match", help="keep rows whose text matches metadata entries; add entry_ids")
-    p.add_argument("input")
+    p.add_argument("input", help="a rows file (sciclip cc parse --out, parquet)")
     _add_metadata_args(p)
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="the matched rows file to write (parquet, with entry_ids)")
     p.set_defaults(func=cmd_match)
 
     p = cc.add_parser("pool", help="one unit: parse, filter and match its files (the matched pool)")
-    p.add_argument("--selection", required=True)
+    p.add_argument("--selection", required=True, help="the file selection TSV (sciclip cc list --out)")
     add_units_args(p, required=True)
     p.add_argument("--inputs", required=True, help="folder holding the unit's fetched files")
     _add_metadata_args(p)
     _add_min_text_chars(p)
-    p.add_argument("--languages", default="", help="keep texts py3langid assigns these (empty: no language ID)")
-    p.add_argument("--user-agent-token", default="sciclip")
-    p.add_argument("--workers", type=positive_int, default=1)
-    p.add_argument("--out", required=True)
-    p.add_argument("--summary", default=None)
+    p.add_argument("--languages", default="",
+                   help="keep texts whose top-1 language (py3langid) is one of these, comma-separated "
+                        "(default: empty, no language ID)")
+    p.add_argument("--user-agent-token", default="sciclip",
+                   help="our token in X-Robots-Tag: a \"<token>: noai\" value opts a page out (default: "
+                        "%(default)s)")
+    p.add_argument("--workers", type=positive_int, default=1,
+                   help="worker processes parsing the unit's files (default: %(default)s)")
+    p.add_argument("--out", required=True, help="the unit's matched rows file to write (parquet)")
+    p.add_argument("--summary", default=None, help="also write the unit's counts here (JSON)")
     p.set_defaults(func=cmd_pool)
 
     p = cc.add_parser("gather", help="cross-file (url, text) dedup masks and pool entry counts")
     p.add_argument("matched", nargs="+", help="the units' matched parquet files, in unit order")
     _add_metadata_args(p)
-    p.add_argument("--dedup-max-rows", type=positive_int, default=20_000_000, help="keys in memory at once")
-    p.add_argument("--scratch-dir", default=None)
-    p.add_argument("--out-dir", required=True)
+    p.add_argument("--dedup-max-rows", type=positive_int, default=20_000_000,
+                   help="(url, text) keys the dedup holds in memory at once; more spill into bucket files "
+                        "(default: %(default)s)")
+    p.add_argument("--scratch-dir", default=None, help="where the spilled buckets go (default: $TMPDIR)")
+    p.add_argument("--out-dir", required=True,
+                   help="folder for the units' dedup masks, counts.npy and summary.json")
     p.set_defaults(func=cmd_gather)
 
     p = cc.add_parser("download", help="one unit: dedup, balance (t_download), fetch images with img2dataset")
     add_units_args(p, required=True)
-    p.add_argument("--matched", required=True)
+    p.add_argument("--matched", required=True,
+                   help="the unit's matched rows (sciclip cc pool --out, parquet)")
     p.add_argument("--pool", required=True, help="the gather folder (masks, counts.npy)")
-    _add_balance_args(p, "t_download", 100_000, "balancing threshold before download (100000)")
-    p.add_argument("--image-processes", type=positive_int, default=1)
-    p.add_argument("--image-threads", type=positive_int, default=16)
-    p.add_argument("--image-timeout-s", type=float, default=10.0)
-    p.add_argument("--image-retries", type=int, default=1)
-    p.add_argument("--user-agent-token", default="sciclip")
-    p.add_argument("--disallowed-header-directives", default="noai,noimageai,noindex,noimageindex")
-    p.add_argument("--samples-per-shard", type=positive_int, default=10_000)
-    p.add_argument("--min-size", type=int, default=32)
-    p.add_argument("--max-pixels", type=int, default=100_000_000)
+    _add_balance_args(p, "t_download", 100_000, "balancing threshold before download (default: %(default)s)")
+    p.add_argument("--image-processes", type=positive_int, default=1,
+                   help="img2dataset processes (default: %(default)s)")
+    p.add_argument("--image-threads", type=positive_int, default=16,
+                   help="img2dataset threads per process (default: %(default)s)")
+    p.add_argument("--image-timeout-s", type=float, default=10.0,
+                   help="timeout of one image request in seconds (default: %(default)s)")
+    p.add_argument("--image-retries", type=int, default=1,
+                   help="retries of a failed image request (default: %(default)s)")
+    p.add_argument("--user-agent-token", default="sciclip",
+                   help="our token in the User-Agent and in X-Robots-Tag opt-outs (default: %(default)s)")
+    p.add_argument("--disallowed-header-directives", default="noai,noimageai,noindex,noimageindex",
+                   help="X-Robots-Tag directives that opt an image out, comma-separated (default: "
+                        "%(default)s)")
+    p.add_argument("--samples-per-shard", type=positive_int, default=10_000,
+                   help="samples per img2dataset shard (default: %(default)s)")
+    p.add_argument("--min-size", type=int, default=32,
+                   help="drop images whose shorter side is below this many px (default: %(default)s)")
+    p.add_argument("--max-pixels", type=int, default=100_000_000,
+                   help="drop images above this many pixels (decompression-bomb guard; default: %(default)s)")
     p.add_argument("--serve", default=None, help="serve this folder on 127.0.0.1 as the web (demo, tests)")
     p.add_argument("--allow-private-addresses", action="store_true",
                    help="let image URLs reach loopback and private networks (tests, a private mirror; default: "
                         "public addresses only, others skipped as private_address)")
-    p.add_argument("--out-dir", required=True)
+    p.add_argument("--out-dir", required=True, help="the unit's img2dataset download folder")
     p.set_defaults(func=cmd_download)
 
     p = cc.add_parser("counts", help="sum per-unit entry counts (counts.npy files or folders holding one)")
-    p.add_argument("inputs", nargs="+")
-    p.add_argument("--out", required=True)
+    p.add_argument("inputs", nargs="+", help="counts.npy files, or folders holding one")
+    p.add_argument("--out", required=True, help="the summed counts to write (.npy)")
     p.set_defaults(func=cmd_counts)
 
     p = cc.add_parser("unit", help="one unit's downloads -> balanced shards + stats.json (the per-unit job)")
     add_units_args(p, required=True)
     p.add_argument("--downloads", required=True, help="the unit's download folder")
     p.add_argument("--counts", required=True, help="summed counts of the downloaded pool")
-    _add_balance_args(p, "t", 20_000, "balancing threshold, the target (20000)")
+    _add_balance_args(p, "t", 20_000, "the target balancing threshold (default: %(default)s)")
     _add_min_text_chars(p)
-    p.add_argument("outdir")
+    p.add_argument("outdir", help="folder to write the unit's shards and stats.json to")
     add_extract_args(p, caption_limit=False)
     p.set_defaults(func=cmd_unit)

@@ -60,49 +60,64 @@ def say(message: str) -> None:
 
 
 def add_download_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--endpoint-url", default=None, help="S3 endpoint (default: AWS, or $AWS_ENDPOINT_URL)")
-    p.add_argument("--retries", type=non_negative_int, default=4, help="retries on transient errors (default 4)")
+    p.add_argument("--endpoint-url", default=None,
+                   help="S3 endpoint override (tests use a local server; default: AWS, or $AWS_ENDPOINT_URL)")
+    p.add_argument("--retries", type=non_negative_int, default=4,
+                   help="retries on transient errors and md5 mismatches (default: %(default)s)")
     p.add_argument("--backoff-s", "--backoff", type=non_negative_float, default=2.0,
-                   help="first retry delay in seconds, doubling (default 2)")
+                   help="first retry delay in seconds; doubles on each retry, capped at 120 s (default: "
+                        "%(default)s)")
     p.add_argument("--timeout-s", "--timeout", type=positive_float, default=60.0,
-                   help="network timeout in seconds (60)")
+                   help="connect/read timeout in seconds (default: %(default)s)")
 
 
 def add_units_args(p: argparse.ArgumentParser, required: bool = False) -> None:
-    p.add_argument("--units", required=required, help="unit list (results/<source>/units.tsv)")
-    p.add_argument("--unit", required=required, help="which unit of --units to process")
+    p.add_argument("--units", required=required,
+                   help="unit list TSV (results/<source>/units.tsv, from sciclip units)")
+    p.add_argument("--unit", required=required, help="name of the unit of --units to process")
 
 
 def add_extract_args(p: argparse.ArgumentParser, caption_limit: bool = True) -> None:
     """The shared extraction options; ``caption_limit=False`` leaves out ``--min-caption-chars`` for a source
     whose texts have their own limit (cc: ``--min-text-chars``), so that config key never reaches it."""
     g = p.add_argument_group("images")
-    g.add_argument("--max-size", type=positive_int, default=512, help="longer side in px, never upscaled (512)")
-    g.add_argument("--no-resize", dest="resize", action="store_false", help="keep raster sizes as they are")
-    g.add_argument("--jpeg-quality", type=jpeg_quality, default=95, help="JPEG quality of the output (95)")
+    g.add_argument("--max-size", type=positive_int, default=512,
+                   help="longer side of output images in px; larger ones are downscaled, never upscaled "
+                        "(default: %(default)s)")
+    g.add_argument("--no-resize", dest="resize", action="store_false",
+                   help="keep raster images at their size (vector figures are then rendered at --vector-dpi)")
+    g.add_argument("--jpeg-quality", type=jpeg_quality, default=95,
+                   help="JPEG quality of the output images, 1-100 (default: %(default)s)")
     g.add_argument("--min-size", type=non_negative_int, default=32,
-                   help="drop images whose shorter side is below this (32)")
-    g.add_argument("--max-pixels", type=positive_int, default=100_000_000, help="refuse images above this many pixels")
+                   help="drop images whose shorter side is below this many px (default: %(default)s)")
+    g.add_argument("--max-pixels", type=positive_int, default=100_000_000,
+                   help="skip images above this many pixels (decompression-bomb guard; default: %(default)s)")
     g.add_argument("--raster-timeout-s", "--raster-timeout", type=positive_float, default=60.0,
-                   help="seconds per PDF/EPS rasterisation (60)")
+                   help="time limit in seconds for one pdftoppm or Ghostscript run (default: %(default)s)")
     g.add_argument("--vector-dpi", type=positive_float, default=150.0,
-                   help="PDF/EPS resolution with --no-resize (150)")
+                   help="resolution in dpi of PDF/EPS figures with --no-resize (default: %(default)s)")
     g = p.add_argument_group("captions")
     g.add_argument("--subfigure-caption", choices=("combine", "sub", "main"), default="combine",
-                   help="caption of a subfigure: its subcaption + the figure's caption (combine), or one of them")
+                   help="caption of a subfigure image: its subcaption followed by the figure caption "
+                        "(combine), only the subcaption (sub) or only the figure caption (main) (default: "
+                        "%(default)s)")
     g.add_argument("--multi-image", choices=("main", "skip"), default="main",
-                   help="several images sharing one caption: each gets it (main) or they are skipped")
+                   help="several images in one figure without subcaptions each get the figure caption (main) "
+                        "or are skipped (skip) (default: %(default)s)")
     if caption_limit:
         g.add_argument("--min-caption-chars", type=non_negative_int, default=10,
-                       help="drop captions shorter than this (10)")
+                       help="drop captions shorter than this many characters (default: %(default)s)")
     g.add_argument("--caption-label", action="store_true",
                    help="start captions with the figure's label (\"Figure 3:\"); default: caption text only")
     g.add_argument("--placeholders", choices=("keep", "drop"), default="keep",
-                   help="<ref>/<cit.> for cross-references and citations: keep (default) or drop them")
+                   help="cross-references and citations become <ref> and <cit.> (keep), or are removed "
+                        "(drop) (default: %(default)s)")
     g = p.add_argument_group("limits and output")
-    g.add_argument("--max-paper-mb", type=positive_int, default=512, help="cap on a paper's inflated size (512 MiB)")
-    g.add_argument("--samples-per-shard", type=positive_int, default=10_000, help="samples per output shard")
-    g.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1)")
+    g.add_argument("--max-paper-mb", type=positive_int, default=512,
+                   help="cap on a paper's inflated size in MiB (gzip/tar bomb guard; default: %(default)s)")
+    g.add_argument("--samples-per-shard", type=positive_int, default=10_000,
+                   help="maximum samples per output shard (default: %(default)s)")
+    g.add_argument("--workers", type=positive_int, default=1, help="worker processes (default: %(default)s)")
     g.add_argument("--scratch-dir", default=None, help="where papers are unpacked (default: $TMPDIR)")
 
 

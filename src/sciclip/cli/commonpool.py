@@ -101,8 +101,9 @@ def cmd_unit(args) -> int:
 
 
 def _add_pool_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--scale", default="small", help="DataComp scale: small, medium, large, xlarge, datacomp_1b "
-                                                    "(Hugging Face mlfoundations/datacomp_<scale>)")
+    p.add_argument("--scale", default="small",
+                   help="DataComp scale: small, medium, large, xlarge, datacomp_1b (Hugging Face "
+                        "mlfoundations/datacomp_<scale>; default: %(default)s)")
     p.add_argument("--source", default=None, help="instead: a metadata folder, file://, http(s):// folder (with "
                                                   "--files) or hf://datasets/<owner>/<name>")
     p.add_argument("--revision", default=None, help="the Hugging Face dataset's revision (default: main)")
@@ -110,14 +111,21 @@ def _add_pool_args(p: argparse.ArgumentParser) -> None:
 
 def _add_image_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("images (img2dataset, as DataComp's download_upstream.py)")
-    g.add_argument("--image-processes", type=positive_int, default=1, help="img2dataset processes (1: in this one)")
-    g.add_argument("--image-threads", type=positive_int, default=64)
-    g.add_argument("--image-timeout-s", type=positive_float, default=10.0, help="per image (img2dataset's 10 s)")
-    g.add_argument("--image-retries", type=non_negative_int, default=2, help="per image (DataComp's 2)")
+    g.add_argument("--image-processes", type=positive_int, default=1,
+                   help="img2dataset processes; 1 runs it in this one, spawning none (default: %(default)s)")
+    g.add_argument("--image-threads", type=positive_int, default=64,
+                   help="download threads per process (DataComp uses 128; default: %(default)s)")
+    g.add_argument("--image-timeout-s", type=positive_float, default=10.0,
+                   help="seconds per image (img2dataset's default; default: %(default)s)")
+    g.add_argument("--image-retries", type=non_negative_int, default=2,
+                   help="retries per image (DataComp's 2; default: %(default)s)")
     g.add_argument("--no-blur-faces", dest="blur_faces", action="store_false",
                    help="leave faces unblurred (DataComp's --skip_bbox_blurring); default: blur face_bboxes")
-    g.add_argument("--user-agent-token", default="sciclip", help="our token in X-Robots-Tag opt-outs ('' for none)")
-    g.add_argument("--disallowed-header-directives", default="noai,noimageai,noindex,noimageindex")
+    g.add_argument("--user-agent-token", default="sciclip",
+                   help="our token in X-Robots-Tag opt-outs ('' for none; default: %(default)s)")
+    g.add_argument("--disallowed-header-directives", default="noai,noimageai,noindex,noimageindex",
+                   help="X-Robots-Tag directives that opt an image out, comma-separated (img2dataset's; "
+                        "default: %(default)s)")
     g.add_argument("--serve", default=None, help="serve this folder on 127.0.0.1 as the web (demo, tests)")
     g.add_argument("--allow-private-addresses", action="store_true",
                    help="let image URLs reach loopback and private networks (tests, a private mirror; default: "
@@ -130,9 +138,10 @@ def register(sub) -> None:
 
     p = cp.add_parser("list", help="list the pool's metadata parquets (the member list)")
     _add_pool_args(p)
-    p.add_argument("--files", default="", help="only these metadata files (names or paths, comma-separated); "
-                                               "the list of an http(s) folder")
-    p.add_argument("--out", required=True)
+    p.add_argument("--files", default="",
+                   help="only these metadata parquets (names or paths, comma-separated); the file list of an "
+                        "http(s) folder (default: all)")
+    p.add_argument("--out", required=True, help="the member list TSV to write")
     p.set_defaults(func=cmd_list)
 
     p = cp.add_parser("download", help="one unit: its metadata files, then its images (img2dataset, DataComp's way)")
@@ -140,9 +149,12 @@ def register(sub) -> None:
     p.add_argument("--members", required=True, help="the member list (commonpool list)")
     add_units_args(p, required=True)
     p.add_argument("--no-npz", dest="npz", action="store_false", help="leave the embeddings (npz) out")
-    p.add_argument("--retries", type=non_negative_int, default=4, help="metadata fetch retries (4)")
-    p.add_argument("--backoff-s", type=non_negative_float, default=2.0, help="first retry delay, doubling (2 s)")
-    p.add_argument("--timeout-s", type=positive_float, default=60.0, help="metadata fetch timeout (60 s)")
+    p.add_argument("--retries", type=non_negative_int, default=4,
+                   help="retries of a metadata fetch on transient errors (default: %(default)s)")
+    p.add_argument("--backoff-s", type=non_negative_float, default=2.0,
+                   help="first retry delay in seconds, doubling (default: %(default)s)")
+    p.add_argument("--timeout-s", type=positive_float, default=60.0,
+                   help="connect/read timeout of a metadata fetch in seconds (default: %(default)s)")
     _add_image_args(p)
     p.add_argument("--pool-dir", required=True, help="where the unit's metadata files go (kept: the metadata step "
                                                      "reuses their scores and embeddings)")
@@ -154,12 +166,12 @@ def register(sub) -> None:
     p.add_argument("--retry-reasons", default="",
                    help="retry only these failure reasons (default: all but opted_out and private_address)")
     _add_image_args(p)
-    p.add_argument("--out-dir", required=True)
+    p.add_argument("--out-dir", required=True, help="the retry round's own download folder")
     p.set_defaults(func=cmd_retry)
 
     p = cp.add_parser("unit", help="one unit's downloads -> shards + stats.json (the per-unit job)")
     add_units_args(p, required=True)
     p.add_argument("--downloads", nargs="+", required=True, help="the unit's download folder, then its retry folders")
-    p.add_argument("outdir")
+    p.add_argument("outdir", help="folder to write the unit's shards and stats.json to")
     add_extract_args(p, caption_limit=False)
     p.set_defaults(func=cmd_unit)

@@ -34,5 +34,6 @@ def register(sub) -> None:
     p = sub.add_parser("config-check", help="check config files as the workflow does when it starts (YAML mistakes "
                                             "named by file and line, the schema, local paths)")
     p.add_argument("configfile", nargs="+", help="config files, merged in this order (as snakemake --configfile)")
-    p.add_argument("--schema", default=str(SCHEMA), help="the workflow's config schema")
+    p.add_argument("--schema", default=str(SCHEMA),
+                   help="the workflow's config schema (default: %(default)s)")
     p.set_defaults(func=cmd_config_check)

@@ -33,12 +33,17 @@ def _weights(args) -> str | None:
 
 
 def add_embed_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--descriptor", choices=("yokoo", "phash"), default="yokoo")
+    p.add_argument("--descriptor", choices=("yokoo", "phash"), default="yokoo",
+                   help="yokoo: Yokoo's ISC21 descriptor as DataComp uses it (needs weights); phash: a "
+                        "64-bit perceptual hash (default: %(default)s)")
     p.add_argument("--weights", default=None, help="Yokoo checkpoint (isc_ft_v107.pth.tar): a path or URL")
-    p.add_argument("--weights-cache", default="resources/weights", help="where a weights URL is downloaded to")
+    p.add_argument("--weights-cache", default="resources/weights",
+                   help="folder a weights URL is downloaded to (default: %(default)s)")
     p.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda when available)")
-    p.add_argument("--batch-size", type=positive_int, default=64)
-    p.add_argument("--workers", type=int, default=2, help="DataLoader workers streaming the shards")
+    p.add_argument("--batch-size", type=positive_int, default=64,
+                   help="images per inference batch (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="DataLoader workers streaming the shards (default: %(default)s)")
     p.add_argument("--half", action="store_true", help="half precision on the GPU")
 
 
@@ -146,7 +151,7 @@ def _add_unit_args(p: argparse.ArgumentParser, required: bool = False) -> None:
 
 def register(sub) -> None:
     p = sub.add_parser("embed", help="descriptors of the images of an img2dataset folder (or of one tail unit)")
-    p.add_argument("input")
+    p.add_argument("input", help="img2dataset folder")
     p.add_argument("--out", required=True, help="folder for emb.npy, ids.npy and descriptor.txt")
     _add_unit_args(p)
     add_embed_args(p)
@@ -155,7 +160,7 @@ def register(sub) -> None:
     p = sub.add_parser("embed-eval", help="descriptors of the evaluation images (or load precomputed ones)")
     p.add_argument("--eval-images", "--images", default=None, help="folder of images or of shards")
     p.add_argument("--eval-embeddings", "--embeddings", default=None, help="precomputed Yokoo descriptors (.pt/.npy)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="folder for emb.npy, ids.npy and descriptor.txt")
     add_embed_args(p)
     p.set_defaults(func=cmd_embed_eval)
 
@@ -182,15 +187,20 @@ def register(sub) -> None:
     p.add_argument("input", help="img2dataset folder")
     _add_unit_args(p, required=True)
     p.add_argument("--scores", default=None, help="folder of score parquets (without: nothing is contaminated)")
-    p.add_argument("--threshold", type=float, default=None)
-    p.add_argument("--dedup-partitions", type=positive_int, default=64, help="hash partitions for deduplication (64)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--threshold", type=float, default=None,
+                   help="score at or above which a sample is contaminated (needed with --scores)")
+    p.add_argument("--dedup-partitions", type=positive_int, default=64,
+                   help="hash partitions for exact-duplicate removal (default: %(default)s)")
+    p.add_argument("--out", required=True,
+                   help="folder for contaminated.parquet, filter.json and the records by partition "
+                        "({p:03d}.npy)")
     p.set_defaults(func=cmd_filter)
 
     p = sub.add_parser("subset", help="decontaminated, de-duplicated uid subset (DataComp .npy)")
     p.add_argument("--input", help="img2dataset folder")
     p.add_argument("--scores", help="folder of score parquets (without: only exact duplicates are removed)")
-    p.add_argument("--threshold", type=float, default=None)
+    p.add_argument("--threshold", type=float, default=None,
+                   help="score at or above which a sample is contaminated (needed with --scores)")
     p.add_argument("--report", default=None, help="JSON report of what was removed")
     p.add_argument("--filtered", nargs="*", default=None,
                    help="instead: the filter outputs of every tail unit (none: a source with no samples)")
@@ -204,5 +214,5 @@ def register(sub) -> None:
     p.add_argument("--sources-out", default=None,
                    help="with --merge: write which sources the output mixes and which it leaves out (JSON)")
     p.add_argument("--exclude", default=None, help="with --merge: leave out the uids of this subset file")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="the subset file to write (.npy)")
     p.set_defaults(func=cmd_subset)

@@ -17,19 +17,31 @@ DOC_SOURCES = ("arxiv", "pmc", "web")
 def add_doc_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("documents")
     g.add_argument("--figure-placement", choices=("float", "first_ref"), default="float",
-                   help="a figure where its float is (float), or after the paragraph that first cites it")
+                   help="a figure goes where its float is (float), or after the paragraph that first refers "
+                        "to it (first_ref) (default: %(default)s)")
     g.add_argument("--tables", choices=("caption", "text", "drop"), default="caption",
-                   help="tables: their caption as text (default), caption and cells, or nothing")
+                   help="tables become their caption as text (caption), caption and cell text (text), or "
+                        "nothing (drop) (default: %(default)s)")
     g.add_argument("--algorithms", choices=("caption", "text", "drop"), default="caption",
-                   help="algorithm floats, as --tables (default caption)")
-    g.add_argument("--listings", choices=("drop", "text"), default="drop", help="code listings, verbatim (drop)")
-    g.add_argument("--bibliography", choices=("drop", "text"), default="drop", help="reference lists (drop)")
-    g.add_argument("--ref-text", default="<ref>", help="what \\ref becomes (default <ref>; empty: nothing)")
-    g.add_argument("--cite-text", default="<cit.>", help="what \\cite becomes (default <cit.>; empty: nothing)")
-    g.add_argument("--docs-per-shard", type=positive_int, default=1000, help="documents per shard (1000)")
-    g.add_argument("--formats", default="parquet,tar", help="output formats, comma-separated (parquet,tar)")
-    g.add_argument("--min-words", type=int, default=0, help="skip documents with fewer words (0)")
-    g.add_argument("--min-images", type=int, default=0, help="skip documents with fewer images (0)")
+                   help="algorithm floats, as --tables (default: %(default)s)")
+    g.add_argument("--listings", choices=("drop", "text"), default="drop",
+                   help="code listings and verbatim blocks are dropped, or kept verbatim as text (default: "
+                        "%(default)s)")
+    g.add_argument("--bibliography", choices=("drop", "text"), default="drop",
+                   help="the reference list is dropped, or kept as text, one line per reference (default: "
+                        "%(default)s)")
+    g.add_argument("--ref-text", default="<ref>",
+                   help="what a LaTeX \\ref becomes in the text; empty drops it (default: %(default)s)")
+    g.add_argument("--cite-text", default="<cit.>",
+                   help="what a LaTeX \\cite becomes in the text; empty drops it (default: %(default)s)")
+    g.add_argument("--docs-per-shard", type=positive_int, default=1000,
+                   help="documents per output shard (default: %(default)s)")
+    g.add_argument("--formats", default="parquet,tar",
+                   help="output formats, comma-separated (default: %(default)s)")
+    g.add_argument("--min-words", type=int, default=0,
+                   help="skip documents with fewer words (default: %(default)s)")
+    g.add_argument("--min-images", type=int, default=0,
+                   help="skip documents with fewer images (default: %(default)s)")
 
 
 def doc_options(args):
@@ -122,14 +134,14 @@ def register(sub) -> None:
         dest="docs_command", metavar="SOURCE", required=True)
     p = docs.add_parser("arxiv", help="documents of arXiv bulk tarballs: one per main file of each paper")
     p.add_argument("tarball", nargs="+", help="bulk tarballs (processed in this order)")
-    p.add_argument("outdir")
+    p.add_argument("outdir", help="the document folder to write (parquet and/or tar shards, stats.json)")
     add_doc_args(p)
     add_extract_args(p)
     p.set_defaults(func=cmd_arxiv)
 
     p = docs.add_parser("pmc", help="documents of PMC articles: one per article")
     p.add_argument("input", nargs="+", help="folders of PMC<n>.<v>/ article folders and/or PMC<n>.tar.gz packages")
-    p.add_argument("outdir")
+    p.add_argument("outdir", help="the document folder to write (parquet and/or tar shards, stats.json)")
     add_doc_args(p)
     add_extract_args(p)
     p.set_defaults(func=cmd_pmc)
@@ -142,12 +154,18 @@ def register(sub) -> None:
     p.add_argument("--downloads", default=None, help="pmc: where the unit's articles are downloaded")
     p.add_argument("--keep-downloads", action="store_true", help="pmc: keep the downloads afterwards")
     p.add_argument("--remote", default=None, help="pmc: the bucket or mirror (the pmc section's source)")
-    p.add_argument("--endpoint-url", default=None, help="S3 endpoint (default: AWS, or $AWS_ENDPOINT_URL)")
-    p.add_argument("--retries", type=int, default=4, help="retries on transient errors (4)")
-    p.add_argument("--backoff-s", type=float, default=2.0, help="first retry delay in seconds, doubling (2)")
-    p.add_argument("--timeout-s", type=float, default=60.0, help="network timeout in seconds (60)")
-    p.add_argument("--threads", type=int, default=8, help="parallel downloads (8)")
-    p.add_argument("outdir")
+    p.add_argument("--endpoint-url", default=None,
+                   help="pmc: S3 endpoint override (default: AWS, or $AWS_ENDPOINT_URL)")
+    p.add_argument("--retries", type=int, default=4,
+                   help="pmc: retries on transient errors and md5 mismatches per file (default: %(default)s)")
+    p.add_argument("--backoff-s", type=float, default=2.0,
+                   help="pmc: first retry delay in seconds, doubling (default: %(default)s)")
+    p.add_argument("--timeout-s", type=float, default=60.0,
+                   help="pmc: connect/read timeout in seconds (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=8,
+                   help="pmc: parallel downloads within the job (default: %(default)s)")
+    p.add_argument("outdir",
+                   help="the unit's document folder to write (parquet and/or tar shards, stats.json)")
     add_doc_args(p)
     add_extract_args(p)
     p.set_defaults(func=cmd_unit)

@@ -81,18 +81,24 @@ def register(docs) -> None:
                    help="near-duplicate similarity for counting repeats (default: exact copies only)")
     p.add_argument("--max-image-documents", type=positive_int, default=None,
                    help="an image (or a near-copy) stays in its first N documents only (default: no limit)")
-    p.add_argument("--probes", type=positive_int, default=2, help="Yokoo: partitions each image is searched in (2)")
-    p.add_argument("--seed", type=int, default=0, help="Yokoo: k-means seed (0)")
+    p.add_argument("--probes", type=positive_int, default=2,
+                   help="Yokoo only: the nearest partitions each image is searched in (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="Yokoo only: k-means seed (default: %(default)s)")
     p.set_defaults(func=cmd_removals)
 
     p = docs.add_parser("clean", help="a document folder without the images `docs removals` named, re-checked")
     p.add_argument("docs", help="the document folder")
     p.add_argument("--removals", required=True, help="its decisions (<removals>/<name>.npy)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="the cleaned document folder to write")
     p.add_argument("--removed-image-captions", choices=("text", "drop"), default="text",
-                   help="a removed image's caption stays as text (default) or goes with it")
-    p.add_argument("--min-words", type=int, default=0, help="documents left with fewer words are dropped (0)")
-    p.add_argument("--min-images", type=int, default=0, help="documents left with fewer images are dropped (0)")
-    p.add_argument("--docs-per-shard", type=positive_int, default=1000, help="documents per shard (1000)")
-    p.add_argument("--formats", default="parquet,tar", help="output formats (parquet,tar)")
+                   help="a removed image's caption stays as text (text) or goes once every image it belongs "
+                        "to is gone (drop) (default: %(default)s)")
+    p.add_argument("--min-words", type=int, default=0,
+                   help="documents left with fewer words are dropped (default: %(default)s)")
+    p.add_argument("--min-images", type=int, default=0,
+                   help="documents left with fewer images are dropped (default: %(default)s)")
+    p.add_argument("--docs-per-shard", type=positive_int, default=1000,
+                   help="documents per output shard (default: %(default)s)")
+    p.add_argument("--formats", default="parquet,tar",
+                   help="output formats, comma-separated (default: %(default)s)")
     p.set_defaults(func=cmd_clean)

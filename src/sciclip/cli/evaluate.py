@@ -89,29 +89,36 @@ def register(sub) -> None:
     p.add_argument("--tasks", nargs="+", required=True,
                    help="task keys (vtab/cifar100, sciclip/arxiv, ...); 'datacomp': DataComp's 40")
     p.add_argument("--out", required=True, help="results file (DataComp's eval_results.jsonl)")
-    p.add_argument("--batch-size", type=positive_int, default=64)
-    p.add_argument("--workers", type=non_negative_int, default=4, help="data loader workers (4)")
+    p.add_argument("--batch-size", type=positive_int, default=64,
+                   help="images per batch (default: %(default)s)")
+    p.add_argument("--workers", type=non_negative_int, default=4,
+                   help="data loader workers (default: %(default)s)")
     p.add_argument("--device", default=None, help="cuda, cuda:N or cpu (default: cuda when present)")
-    p.add_argument("--precision", default="fp32", help="OpenCLIP precision of the model (fp32)")
+    p.add_argument("--precision", default="fp32",
+                   help="OpenCLIP precision of the model while evaluating (default: %(default)s, as "
+                        "DataComp)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("evalsets", help="download DataComp's evaluation sets (Hugging Face; needs the network)")
-    p.add_argument("--tasks", nargs="+", default=["datacomp"], help="task keys, or 'datacomp' (default: all 40)")
+    p.add_argument("--tasks", nargs="+", default=["datacomp"],
+                   help="task keys, or 'datacomp': all 40 of DataComp's (default: datacomp)")
     p.add_argument("--out", required=True, help="data root to fill (wds_<task>_test/ folders, hf_cache/)")
     p.add_argument("--base-url", default="https://huggingface.co/datasets/djghosh",
-                   help="where the WebDataset repositories are (DataComp's)")
-    p.add_argument("--retries", type=non_negative_int, default=4)
+                   help="where the WebDataset repositories are (default: %(default)s, DataComp's)")
+    p.add_argument("--retries", type=non_negative_int, default=4,
+                   help="retries of a download on transient errors (default: %(default)s)")
     p.set_defaults(func=cmd_evalsets)
 
     p = sub.add_parser("heldout", help="a paper source's science retrieval split (held out of training)")
     p.add_argument("--subset", required=True, help="the source's final pairs (decontaminated.npy)")
     p.add_argument("--img2dataset", required=True, help="the source's img2dataset folder")
-    p.add_argument("--source", required=True)
+    p.add_argument("--source", required=True,
+                   help="the paper source's name (arxiv, pmc): task sciclip/<source>")
     p.add_argument("--fraction", type=float, required=True, help="share of the pairs held out")
     p.add_argument("--cap", type=positive_int, required=True, help="at most this many")
     p.add_argument("--out", required=True, help="held-out uids (a DataComp subset file)")
     p.add_argument("--set", required=True, help="the retrieval set's folder (wds_sciclip-<source>_test)")
-    p.add_argument("--report", default=None)
+    p.add_argument("--report", default=None, help="also write the counts as JSON here")
     p.set_defaults(func=cmd_heldout)
 
     p = sub.add_parser("heldout-exclude", help="held-out uids and near-duplicates of their images, for removal")
@@ -119,13 +126,14 @@ def register(sub) -> None:
     p.add_argument("--embeddings", nargs=2, action="append", metavar=("SOURCE", "DIR"),
                    help="a tail unit's descriptors (sciclip embed --out) of SOURCE (repeatable)")
     p.add_argument("--threshold", type=float, required=True, help="near-duplicate similarity (decontamination's)")
-    p.add_argument("--out", required=True)
-    p.add_argument("--report", default=None)
+    p.add_argument("--out", required=True,
+                   help="the uids to exclude from training (a DataComp subset file, .npy)")
+    p.add_argument("--report", default=None, help="also write the counts as JSON here")
     p.set_defaults(func=cmd_heldout_exclude)
 
     p = sub.add_parser("experiments-table", help="a row per run, a column per task and aggregate (CSV)")
     p.add_argument("runs", nargs="+", help="RUN=path/to/eval_results.jsonl, the first run first")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="the table to write (CSV)")
     p.set_defaults(func=cmd_experiments_table)
 
     p = sub.add_parser("report-experiments", help="the report's experiments page and per-task difference chart")

@@ -101,9 +101,11 @@ def register(sub) -> None:
     p.add_argument("--kind-prompts", default=None, help="YAML/JSON file of kind -> prompts (default: sciclip's set)")
     p.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda when available)")
     p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"),
-                   help="model precision (fp32; fp16 on a GPU)")
-    p.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass (64)")
-    p.add_argument("--workers", type=int, default=2, help="DataLoader workers decoding the shards (2)")
+                   help="model precision; fp16 halves a GPU's time (default: %(default)s)")
+    p.add_argument("--batch-size", type=positive_int, default=64,
+                   help="images per forward pass (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="DataLoader workers decoding the shards (default: %(default)s)")
     p.add_argument("--pool", nargs="+", default=None,
                    help="the pool's own metadata folders (CommonPool: parquets + npz): its scores and embeddings are "
                         "taken by uid, not computed, where it has them for every sample and model")
@@ -133,7 +135,9 @@ def register(sub) -> None:
                         "repeat in corpus order (earlier sources keep their copy)")
     p.add_argument("--threshold", type=float, required=True, help="similarity at or above which images are "
                                                                   "near-duplicates")
-    p.add_argument("--probes", type=positive_int, default=2, help="Yokoo: partitions each sample is searched in (2)")
+    p.add_argument("--probes", type=positive_int, default=2,
+                   help="Yokoo only: the nearest partitions (k-means centroids) each sample is searched in "
+                        "(default: %(default)s)")
     p.add_argument("--out", required=True, help="sorted uids of the near-duplicates to remove (.npy)")
     p.add_argument("--report", default=None, help="counts and the first removed samples with their matches, JSON")
     p.add_argument("--pairs", default=None, help="every removed sample with its match, as parquet")
@@ -141,6 +145,6 @@ def register(sub) -> None:
 
     p = sub.add_parser("tiny-clip", help="write a small random CLIP as an OpenCLIP local-dir model (demo, tests)")
     p.add_argument("out", help="folder to write open_clip_config.json and open_clip_model.safetensors to")
-    p.add_argument("--seed", type=int, default=0, help="torch seed of the weights (0)")
+    p.add_argument("--seed", type=int, default=0, help="torch seed of the weights (default: %(default)s)")
     p.set_defaults(func=cmd_tiny_clip)
 

@@ -33,15 +33,17 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layout", choices=("cloud", "legacy"), required=True,
                    help="cloud: PMC<n>.<v>/ prefixes + metadata/; legacy: oa_file_list.csv + oa_package/")
     add_download_args(p)
-    p.add_argument("--threads", type=positive_int, default=8, help="parallel downloads (default 8)")
+    p.add_argument("--threads", type=positive_int, default=8,
+                   help="parallel downloads within one job (default: %(default)s)")
 
 
 def add_jats_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("JATS figures")
-    g.add_argument("--fig-types", default="", help="comma-separated fig-type values to keep (default: all)")
+    g.add_argument("--fig-types", default="",
+                   help="fig-type values to keep, comma-separated, case-insensitive (default: every <fig>)")
     g.add_argument("--languages", default="en",
-                   help="caption languages to keep, comma-separated; untagged captions are kept (default en; "
-                        "empty: all)")
+                   help="caption languages to keep (xml:lang), comma-separated; untagged captions are kept "
+                        "(default: %(default)s; empty: all)")
 
 
 def _jats_options(args):
@@ -159,27 +161,29 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="index TSV to write")
     p.add_argument("--batches", default=None, help="also write the batch list (batch, articles) here")
     p.add_argument("--license", default="commercial",
-                   help="commercial (CC0, CC BY, CC BY-SA, CC BY-ND), noncommercial (adds -NC) or codes, "
-                        "comma-separated")
+                   help="commercial (CC0, CC BY, CC BY-SA, CC BY-ND), noncommercial (adds -NC) or licence "
+                        "codes, comma-separated (default: %(default)s)")
     p.add_argument("--start", default=None, help="first PMCID, inclusive (e.g. PMC1000000)")
     p.add_argument("--end", default=None, help="last PMCID, inclusive")
     p.add_argument("--max-count", type=positive_int, default=None, help="at most this many articles")
-    p.add_argument("--batch-size", type=positive_int, default=1000, help="articles per batch (1000)")
+    p.add_argument("--batch-size", type=positive_int, default=1000,
+                   help="articles per batch (default: %(default)s)")
     p.add_argument("--enumerate", choices=("inventory", "listing"), default="inventory",
-                   help="cloud: read the daily S3 inventory (falls back to listing metadata/)")
+                   help="cloud layout: read the newest daily S3 inventory (inventory; falls back to listing "
+                        "when there is none) or list metadata/ (listing) (default: %(default)s)")
     p.set_defaults(func=cmd_list)
 
     p = pmc.add_parser("download", help="download batches into article folders (resumable)")
     add_source_args(p)
-    p.add_argument("--index", required=True)
+    p.add_argument("--index", required=True, help="the article index TSV (sciclip pmc list --out)")
     p.add_argument("--batch", action="append", help="batch name, e.g. b00000 (repeatable)")
     add_units_args(p)
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="folder for the PMC<n>.<v>/ article folders")
     p.set_defaults(func=cmd_download)
 
     p = pmc.add_parser("extract", help="extract figures of article folders and/or .tar.gz packages into shards")
     p.add_argument("input", help="directory with PMC<n>.<v>/ folders and/or PMC<n>.tar.gz packages")
-    p.add_argument("outdir")
+    p.add_argument("outdir", help="folder to write the shards and stats.json to")
     add_extract_args(p)
     add_jats_args(p)
     p.set_defaults(func=cmd_extract)
@@ -188,13 +192,13 @@ def register(sub) -> None:
                        ("unit", "download and extract one work unit (the workflow's per-unit job)")):
         p = pmc.add_parser(name, help=what)
         add_source_args(p)
-        p.add_argument("--index", required=True)
+        p.add_argument("--index", required=True, help="the article index TSV (sciclip pmc list --out)")
         p.add_argument("--batch", action="append", help="batch name (repeatable)")
         add_units_args(p, required=name == "unit")
         p.add_argument("--label", default=None, help="name of the work unit in the stats (default: the unit)")
         p.add_argument("--downloads", required=True, help="where the batch's articles are downloaded")
         p.add_argument("--keep-downloads", action="store_true", help="keep the downloads after extraction")
-        p.add_argument("outdir")
+        p.add_argument("outdir", help="folder to write the shards and stats.json to")
         add_extract_args(p)
         add_jats_args(p)
         p.set_defaults(func=cmd_batch)

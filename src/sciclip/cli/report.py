@@ -166,20 +166,25 @@ def loading_snippet(final: Path) -> str:
 
 def register(sub) -> None:
     p = sub.add_parser("report-figures", help="figures for snakemake --report (histograms, skips, thumbnails)")
-    p.add_argument("--results", default="results")
-    p.add_argument("--out", required=True)
-    p.add_argument("--sources", nargs="+", default=["arxiv", "pmc"])
+    p.add_argument("--results", default="results",
+                   help="the workflow's results folder (default: %(default)s)")
+    p.add_argument("--out", required=True, help="folder for the figures and pages")
+    p.add_argument("--sources", nargs="+", default=["arxiv", "pmc"],
+                   help="sources whose shards and stats to read (default: arxiv pmc)")
     p.add_argument("--threshold", type=float, default=None, help="decontamination threshold line")
     p.add_argument("--finals", nargs="*", default=None,
                    help="final outputs whose samples the grid shows (default: every folder under RESULTS/final)")
     p.add_argument("--descriptor", default=None, help="the descriptor that decontaminated (named on the page)")
     p.add_argument("--eval-set", default=None, help="the evaluation set's listing (sciclip eval-set --out)")
-    p.add_argument("--thumbnails", type=non_negative_int, default=24, help="samples in each grid (24)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--thumbnails", type=non_negative_int, default=24,
+                   help="samples in each grid (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the random choice of grid samples (default: %(default)s)")
     p.set_defaults(func=cmd_report_figures)
 
     p = sub.add_parser("report-corpus", help="the report's corpus page: figure kinds, near-duplicates, variants")
-    p.add_argument("--results", default="results", help="the workflow's results folder (results)")
+    p.add_argument("--results", default="results",
+                   help="the workflow's results folder (default: %(default)s)")
     p.add_argument("--out", required=True, help="folder for corpus.html and kinds.svg")
     p.add_argument("--sources", nargs="+", required=True, help="sources whose metadata to read")
     p.add_argument("--variants", nargs="*", default=None, help="filtered variants to list (results/final/NAME)")
@@ -191,5 +196,6 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_report_training)
 
     p = sub.add_parser("demo-summary", help="print where the demo's shards are and their stats")
-    p.add_argument("results", nargs="?", default="results")
+    p.add_argument("results", nargs="?", default="results",
+                   help="the workflow's results folder (default: %(default)s)")
     p.set_defaults(func=cmd_demo_summary)

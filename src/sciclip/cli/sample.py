@@ -18,5 +18,5 @@ def cmd_sample(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("sample", help="write the embedded sample corpus (arXiv, PMC and Common Crawl mirrors, "
                        "evaluation sets)")
-    p.add_argument("outdir")
+    p.add_argument("outdir", help="where the sample mirror is written (the config's sample.outdir)")
     p.set_defaults(func=cmd_sample)

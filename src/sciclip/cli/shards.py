@@ -121,9 +121,11 @@ def cmd_stats(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("convert", help="rewrite shards into img2dataset's layout (fixed shard size, parquet, stats)")
     p.add_argument("inputs", nargs="*", help="directories of shards (e.g. one per work unit), in any order")
-    p.add_argument("--out", required=True)
-    p.add_argument("--samples-per-shard", type=positive_int, default=10_000)
-    p.add_argument("--shards-per-unit", type=positive_int, default=50, help="output shards per tail unit (50)")
+    p.add_argument("--out", required=True, help="the img2dataset folder to write")
+    p.add_argument("--samples-per-shard", type=positive_int, default=10_000,
+                   help="samples per img2dataset shard; the last holds the rest (default: %(default)s)")
+    p.add_argument("--shards-per-unit", type=positive_int, default=50,
+                   help="img2dataset shards per tail unit (default: %(default)s)")
     p.add_argument("--plan", default=None, help="instead of input folders: a plan from convert-plan ...")
     p.add_argument("--unit", default=None, help="... and the tail unit of it to write")
     p.add_argument("--report", default=None, help="also write what was done as JSON here")
@@ -132,32 +134,40 @@ def register(sub) -> None:
     p = sub.add_parser("convert-plan", help="lay out the img2dataset shards and cut them into tail units")
     p.add_argument("inputs", nargs="+", help="directories of shards (e.g. one per work unit), in any order")
     p.add_argument("--out", required=True, help="plan JSON to write")
-    p.add_argument("--samples-per-shard", type=positive_int, default=10_000)
-    p.add_argument("--shards-per-unit", type=positive_int, default=50, help="output shards per tail unit (50)")
+    p.add_argument("--samples-per-shard", type=positive_int, default=10_000,
+                   help="samples per img2dataset shard; the last holds the rest (default: %(default)s)")
+    p.add_argument("--shards-per-unit", type=positive_int, default=50,
+                   help="img2dataset shards per tail unit (default: %(default)s)")
     p.set_defaults(func=cmd_convert_plan)
 
     p = sub.add_parser("reshard", help="reshard to a uid subset in DataComp's format (resharder.py's flags)")
     p.add_argument("-i", "--input-dir", action="append", default=[],
                    help="input directory containing a webdataset (repeat for several; none: an empty subset, "
                         "a source that gave no samples, makes an empty output)")
-    p.add_argument("-o", "--output-dir", required=True)
+    p.add_argument("-o", "--output-dir", required=True, help="output directory of the resharded webdataset")
     p.add_argument("-s", "--subset-file", required=True, help="sorted np.dtype('u8,u8') array of uids")
     p.add_argument("-n", "--num-shards", type=int, default=None, help="number of shards to process")
-    p.add_argument("--first-shard", type=int, default=0)
-    p.add_argument("-j", "--num-workers", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--shard-size", type=positive_int, default=10_000, help="maximum samples per output shard")
+    p.add_argument("--first-shard", type=int, default=0,
+                   help="index of the first input shard to process (default: %(default)s)")
+    p.add_argument("-j", "--num-workers", type=int, default=os.cpu_count() or 1,
+                   help="worker processes (default: %(default)s, the CPU count)")
+    p.add_argument("--shard-size", type=positive_int, default=10_000,
+                   help="maximum samples per output shard (default: %(default)s)")
     p.add_argument("--shard-format", default=None,
                    help="input shard names (default: as found, e.g. {:05d}.tar from convert, {:08d}.tar)")
-    p.add_argument("--output-shard-format", default="{:08d}.tar")
-    p.add_argument("--shard-stats-format", default=None, help="(default: follows --shard-format)")
-    p.add_argument("--output-shard-stats-format", default="{:08d}_stats.json")
+    p.add_argument("--output-shard-format", default="{:08d}.tar",
+                   help="output shard names, a str.format pattern of the shard number (default: %(default)s)")
+    p.add_argument("--shard-stats-format", default=None,
+                   help="input shard stats names (default: follows --shard-format)")
+    p.add_argument("--output-shard-stats-format", default="{:08d}_stats.json",
+                   help="output shard stats names, as --output-shard-format (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty output directory")
     p.set_defaults(func=cmd_reshard)
 
     p = sub.add_parser("heal", help="repair WebDataset shards: keep whole samples, drop incomplete/duplicates")
-    p.add_argument("dir")
+    p.add_argument("dir", help="directory of WebDataset shards")
     p.add_argument("--out", default=None, help="output directory (default: heal in place)")
-    p.add_argument("--pattern", default="*.tar", help="which files are shards (default *.tar)")
+    p.add_argument("--pattern", default="*.tar", help="glob of the shard files (default: %(default)s)")
     p.set_defaults(func=cmd_heal)
 
     p = sub.add_parser("stats", help="statistics of WebDataset directories (and our job stats in them)")

@@ -69,10 +69,14 @@ def register(sub) -> None:
     p.add_argument("--data-upsampling", default=None,
                    help="one upsampling factor per data folder, comma-separated (e.g. 1,2,2; default: all 1)")
     p.add_argument("--extra", action="append", help="external shards: PATTERN,SAMPLES[,UPSAMPLING] (repeatable)")
-    p.add_argument("--preset", default="tiny", choices=tuple(PRESETS), help="DataComp's scales, or tiny (default)")
+    p.add_argument("--preset", default="tiny", choices=tuple(PRESETS),
+                   help="DataComp's scales, or tiny: a 2-layer model that trains a few steps on the CPU "
+                        "(default: %(default)s)")
     p.add_argument("--run", required=True, help="run name (results under LOGS/RUN)")
-    p.add_argument("--logs", default="results/train")
-    p.add_argument("--gpus", type=positive_int, default=1, help="GPUs on the node (global batch is split)")
+    p.add_argument("--logs", default="results/train",
+                   help="folder the run's checkpoints and logs go under, as LOGS/RUN (default: %(default)s)")
+    p.add_argument("--gpus", type=positive_int, default=1,
+                   help="GPUs on the node; the global batch is split across them (default: %(default)s)")
     p.add_argument("--device", default=None, help="e.g. cpu or cuda (default: OpenCLIP's choice)")
     p.add_argument("--precision", default=None, help="override the preset's precision (e.g. fp32, amp, bf16)")
     p.add_argument("--workers", type=non_negative_int, default=None, help="data loader workers per GPU")

@@ -28,7 +28,10 @@ def cmd_units(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("units", help="cut a member list (first column of a TSV) into work units")
     p.add_argument("--members", required=True, help="TSV with a header whose first column names the members")
-    p.add_argument("--members-per-unit", default="auto", help="members per unit, or auto (default)")
-    p.add_argument("--max-units", type=positive_int, default=1500, help="with auto: at most this many units (1500)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--members-per-unit", default="auto",
+                   help="members per unit, or auto: one each, until there are more than --max-units members; "
+                        "then as many as keep it at --max-units units (default: %(default)s)")
+    p.add_argument("--max-units", type=positive_int, default=1500,
+                   help="with auto: at most this many units (default: %(default)s)")
+    p.add_argument("--out", required=True, help="the unit list TSV to write (unit, members)")
     p.set_defaults(func=cmd_units)
