@@ -169,9 +169,9 @@ checkout() {  # a scratch copy of the repository's workflow
   mkdir -p "$1"
   cp -r "$REPO"/Snakefile "$REPO"/workflow "$REPO"/config "$REPO"/profiles "$REPO"/src "$1"/
   find "$1" -name __pycache__ -prune -exec rm -rf {} +
-  # the cc and commonpool branches are off here: their rules go through sbatch like any other, and their chains
+  # the cc, commonpool and documents branches are off here: their rules go through sbatch like any other, and their chains
   # of short jobs would be most of a SLURM run's time on one node. The training job is checked separately below.
-  off='cc:\n  enabled: false\ncommonpool:\n  enabled: false\n'
+  off='cc:\n  enabled: false\ncommonpool:\n  enabled: false\ndocs:\n  enabled: false\n'
   printf "train:\n  enabled: false\n$off" > "$1/ci.yaml"
   # the demo's tiny CPU training, with the demo's 8000 MB or what this node can give
   printf "${off}train:\n  mem_mb: %s\n" "$TRAIN_MEM" > "$1/nocc.yaml"
@@ -226,8 +226,8 @@ import json, sys
 from pathlib import Path
 from tests.golden import artefact_digests
 DATA = (".tar", ".npy", ".parquet")  # the data; stats JSON may record the profile's thread counts
-# cc and commonpool are off here: their outputs are missing, the mixes and the near-duplicates differ
-OFF = ("cc/", "final/cc", "final/mixed", "near_dup/", "commonpool/", "final/commonpool")
+# cc, commonpool and the documents are off here: their outputs are missing, the mixes and the near-duplicates differ
+OFF = ("cc/", "final/cc", "final/mixed", "near_dup/", "commonpool/", "final/commonpool", "docs/")
 
 
 def data(digests):

@@ -111,6 +111,29 @@ def test_metadata_near_duplicates_and_a_filtered_variant(first_run):
     assert "arxiv kinds:" in r.stdout
 
 
+def test_the_demo_writes_documents_and_says_how_to_open_them(first_run):
+    """Interleaved documents are part of the demo (issue 23): one folder per unit of each paper source and the
+    crawl's WARCs, readable by HF datasets, counted per source in the summary, with the way to open them."""
+    import datasets
+
+    res = first_run / "results"
+    stats = {s: json.loads((res / "docs" / "stats" / f"{s}.json").read_text()) for s in ("arxiv", "pmc", "web")}
+    assert all(s["documents"] > 0 and s["images"] > 0 for s in stats.values()), stats
+    units = [line.split("\t")[0] for line in (res / "arxiv" / "units.tsv").read_text().splitlines()[1:]]
+    assert sorted(p.name for p in (res / "docs" / "arxiv" / "clean").iterdir()) == sorted(units)
+    r = subprocess.run([sys.executable, "-m", "sciclip", "demo-summary", str(res)], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert r.returncode == 0, r.stderr
+    for s, st in stats.items():
+        assert f"  {s}: {st['documents']} documents, {st['words']} words, {st['images']} images" in r.stdout
+    line = next(x for x in r.stdout.splitlines() if "datasets.load_dataset(" in x)
+    files = re.search(r'data_files="([^"]+)"', line).group(1)
+    ds = datasets.load_dataset("parquet", data_files=str(first_run / files), split="train")
+    assert len(ds) == stats[line.split("/docs/")[1].split("/")[0]]["documents"]
+    assert {"texts", "images", "metadata", "general_metadata"} <= set(ds.column_names)
+    assert f"{res}/report/documents.html" in r.stdout or "results/report/documents.html" in r.stdout
+
+
 def test_commonpool_output_is_the_sample_pool_minus_dead_links(first_run):
     """The demo downloads the sample pool through img2dataset (DataComp's way): results/final/commonpool holds
     exactly the pool's uids minus its dead links (decontamination is off for the pool by default), each dead link
@@ -639,6 +662,7 @@ def test_html_report_holds_the_figures(first_run):
     assert '"Results"' in report and '"Captions"' not in report  # one category: every result one click away
     desc = report[report.index("workflow_desc = "):].split("\n", 1)[0]
     assert "samples kept" in desc and "near-duplicate of an evaluation image" in desc  # counts on the landing page
+    assert "showResultInfo" in desc and "documents.html" in desc  # the documents' page, one click from the front
     captions = item("caption_lengths.svg")
     assert "<svg" in captions and "arxiv: caption length" in captions and "pmc: caption length" in captions
     per_unit = item("samples_per_unit.svg")
@@ -835,7 +859,8 @@ def test_a_source_of_no_samples_runs_to_the_end_and_says_why(tmp_path):
     (tmp_path / "p" / "2001.00001.pdf").write_bytes(b"%PDF-1.4 only a PDF")
     assert run_cli("arxiv", "mirror", str(tmp_path / "p"), "--out", str(wd / "mine")).returncode == 0
     (wd / "empty.yaml").write_text("arxiv:\n  source: mine\n  requester_pays: false\n"
-                                   "pmc:\n  enabled: false\ncc:\n  enabled: false\ncommonpool:\n  enabled: false\n")
+                                   "pmc:\n  enabled: false\ncc:\n  enabled: false\ncommonpool:\n  enabled: false\n"
+                                   "docs:\n  enabled: false\n")
     r = snakemake(wd, "--cores", "2", "--configfile", "config/config.yaml", "empty.yaml", check=False)
     res = wd / "results"
     failed = re.findall(r"Error in rule (\w+):", r.stdout + r.stderr)

@@ -29,7 +29,7 @@ rule docs_unit:
 
 rule docs_web_unit:
     input:
-        get_docs_web_warc,
+        get_docs_web_warc_input,
     output:
         directory(f"{RESULTS}/docs/web/units/{{warc}}"),
     log:
@@ -42,11 +42,12 @@ rule docs_web_unit:
         "../envs/docs.yaml"
     threads: EXTRACT["workers"]
     params:
+        warc=get_docs_web_warc,
         flags=get_docs_web_flags(),
     resources:
         downloads=1,
     shell:
-        "sciclip docs web {input:q} {output:q} {params.flags} --workers {threads} 2> {log:q}"
+        "sciclip docs web {params.warc:q} {output:q} {params.flags} --workers {threads} 2> {log:q}"
 
 
 rule docs_web_dedup:

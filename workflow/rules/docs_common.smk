@@ -125,6 +125,11 @@ def get_docs_web_warc(wildcards):
     return _warc_units()[wildcards.warc]
 
 
+def get_docs_web_warc_input(wildcards):
+    """The WARC, or the sample's marker when the WARC is one the workflow writes (the demo's crawl)."""
+    return get_sample_input({"source": get_docs_web_warc(wildcards)}) or [get_docs_web_warc(wildcards)]
+
+
 def get_docs_web_unit_dirs(wildcards):
     return [f"{RESULTS}/docs/web/units/{u}" for u in _warc_units()]
 

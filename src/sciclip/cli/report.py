@@ -85,6 +85,32 @@ def heldout_lines(results: Path) -> list[str]:
     return lines
 
 
+def documents_lines(results: Path) -> list[str]:
+    """The interleaved documents written per source, and how to open them."""
+    from sciclip.storage.tables import read_json
+
+    files = sorted((results / "docs" / "stats").glob("*.json"))
+    if not files:
+        return []
+    lines = [f"\ninterleaved documents (OBELICS layout): {results}/docs/<source>/clean/"]
+    first = None
+    for f in files:
+        s = read_json(f, "a documents stats file (sciclip docs stats)", ("source", "documents", "words", "images"))
+        lines.append(f"  {s['source']}: {s['documents']} documents, {s['words']} words, {s['images']} images "
+                     f"(stats: {f})")
+        if s["documents"] and first is None:
+            first = s["source"]
+    if first:
+        shards = "*/*.parquet" if first != "web" else "dedup/*.parquet"
+        lines.append("  open them (pip install datasets; texts and images interleaved, None where the other is):")
+        lines.append(f'    datasets.load_dataset("parquet", data_files="{results}/docs/{first}/clean/{shards}", '
+                     'split="train")')
+    report = results / "report" / "documents.html"
+    if report.is_file():
+        lines.append(f"  a few of them as a reader sees them: {report}")
+    return lines
+
+
 def cmd_demo_summary(args) -> int:
     from sciclip.shards.stats import format_summary
     from sciclip.storage.tables import read_json
@@ -119,6 +145,8 @@ def cmd_demo_summary(args) -> int:
         print(f"\nfinal (DataComp format): {final}  {meta.get('output_count', '?')} samples in "
               f"{meta.get('output_shard_count', '?')} shards" + (f"  ({note})" if "only" in note else ""))
     for line in heldout_lines(results):
+        print(line)
+    for line in documents_lines(results):
         print(line)
     for summary in sorted((results / "train").glob("*/summary.json")):
         t = read_json(summary, "a training summary", ("preset", "steps_logged", "first_loss", "last_loss",

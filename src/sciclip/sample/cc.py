@@ -42,7 +42,9 @@ def pages() -> tuple[list[Page], list[Page]]:
             Image(f"{IMAGES}/photos/dog.jpg", alt="A brown dog running on the beach", title="dog"),
             Image(f"{IMAGES}/photos/cat.png", alt="cat"),
             Image(PLACEHOLDER, lazy=f"{IMAGES}/photos/bird.jpg", alt="A small bird on a branch"), logo],
-            title="Dogs", base=IMAGES + "/"),
+            title="Dogs", base=IMAGES + "/",
+            text="Our two dogs love the beach. Every morning we walk along the shore, and they run after the "
+                 "waves while the sun comes up over the water."),
         Page("http://fr.sciclip.test/nuit.html", [
             Image("paris.jpg", alt="Café in Paris at night"), Image("robot.jpg", alt="A robot arm in a factory"),
             Image("gone.jpg", alt="A tree in the park"), Image("fake.jpg", alt="A car on the road")],
@@ -62,10 +64,14 @@ def pages() -> tuple[list[Page], list[Page]]:
             Image(f"{IMAGES}/photos/house-icon.png", alt="An icon of a small house"),
             Image(f"{IMAGES}/photos/bridge.svg", alt="A diagram of a bridge"),
             Image(f"{IMAGES}/photos/lake.jpg", alt="lake", image_title="A calm lake in the morning"), logo],
-            title="Beach", base=IMAGES + "/"),
+            title="Beach", base=IMAGES + "/",
+            text="The beach is quiet in the early morning. A dog runs on the wet sand, and the lake behind the "
+                 "dunes is calm and still."),
         Page("http://garden.sciclip.test/flowers.html",
              [Image(f"{IMAGES}/flowers/f{i}.jpg", alt="A red flower in the garden") for i in range(10)],
-             title="Flowers"),
+             title="Flowers",
+             text="These are the red flowers of our garden in June. We planted them in the spring, and now there "
+                  "are more of them than we can count."),
         Page("http://hills.sciclip.test/walk.html", [Image(f"{IMAGES}/photos/mountain.jpg", alt="A mountain lake")],
              robots=["googlebot: noai", "noindex"], title="Walk"),
     ]

@@ -38,6 +38,7 @@ class Page:
     robots: list[str] = field(default_factory=list)  # X-Robots-Tag values
     title: str = "A page"
     status: int = 200
+    text: str = ""  # a paragraph of prose before the images (what the interleaved documents keep)
 
     def html(self) -> bytes:
         meta = f'<meta charset="{self.charset}">' if self.declare == "meta" else ""
@@ -51,8 +52,9 @@ class Page:
                 if value is not None:
                     attrs.append(f'{name}="{value}"')
             imgs.append(f"<p><img {' '.join(attrs)}></p>")
+        prose = f"<p>{self.text}</p>" if self.text else ""
         text = (f"<!DOCTYPE html><html><head>{meta}{base}<title>{self.title}</title></head><body><h1>{self.title}"
-                f"</h1>{''.join(imgs)}<p><a href=\"/about\">About</a></p></body></html>")
+                f"</h1>{prose}{''.join(imgs)}<p><a href=\"/about\">About</a></p></body></html>")
         return text.encode(self.charset, "xmlcharrefreplace")
 
     def http_headers(self, body: bytes) -> list[tuple[str, str]]:
