@@ -29,6 +29,7 @@ from tests.conftest import read_dir
 class ToySource(Source):
     name = "toy"
     noun = "pages"
+    candidate_noun = "images"
     item_error = "page_error"
     columns = {"page_url": "string"}
 
@@ -95,9 +96,9 @@ def test_toy_source_runs_through_the_job_and_the_tail(toy, tmp_path):
 
     assert "toy" in sources() and source_columns()[-1] == "page_url"
     stats = extract_unit(ToySource(), [_toy_unit(tmp_path / "in")], tmp_path / "shards" / "u1", workers=2)
-    assert (stats.source, stats.papers_seen, stats.figures_found, stats.samples_written) == ("toy", 4, 5, 2)
-    assert stats.skipped_papers == {"page_error": 1, "robots_disallowed": 1}
-    assert stats.skipped_figures == {"tracking_pixel": 1, "caption_too_short": 1, "graphic_not_found": 1}
+    assert (stats.source, stats.items_seen, stats.candidates_found, stats.samples_written) == ("toy", 4, 5, 2)
+    assert stats.skipped_items == {"page_error": 1, "robots_disallowed": 1}
+    assert stats.skipped_candidates == {"tracking_pixel": 1, "caption_too_short": 1, "graphic_not_found": 1}
     samples = read_dir(tmp_path / "shards")
     assert [s["meta"]["caption"] for s in samples] == ["A red square on a page about colours",
                                                        "A green square, the same file as above, longer caption"]
@@ -105,7 +106,10 @@ def test_toy_source_runs_through_the_job_and_the_tail(toy, tmp_path):
     assert meta["source"] == "toy" and meta["page_url"] == "https://example.org/p1" and len(meta["uid"]) == 32
     assert {"sha256", "width", "height", "image_format", "source_path"} <= set(meta)
     assert "toy: 2 samples" in format_summary(dataset_stats(tmp_path / "shards", source="toy"))
-    assert "pages seen 4" in format_summary(dataset_stats(tmp_path / "shards", source="toy"))
+    summary = format_summary(dataset_stats(tmp_path / "shards", source="toy"))  # the toy's nouns, read from its stats
+    assert "pages seen 4 (2 with images, 2 with samples), images found 5" in summary
+    assert "skipped pages: page_error 1, robots_disallowed 1" in summary
+    assert "skipped images: caption_too_short 1, graphic_not_found 1, tracking_pixel 1" in summary
 
     convert([tmp_path / "shards" / "u1"], tmp_path / "i2d")
     assert "page_url" in columns()

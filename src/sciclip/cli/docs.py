@@ -46,7 +46,7 @@ def doc_options(args):
 
 
 def done(label: str, stats, outdir) -> None:
-    say(f"{label}: {stats.items_seen} items, {stats.documents} documents, {stats.words} words, "
+    say(f"{label}: {stats.items_seen} {stats.nouns['item']}, {stats.documents} documents, {stats.words} words, "
         f"{stats.images} images -> {outdir}")
 
 

@@ -56,7 +56,7 @@ class ArxivDocuments(DocSource):
             except RecursionError:
                 raise Skip("latex_parse_error", "LaTeX nesting too deep") from None
             result.timings["parse"] = result.timings.get("parse", 0.0) + time.perf_counter() - t
-            result.figures_found += doc.figures
+            result.candidates_found += doc.figures
             for k, v in doc.counts.items():
                 result.skipped_images[k] += v
             general = {"paper_id": item.id, "yymm": yymm, "tarball": tarball, "member": member,

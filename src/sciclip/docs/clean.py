@@ -42,8 +42,9 @@ REMOVED_SCHEMA = pa.schema([
     ("reason", pa.string()), ("score", pa.float32()), ("earlier_documents", pa.int32()), ("caption", pa.string()),
     ("document_kept", pa.bool_()), ("image_bytes", pa.binary()),
 ])
-_COUNTED = ("items_seen", "items_with_documents", "figures_found", "skipped_items", "skipped_documents",
-            "skipped_images", "removed", "refused_members", "archive_damaged", "timings_s")
+_COUNTED = ("nouns", "items_seen", "items_with_candidates", "items_with_documents", "candidates_found",
+            "skipped_items", "skipped_documents", "skipped_images", "removed", "refused_members", "archive_damaged",
+            "timings_s")
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,9 @@ def _unit_totals(dirs: list[Path]) -> DocStats:
             continue
         unit = json.loads(path.read_text())
         total.items_seen += unit.get("items_seen", 0)
-        total.figures_found += unit.get("figures_found", 0)
+        total.candidates_found += unit.get("candidates_found", 0)
+        total.items_with_candidates += unit.get("items_with_candidates", 0)
+        total.nouns = total.nouns or unit.get("nouns") or {}
         for key in ("skipped_items", "skipped_documents", "skipped_images", "removed"):
             for k, v in (unit.get(key) or {}).items():
                 bump(getattr(total, key), k, v)

@@ -22,7 +22,7 @@ from sciclip.docs.options import DocOptions
 from sciclip.docs.writer import DocWriter
 from sciclip.errors import SciclipError
 from sciclip.sources.base import WorkItem
-from sciclip.sources.job import STATS_NAME, bump, isolated_item, run_job, write_stats
+from sciclip.sources.job import STATS_NAME, UnitStats, bump, isolated_item, run_job, write_stats
 from sciclip.storage.atomic import atomic_dir
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class DocResult:
     records: list[DocRecord] = field(default_factory=list)
     item_skip: str | None = None
     input_bytes: int = 0
-    figures_found: int = 0
+    candidates_found: int = 0  # figures (papers) or images (pages) the item's documents hold before any check
     timings: dict = field(default_factory=dict)
     skipped_images: Counter = field(default_factory=Counter)
     skipped_documents: Counter = field(default_factory=Counter)
@@ -58,43 +58,26 @@ class DocResult:
 
 
 @dataclass
-class DocStats:
-    source: str
-    input: str
-    items_seen: int = 0
+class DocStats(UnitStats):
+    """A documents job's stats: the shared counters, what was written, and what was dropped by reason."""
+
     items_with_documents: int = 0
     documents: int = 0
     words: int = 0
     images: int = 0
     texts: int = 0
-    figures_found: int = 0
-    skipped_items: dict = field(default_factory=dict)
     skipped_documents: dict = field(default_factory=dict)
     skipped_images: dict = field(default_factory=dict)
     removed: dict = field(default_factory=dict)
-    refused_members: dict = field(default_factory=dict)
-    archive_damaged: str | None = None
-    shards: list = field(default_factory=list)
-    duration_s: float = 0.0
-    timings_s: dict = field(default_factory=dict)
-
-    @property
-    def papers_seen(self) -> int:  # the pair sources' item listers log progress under this name
-        return self.items_seen
 
     def add(self, r: DocResult) -> None:
-        self.items_seen += 1
-        self.figures_found += r.figures_found
+        self.add_item(r.candidates_found, r.item_skip, r.refused_members, r.timings)
         if r.records:
             self.items_with_documents += 1
-        if r.item_skip:
-            bump(self.skipped_items, r.item_skip)
         for target, counter in ((self.skipped_images, r.skipped_images), (self.skipped_documents, r.skipped_documents),
-                                (self.removed, r.removed), (self.refused_members, r.refused_members)):
+                                (self.removed, r.removed)):
             for k, v in counter.items():
                 bump(target, k, v)
-        for k, v in r.timings.items():
-            self.timings_s[k] = round(self.timings_s.get(k, 0.0) + v, 4)
 
     def wrote(self, record: DocRecord) -> None:
         self.documents += 1
@@ -108,6 +91,8 @@ class DocSource(ABC):
 
     name: ClassVar[str]
     noun: ClassVar[str] = "items"
+    candidate_noun: ClassVar[str] = "figures"
+    unit_noun: ClassVar[str] = "unit"
 
     def __init__(self, opts: DocOptions = DocOptions()) -> None:
         self.opts = opts
@@ -133,6 +118,10 @@ class DocSource(ABC):
     def finish(self, record: DocRecord, result: DocResult) -> DocRecord | None:
         """Last look at an assembled record (web filters); None drops it (counted by the source)."""
         return record
+
+    @classmethod
+    def nouns(cls) -> dict[str, str]:
+        return {"item": cls.noun, "candidate": cls.candidate_noun, "unit": cls.unit_noun}
 
     def input_size(self, inputs: list[Path]) -> int:
         return sum(p.stat().st_size for p in inputs if p.is_file())
@@ -178,7 +167,7 @@ def run_documents(source: DocSource, inputs: list, outdir, workers: int = 1, scr
     paths = [Path(p) for p in inputs]
     source.check(paths)
     started = time.monotonic()
-    stats = DocStats(source.name, label or "+".join(p.name for p in paths))
+    stats = DocStats(source.name, label or "+".join(p.name for p in paths), source.nouns())
 
     def jobs(scratch: str):
         for item in source.items(paths, stats, Path(scratch)):

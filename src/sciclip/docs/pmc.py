@@ -27,6 +27,7 @@ from sciclip.sources.uids import sample_uid
 class PmcDocuments(DocSource):
     name = "pmc"
     noun = "articles"
+    unit_noun = "batch"
 
     def __init__(self, opts: DocOptions = DocOptions()) -> None:
         super().__init__(opts)
@@ -52,7 +53,7 @@ class PmcDocuments(DocSource):
         doc = jats_document(data, xml.name, self.opts, {m.name: m for m in media},
                             lambda fig_id: self.pairs.provenance_url({"pmcid": pmcid, "figure_id": fig_id}))
         result.timings["parse"] = result.timings.get("parse", 0.0) + time.perf_counter() - t
-        result.figures_found += doc.figures
+        result.candidates_found += doc.figures
         # where the article lies: its folder or legacy package under the unit's input, and the JATS file in it
         # (packages are gzipped tars of one article: a member path, no byte offsets worth having)
         source_file = xml.relative_to(path if path.is_dir() else scratch).as_posix()

@@ -67,6 +67,7 @@ class PageError(Exception):
 class WebDocuments(DocSource):
     name = "web"
     noun = "pages"
+    candidate_noun = "images"
 
     def __init__(self, opts: DocOptions = DocOptions(), web: WebOptions = WebOptions(),
                  fetcher: ImageFetcher | None = None) -> None:
@@ -177,7 +178,7 @@ class WebDocuments(DocSource):
                 if kept:
                     blocks.append(TextBlock("\n\n".join(kept)))
                 continue
-            result.figures_found += 1
+            result.candidates_found += 1
             reason = next(reasons)
             if reason:
                 result.skipped_images[reason] += 1

@@ -85,6 +85,11 @@ class Source(ABC):
         unusable. An item-level problem raises ``Skip`` (the item is counted under its reason). ``result``
         (an ``ItemResult``) takes parse timings, refused members and log messages."""
 
+    @classmethod
+    def nouns(cls) -> dict[str, str]:
+        """What the source calls its items, candidates and units, as its stats record them (plural)."""
+        return {"item": cls.noun, "candidate": cls.candidate_noun, "unit": cls.unit_noun}
+
     def input_size(self, inputs: list[Path]) -> int:
         """Total input bytes of a unit (progress bars); 0 when unknown."""
         return sum(p.stat().st_size for p in inputs if p.is_file())

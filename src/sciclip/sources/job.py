@@ -53,11 +53,11 @@ class Result(Protocol):
 class ItemResult:
     item_id: str
     samples: list[Sample] = field(default_factory=list)
-    figures_found: int = 0
-    paper_skip: str | None = None
+    candidates_found: int = 0
+    item_skip: str | None = None
     input_bytes: int = 0
     timings: dict = field(default_factory=dict)  # seconds: parse, rasterise (PDF/EPS), decode (rasters, resize included), encode
-    figure_skips: Counter = field(default_factory=Counter)
+    skipped_candidates: Counter = field(default_factory=Counter)
     refused_members: Counter = field(default_factory=Counter)
     messages: list[str] = field(default_factory=list)
 
@@ -65,47 +65,66 @@ class ItemResult:
         return [(s.key, s) for s in self.samples]
 
     def duplicate(self) -> None:
-        self.figure_skips["duplicate_key"] += 1
+        self.skipped_candidates["duplicate_key"] += 1
 
     def skip(self, reason: str, message: str, error: bool) -> None:
-        self.paper_skip = reason
-        if error:  # a skipped paper keeps the figures it gave before the skip; a crashed one none
+        self.item_skip = reason
+        if error:  # a skipped item keeps the samples it gave before the skip; a crashed one none
             self.samples.clear()
         self.messages.append(message)
 
 
 @dataclass
-class JobStats:
+class UnitStats:
+    """What every unit job's ``stats.json`` holds, whatever the source and the output (pairs or documents).
+
+    Field names are the same for every source; ``nouns`` says what the source calls its items, candidates
+    and units ("papers", "figures", "batch"), so that every printer speaks the source's language. The schema
+    is documented once, in ``config/README.md``.
+    """
+
     source: str
     input: str
-    papers_seen: int = 0
-    papers_with_figures: int = 0
-    papers_with_samples: int = 0
-    figures_found: int = 0
-    samples_written: int = 0
-    skipped_papers: dict = field(default_factory=dict)
-    skipped_figures: dict = field(default_factory=dict)
+    nouns: dict = field(default_factory=dict)
+    items_seen: int = 0
+    items_with_candidates: int = 0
+    candidates_found: int = 0
+    skipped_items: dict = field(default_factory=dict)
     refused_members: dict = field(default_factory=dict)
     archive_damaged: str | None = None
     shards: list = field(default_factory=list)
     duration_s: float = 0.0
     timings_s: dict = field(default_factory=dict)
 
-    def add(self, r: ItemResult) -> None:
-        self.papers_seen += 1
-        self.figures_found += r.figures_found
-        if r.figures_found:
-            self.papers_with_figures += 1
-        if r.samples:
-            self.papers_with_samples += 1
-        if r.paper_skip:
-            bump(self.skipped_papers, r.paper_skip)
-        for k, v in r.figure_skips.items():
-            bump(self.skipped_figures, k, v)
-        for k, v in r.refused_members.items():
+    def add_item(self, candidates_found: int, item_skip: str | None, refused_members: Counter,
+                 timings: dict) -> None:
+        """Count one item's shared counters (the output's own are counted by the subclass's ``add``)."""
+        self.items_seen += 1
+        self.candidates_found += candidates_found
+        if candidates_found:
+            self.items_with_candidates += 1
+        if item_skip:
+            bump(self.skipped_items, item_skip)
+        for k, v in refused_members.items():
             bump(self.refused_members, k, v)
-        for k, v in r.timings.items():
+        for k, v in timings.items():
             self.timings_s[k] = round(self.timings_s.get(k, 0.0) + v, 4)
+
+
+@dataclass
+class JobStats(UnitStats):
+    """A pairs job's stats: the shared counters, the samples written and the candidates skipped by reason."""
+
+    items_with_samples: int = 0
+    samples_written: int = 0
+    skipped_candidates: dict = field(default_factory=dict)
+
+    def add(self, r: ItemResult) -> None:
+        self.add_item(r.candidates_found, r.item_skip, r.refused_members, r.timings)
+        if r.samples:
+            self.items_with_samples += 1
+        for k, v in r.skipped_candidates.items():
+            bump(self.skipped_candidates, k, v)
 
     def wrote(self, sample: Sample) -> None:
         self.samples_written += 1
@@ -186,15 +205,15 @@ def process_item(source: Source, item: WorkItem, scratch_root: str) -> ItemResul
     result = ItemResult(item.id, input_bytes=item.size)
     with isolated_item(result, source.name, source.noun, source.item_error, scratch_root) as scratch:
         for cand in source.candidates(item, scratch, result):
-            result.figures_found += 1
+            result.candidates_found += 1
             try:
                 if isinstance(cand, Skip):
                     raise cand
                 result.samples.append(make_sample(source.name, cand, source.opts, scratch, result.timings))
             except Skip as s:
-                result.figure_skips[s.reason] += 1
+                result.skipped_candidates[s.reason] += 1
                 where = f" {cand.image_ref or cand.source_path!r}" if not isinstance(cand, Skip) else ""
-                result.messages.append(f"figure{where} skipped ({s})")
+                result.messages.append(f"{source.candidate_noun.removesuffix('s')}{where} skipped ({s})")
     return result
 
 
@@ -208,7 +227,7 @@ def extract_unit(source: Source, inputs: list, outdir, workers: int = 1, scratch
     paths = [Path(p) for p in inputs]
     source.check(paths)
     started = time.monotonic()
-    stats = JobStats(source.name, label or "+".join(p.name for p in paths))
+    stats = JobStats(source.name, label or "+".join(p.name for p in paths), source.nouns())
 
     def jobs(scratch: str):
         for item in source.items(paths, stats):
@@ -217,7 +236,7 @@ def extract_unit(source: Source, inputs: list, outdir, workers: int = 1, scratch
     with atomic_dir(outdir, owns=("*.tar", STATS_NAME)) as tmp:  # a rerun replaces the old output
         run_job(stats, jobs, _work, tmp, SampleShards(tmp, source.opts.samples_per_shard), workers, scratch_root,
                 source.input_size(paths), started)
-    log.info("%s: %d papers, %d figures found, %d samples written, skipped papers %s, skipped figures %s",
-             stats.input, stats.papers_seen, stats.figures_found, stats.samples_written,
-             stats.skipped_papers, stats.skipped_figures)
+    log.info("%s: %d %s, %d %s found, %d samples written, skipped %s %s, skipped %s %s", stats.input,
+             stats.items_seen, source.noun, stats.candidates_found, source.candidate_noun, stats.samples_written,
+             source.noun, stats.skipped_items, source.candidate_noun, stats.skipped_candidates)
     return stats

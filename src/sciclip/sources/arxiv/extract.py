@@ -111,7 +111,7 @@ class ArxivSource(Source):
                 bump(job.refused_members, why)
                 log.warning("%s: member %r refused (%s)", name, member, why)
 
-            seen = job.papers_seen
+            seen = job.items_seen
             members = papers = 0
             first_other = ""
             try:
@@ -129,7 +129,7 @@ class ArxivSource(Source):
                 damage.append(str(e))
                 job.archive_damaged = "; ".join(damage)
                 log.error("%s; kept the papers before the damage (%d papers of this job so far)", e,
-                          job.papers_seen - seen)
+                          job.items_seen - seen)
             if members and not papers:
                 raise SciclipError(
                     f"{tarball}: none of its {members} members is an arXiv paper (a bulk tarball holds "
@@ -158,7 +158,7 @@ class ArxivSource(Source):
         texts: dict[tuple[int, str], str] = {}  # subfigures share their figure's caption: convert it once
         for main, doc in docs:
             for k, v in doc.counts.items():
-                result.figure_skips[k] += v
+                result.skipped_candidates[k] += v
             multi = Counter(c.figure_index for c in doc.candidates if c.subcaption_latex is None)
             for cand in doc.candidates:
                 resolved = figure_graphic(tree, cand, main.parent, yymm)
