@@ -51,7 +51,7 @@ def done(label: str, stats, outdir) -> None:
 
 
 def cmd_arxiv(args) -> int:
-    from sciclip.docs.arxiv import documents_from_tarballs
+    from sciclip.sources.arxiv.documents import documents_from_tarballs
 
     stats = documents_from_tarballs(args.tarball, args.outdir, doc_options(args), args.workers, args.scratch_dir)
     done(" ".join(args.tarball), stats, args.outdir)
@@ -59,7 +59,7 @@ def cmd_arxiv(args) -> int:
 
 
 def cmd_pmc(args) -> int:
-    from sciclip.docs.pmc import documents_from_articles
+    from sciclip.sources.pmc.documents import documents_from_articles
 
     stats = documents_from_articles(args.input, args.outdir, doc_options(args), args.workers, args.scratch_dir)
     done(" ".join(args.input), stats, args.outdir)
@@ -82,14 +82,14 @@ def cmd_unit(args) -> int:
     members = unit_members(args.units, args.unit)
     opts = doc_options(args)
     if args.source == "arxiv":
-        from sciclip.docs.arxiv import documents_from_tarballs
+        from sciclip.sources.arxiv.documents import documents_from_tarballs
 
         if not args.inputs:
             raise SciclipError("--source arxiv needs --inputs (the folder holding the unit's tarballs)")
         tarballs = [Path(args.inputs) / f"{m.rsplit('/', 1)[-1].removesuffix('.tar')}.tar" for m in members]
         stats = documents_from_tarballs(tarballs, args.outdir, opts, args.workers, args.scratch_dir, args.unit)
     elif args.source == "pmc":
-        from sciclip.docs.pmc import documents_from_articles
+        from sciclip.sources.pmc.documents import documents_from_articles
         from sciclip.sources.pmc.download import download_batch
         from sciclip.sources.pmc.index import read_index
 

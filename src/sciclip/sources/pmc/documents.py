@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from sciclip.docs.jats_body import jats_document
 from sciclip.docs.job import DocResult, DocSource, DocStats, run_documents
 from sciclip.docs.model import RawDocument
 from sciclip.docs.options import DocOptions
@@ -20,6 +19,7 @@ from sciclip.sources.base import WorkItem
 from sciclip.sources.pmc.extract import PmcSource
 from sciclip.sources.pmc.extract import _load as load_article  # the pairs' own unpacking and file choice
 from sciclip.sources.pmc.extract import _metadata as article_metadata
+from sciclip.sources.pmc.jats_body import jats_document
 from sciclip.sources.pmc.jats_figures import parse_jats
 from sciclip.sources.uids import sample_uid
 

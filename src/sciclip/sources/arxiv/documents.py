@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sciclip.docs.job import DocResult, DocSource, DocStats, run_documents
-from sciclip.docs.latex_body import latex_document
 from sciclip.docs.model import RawDocument
 from sciclip.docs.options import DocOptions
 from sciclip.errors import Skip
 from sciclip.sources.arxiv.extract import ArxivSource, load_paper, require_paper_member
+from sciclip.sources.arxiv.latex_body import latex_document
 from sciclip.sources.arxiv.tex_source import find_main_files
 from sciclip.sources.base import WorkItem
 from sciclip.sources.uids import sample_uid
