@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from sciclip.docs.model import ImageBlock, TextBlock
-from sciclip.docs.options import DocOptions
 from sciclip.sources.arxiv.latex_body import latex_document
 from sciclip.sources.arxiv.tex_source import SourceTree
+from sciclip.sources.options import DocOptions
 from sciclip.sources.pmc.jats_body import jats_document
 from tests.conftest import FIXTURES
 

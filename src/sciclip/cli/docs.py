@@ -33,7 +33,7 @@ def add_doc_args(p: argparse.ArgumentParser) -> None:
 
 
 def doc_options(args):
-    from sciclip.docs.options import DocOptions
+    from sciclip.sources.options import DocOptions
 
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     try:

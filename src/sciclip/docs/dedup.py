@@ -25,11 +25,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sciclip.docs.job import SHARDS, STATS_NAME, DocStats, write_stats
 from sciclip.docs.model import DocRecord
 from sciclip.docs.reader import read_dir
 from sciclip.docs.writer import DocWriter
-from sciclip.sources.job import bump
+from sciclip.sources.job import SHARDS, STATS_NAME, DocStats, bump, write_stats
 from sciclip.storage.atomic import atomic_dir
 
 SCHEMA = """

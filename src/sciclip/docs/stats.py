@@ -6,10 +6,10 @@ import json
 import os
 from pathlib import Path
 
-from sciclip.docs.job import STATS_NAME
 from sciclip.docs.reader import read_dir
 from sciclip.errors import SciclipError
 from sciclip.shards.stats import length_summary
+from sciclip.sources.job import STATS_NAME
 
 COUNTERS = ("items_seen", "items_with_candidates", "items_with_documents", "candidates_found", "documents", "words",
             "images", "texts")
