@@ -29,10 +29,10 @@ sys.path.insert(0, str(ROOT))
 from PIL import Image  # noqa: E402
 from tests.realdata_eval import pack_papers  # noqa: E402
 
-from sciclip.docs.arxiv import documents_from_tarballs  # noqa: E402
 from sciclip.docs.dedup import dedup_documents  # noqa: E402
-from sciclip.docs.pmc import documents_from_articles  # noqa: E402
-from sciclip.docs.web import documents_from_warcs  # noqa: E402
+from sciclip.sources.arxiv.documents import documents_from_tarballs  # noqa: E402
+from sciclip.sources.cc.web_documents import documents_from_warcs  # noqa: E402
+from sciclip.sources.pmc.documents import documents_from_articles  # noqa: E402
 from sciclip.sources.pmc.jats_figures import parse_jats  # noqa: E402
 
 REAL = ROOT.parent / "shared" / "realdata"

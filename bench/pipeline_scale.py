@@ -105,8 +105,8 @@ def main() -> int:
             st = json.loads((tmp / "shards" / "arxiv" / tb.stem / "stats.json").read_text())
             total_s += s
             peak = max(peak, rss)
-            papers += st["papers_seen"]
-            figs += st["figures_found"]
+            papers += st["items_seen"]
+            figs += st["candidates_found"]
             samples += st["samples_written"]
             for k, v in st["timings_s"].items():
                 split[k] = split.get(k, 0.0) + v
@@ -116,10 +116,10 @@ def main() -> int:
         s, rss = run(sciclip("pmc", "extract", str(tmp / "pmc"), str(tmp / "shards" / "pmc" / "all"),
                              "--workers", str(args.workers)))
         st = json.loads((tmp / "shards" / "pmc" / "all" / "stats.json").read_text())
-        rows.append(("pmc extract (one job)", f"{st['papers_seen']} articles / {st['figures_found']} figures", s,
-                     f"{st['papers_seen'] / s:.1f} articles/s, {st['figures_found'] / s:.1f} figures/s", rss,
+        rows.append(("pmc extract (one job)", f"{st['items_seen']} articles / {st['candidates_found']} figures", s,
+                     f"{st['items_seen'] / s:.1f} articles/s, {st['candidates_found'] / s:.1f} figures/s", rss,
                      st["timings_s"]))
-        assert st["figures_found"] == n_pmc_figs
+        assert st["candidates_found"] == n_pmc_figs
 
         dirs = sorted(str(p) for p in (tmp / "shards").glob("*/*"))
         s, rss = run(sciclip("convert", *dirs, "--out", str(tmp / "i2d"), "--samples-per-shard", "500"))

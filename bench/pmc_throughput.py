@@ -89,8 +89,8 @@ def main() -> int:
     print(f"PMC extraction (best of {args.repeat}, workers={args.workers}; floor: plain Pillow, one process)")
     print(f"{'input':34} {'articles':>8} {'figures':>7} {'samples':>7} {'seconds':>8} {'articles/s':>10} "
           f"{'figures/s':>9} {'floor fig/s':>11} {'vs floor':>8}")
-    print(f"{f'synthetic, {args.articles} x {args.figures} figures':34} {s.papers_seen:8d} {s.figures_found:7d} "
-          f"{s.samples_written:7d} {secs:8.2f} {s.papers_seen / secs:10.1f} {s.figures_found / secs:9.1f} "
+    print(f"{f'synthetic, {args.articles} x {args.figures} figures':34} {s.items_seen:8d} {s.candidates_found:7d} "
+          f"{s.samples_written:7d} {secs:8.2f} {s.items_seen / secs:10.1f} {s.candidates_found / secs:9.1f} "
           f"{len(files) / fsecs:11.1f} {(s.samples_written / secs) / (len(files) / fsecs):8.0%}")
     assert n_figs == len(files)
     if REAL_JATS.is_dir():

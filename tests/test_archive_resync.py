@@ -13,9 +13,9 @@ import re
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from sciclip.docs.warc_pages import captured_images, iter_pages
 from sciclip.sample.crawl_files import Image, Page, http_response, member, warc_record
 from sciclip.sources.cc.archive import parse_file
+from sciclip.sources.cc.warc_pages import captured_images, iter_pages
 from sciclip.sources.cc.warc_records import WarcRecords
 from tests.conftest import call_cli
 
@@ -175,8 +175,8 @@ def test_a_truncated_file_keeps_every_record_before_the_cut(tmp_path):
 
 
 def test_damage_goes_into_the_docs_unit_stats(tmp_path):
-    from sciclip.docs.fetch import FetchOptions
-    from sciclip.docs.web import WebOptions, documents_from_warcs
+    from sciclip.sources.cc.page_images import FetchOptions
+    from sciclip.sources.cc.web_documents import WebOptions, documents_from_warcs
 
     parts = [_info()] + [_response(p, 900 if i == 3 else 0) for i, p in enumerate(PAGES)]
     (tmp_path / "lie.warc").write_bytes(b"".join(parts))

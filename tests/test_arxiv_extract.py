@@ -64,13 +64,13 @@ def test_sample_metadata(samples, sample_dir):
 def test_job_statistics(sample_extracted):
     _, stats = sample_extracted
     s = stats["arXiv_src_2001_002"]
-    assert (s.papers_seen, s.papers_with_figures, s.figures_found, s.samples_written) == (3, 2, 8, 5)
-    assert s.skipped_papers == {"corrupt_gzip": 1}
-    assert s.skipped_figures == {"image_decode_error": 1, "image_too_small": 1, "caption_too_short": 1}
+    assert (s.items_seen, s.items_with_candidates, s.candidates_found, s.samples_written) == (3, 2, 8, 5)
+    assert s.skipped_items == {"corrupt_gzip": 1}
+    assert s.skipped_candidates == {"image_decode_error": 1, "image_too_small": 1, "caption_too_short": 1}
     s = stats["arXiv_src_2001_001"]
-    assert s.skipped_figures == {"graphic_not_found": 2, "table_graphic": 1}
-    assert stats["arXiv_src_9901_001"].skipped_papers == {"pdf_only": 1}
-    assert sum(x.papers_seen for x in stats.values()) == sum(len(v) for v in TARBALLS.values())
+    assert s.skipped_candidates == {"graphic_not_found": 2, "table_graphic": 1}
+    assert stats["arXiv_src_9901_001"].skipped_items == {"pdf_only": 1}
+    assert sum(x.items_seen for x in stats.values()) == sum(len(v) for v in TARBALLS.values())
 
 
 def test_workers_do_not_change_the_output(sample_tarballs, tmp_path, sample_extracted):
@@ -119,7 +119,7 @@ def test_image_options_reach_the_output(sample_tarballs, tmp_path):
     samples = [s for p in shards for s in read_shard(p)]
     assert all(max(s["meta"]["width"], s["meta"]["height"]) <= 128 for s in samples)
     assert all(len(s["caption"]) >= 50 for s in samples)
-    assert stats.skipped_figures["caption_too_short"] == 2
+    assert stats.skipped_candidates["caption_too_short"] == 2
 
 
 def test_rerun_replaces_output(sample_tarballs, tmp_path):
@@ -144,7 +144,7 @@ def test_unexpected_error_in_one_paper_spares_the_rest(sample_tarballs, tmp_path
     stats = extract_tarball(t, tmp_path / "o")
     papers = {s["meta"]["paper_id"] for s in read_dir(tmp_path / "o")}
     assert papers == {"2001.00001"}
-    assert stats.skipped_papers == {"paper_error": 1}
+    assert stats.skipped_items == {"paper_error": 1}
 
 
 def test_missing_tarball_is_a_clear_error(tmp_path):

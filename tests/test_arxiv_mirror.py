@@ -167,7 +167,7 @@ def test_members_that_are_not_papers_are_skipped_beside_papers(tmp_path):
     assert rc == 0, err
     import json
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
-    assert stats["skipped_papers"] == {"not_an_arxiv_paper": 1} and stats["samples_written"] == 1
+    assert stats["skipped_items"] == {"not_an_arxiv_paper": 1} and stats["samples_written"] == 1
 
 
 def test_cost_of_a_local_mirror_is_nothing(tmp_path, sample_dir):

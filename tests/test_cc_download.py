@@ -149,5 +149,5 @@ def test_cc_unit_caption_limit_is_min_text_chars(web, tmp_path, limit, short_kep
     captions = sorted(s["caption"] for s in read_dir(tmp_path / "shards"))
     long = ["text a.png", "text b.png", "text theirs.png"]
     assert captions == sorted(long + ["dog"] * 3 if short_kept else long)
-    skipped = json.loads((tmp_path / "shards" / "stats.json").read_text())["skipped_figures"]
+    skipped = json.loads((tmp_path / "shards" / "stats.json").read_text())["skipped_candidates"]
     assert skipped.get("caption_too_short", 0) == (0 if short_kept else 3)

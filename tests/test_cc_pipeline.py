@@ -86,10 +86,11 @@ def test_unit_shards_carry_the_web_provenance(cc_run):
     assert meta["warc_filename"].endswith("00000.warc.gz") and meta["warc_record_offset"] > 0
     assert meta["source"] == "cc" and len(meta["uid"]) == 32 and max(meta["width"], meta["height"]) <= 512
     stats = json.loads((cc_run / "shards" / "CC-MAIN-2024-22_00000" / "stats.json").read_text())
-    assert stats["skipped_papers"] == {"http_404": 1, "opted_out": 1}
-    assert stats["skipped_figures"] == {"unsupported_format": 1}
+    assert stats["nouns"] == {"item": "images", "candidate": "texts", "unit": "unit of crawl files"}
+    assert stats["skipped_items"] == {"http_404": 1, "opted_out": 1}
+    assert stats["skipped_candidates"] == {"unsupported_format": 1}
     later = json.loads((cc_run / "shards" / "CC-MAIN-2024-22_00001" / "stats.json").read_text())
-    assert {"image_too_small", "balanced_out"} <= set(later["skipped_figures"])
+    assert {"image_too_small", "balanced_out"} <= set(later["skipped_candidates"])
 
 
 def test_the_shared_tail_takes_cc_unchanged(cc_run, tmp_path):
@@ -113,7 +114,9 @@ def test_the_shared_tail_takes_cc_unchanged(cc_run, tmp_path):
     reshard([tmp_path / "i2d"], tmp_path / "final", tmp_path / "subset.npy", shard_format="{:05d}.tar",
             shard_stats_format="{:05d}_stats.json")
     assert len(read_dir(tmp_path / "final")) == len(rows)
-    assert "images seen" in format_summary(dataset_stats(units, source="cc"))
+    summary = format_summary(dataset_stats(units, source="cc"))  # in cc's own nouns, never the papers'
+    assert "images seen" in summary and "skipped images: http_404 1" in summary and "texts found" in summary
+    assert "paper" not in summary and "figure" not in summary
 
 
 def test_output_does_not_depend_on_unit_size_or_workers(cc_run, sample_dir, tmp_path):

@@ -87,7 +87,7 @@ def test_cc_feature_runs_end_to_end(cc_workflow):
     assert "A small bird on a branch" in captions and "A calm lake in the morning" in captions  # WARC only
     assert "A brown dog running on the beach" in captions and "Собака на траве" not in captions  # languages: [en]
     stats = json.loads((res / "stats" / "cc.json").read_text())
-    assert stats["samples"] == len(captions) > 0 and stats["skipped_papers"]["opted_out"] == 1
+    assert stats["samples"] == len(captions) > 0 and stats["skipped_items"]["opted_out"] == 1
     pool = json.loads((res / "cc" / "pool" / "summary.json").read_text())
     assert pool["duplicates"] == 2
     final = read_dir(res / "final" / "cc")

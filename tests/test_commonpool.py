@@ -200,8 +200,8 @@ def test_a_unit_of_dead_links_is_counted_not_an_error(tmp_path):
     rep = download_unit([tmp_path / "m.parquet"], tmp_path / "dl", PoolDownloadOptions(serve=str(tmp_path / "web")))
     assert rep["downloaded"] == 0 and rep["failed"] == {"http_404": 3}
     stats = extract_unit(CommonPoolSource(), [tmp_path / "dl"], tmp_path / "shards")
-    assert (stats.papers_seen, stats.samples_written, stats.skipped_papers) == (3, 0, {"http_404": 3})
-    assert json.loads((tmp_path / "shards" / "stats.json").read_text())["skipped_papers"] == {"http_404": 3}
+    assert (stats.items_seen, stats.samples_written, stats.skipped_items) == (3, 0, {"http_404": 3})
+    assert json.loads((tmp_path / "shards" / "stats.json").read_text())["skipped_items"] == {"http_404": 3}
 
 
 def test_the_pool_uid_survives_the_shards_and_the_tail(downloaded, tmp_path):
@@ -217,7 +217,7 @@ def test_the_pool_uid_survives_the_shards_and_the_tail(downloaded, tmp_path):
     fate = sample_pool.expected_uids()
     kept = sorted(u for u, f in fate.items() if f == "sample")
     stats = extract_unit(CommonPoolSource(), [dl], tmp_path / "shards" / "u0")
-    assert stats.samples_written == 6 and stats.skipped_figures == {}
+    assert stats.samples_written == 6 and stats.skipped_candidates == {}
     import tarfile
 
     with tarfile.open(tmp_path / "shards" / "u0" / "00000.tar") as tf:

@@ -11,9 +11,9 @@ import tarfile
 
 import pytest
 
-from sciclip.docs.arxiv import documents_from_tarballs
-from sciclip.docs.options import DocOptions
 from sciclip.docs.reader import read_dir
+from sciclip.sources.arxiv.documents import documents_from_tarballs
+from sciclip.sources.options import DocOptions
 from tests.conftest import REALDATA
 from tests.realdata_eval import normalise_expected, normalise_ours, pack_papers
 

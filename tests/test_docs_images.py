@@ -91,9 +91,9 @@ def test_removed_images_leave_the_rest_in_order(captions):
 def sample_docs(sample_dir, sample_tarballs, tmp_path_factory):
     """The sample's arXiv and PMC documents, their descriptors, the decisions and the cleaned folders."""
     from sciclip.curate.decontaminate import embed_eval
-    from sciclip.docs.arxiv import documents_from_tarballs
     from sciclip.docs.image_descriptors import embed_documents
-    from sciclip.docs.pmc import documents_from_articles
+    from sciclip.sources.arxiv.documents import documents_from_tarballs
+    from sciclip.sources.pmc.documents import documents_from_articles
 
     d = tmp_path_factory.mktemp("docs-images")
     documents_from_tarballs(sample_tarballs, d / "arxiv", workers=2)

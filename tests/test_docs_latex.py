@@ -9,11 +9,11 @@ from pathlib import Path, PurePosixPath
 import pytest
 from PIL import Image
 
-from sciclip.docs.jats_body import jats_document
-from sciclip.docs.latex_body import latex_document
 from sciclip.docs.model import ImageBlock, TextBlock
-from sciclip.docs.options import DocOptions
+from sciclip.sources.arxiv.latex_body import latex_document
 from sciclip.sources.arxiv.tex_source import SourceTree
+from sciclip.sources.options import DocOptions
+from sciclip.sources.pmc.jats_body import jats_document
 from tests.conftest import FIXTURES
 
 PAPER = r"""\documentclass{article}

@@ -12,9 +12,9 @@ import tarfile
 import pytest
 from PIL import Image
 
-from sciclip.docs.options import DocOptions
-from sciclip.docs.pmc import documents_from_articles
 from sciclip.docs.reader import read_dir
+from sciclip.sources.options import DocOptions
+from sciclip.sources.pmc.documents import documents_from_articles
 from sciclip.sources.pmc.jats_figures import parse_jats
 from tests.conftest import REALDATA
 

@@ -12,13 +12,9 @@ import pytest
 from PIL import Image
 from selectolax.lexbor import LexborHTMLParser
 
-import sciclip.docs.fetch as fetch_mod
+import sciclip.sources.cc.page_images as fetch_mod
 from sciclip.docs.dedup import DedupOptions, dedup_documents
-from sciclip.docs.fetch import DownloadedImages, FetchOptions, Img2datasetFetcher
-from sciclip.docs.html_nodes import PageImage, PageText, page_nodes
 from sciclip.docs.reader import read_dir
-from sciclip.docs.warc_pages import decode_html, iter_pages
-from sciclip.docs.web import WebOptions, documents_from_warcs
 from sciclip.docs.web_filters import (
     TextLimits,
     WebFilters,
@@ -29,6 +25,10 @@ from sciclip.docs.web_filters import (
     word_repetition_ratio,
     words,
 )
+from sciclip.sources.cc.html_nodes import PageImage, PageText, page_nodes
+from sciclip.sources.cc.page_images import DownloadedImages, FetchOptions, Img2datasetFetcher
+from sciclip.sources.cc.warc_pages import decode_html, iter_pages
+from sciclip.sources.cc.web_documents import WebOptions, documents_from_warcs
 from tests.conftest import REALDATA
 from tests.docs_web_fixture import BOILERPLATE, PROSE, image, remote_images, write_pages, write_warc
 from tests.servers import StaticHTTP

@@ -11,12 +11,12 @@ import json
 
 import pytest
 
-from sciclip.docs.fetch import FetchOptions
 from sciclip.docs.reader import read_dir
-from sciclip.docs.web import WebOptions, documents_from_warcs
 from sciclip.docs.web_filters import TextLimits, WebFilters, load_word_list, text_reason, words
 from sciclip.docs.web_models import normalize_for_perplexity
 from sciclip.errors import SciclipError
+from sciclip.sources.cc.page_images import FetchOptions
+from sciclip.sources.cc.web_documents import WebOptions, documents_from_warcs
 from tests.conftest import ROOT, run_cli
 from tests.docs_web_fixture import BOILERPLATE, PROSE, page_html, write_warc
 

@@ -186,11 +186,11 @@ def test_cloud_mirror_end_to_end(sample_dir, tmp_path):
     assert got == want
     skipped = {}
     for st in stats:
-        for k, v in st.skipped_papers.items():
+        for k, v in st.skipped_items.items():
             skipped[k] = skipped.get(k, 0) + v
     assert skipped == {"malformed_xml": 2}  # the truncated article and the billion laughs
-    assert sum(st.skipped_figures.get("non_english", 0) for st in stats) == 1
-    assert sum(st.skipped_figures.get("empty_caption", 0) for st in stats) == 1
+    assert sum(st.skipped_candidates.get("non_english", 0) for st in stats) == 1
+    assert sum(st.skipped_candidates.get("empty_caption", 0) for st in stats) == 1
     fetched = sorted(p.name for p in (tmp_path / "dl").rglob("*") if p.is_file())
     assert "mmc1.pdf" not in fetched and "inl1.gif" not in fetched and "f1-thumb.gif" in fetched
     meta = next(s["meta"] for s in samples if s["meta"]["source_path"] == "Fig2A.JPG")

@@ -45,5 +45,5 @@ def test_captions_match_the_ground_truth(scored):
 def test_real_papers_need_no_skips_beyond_negatives(scored):
     _, stats = scored
     st = stats["main"]
-    assert st.papers_seen == 4 and st.skipped_papers == {}
-    assert set(st.skipped_figures) <= {"uncaptioned_graphic"}  # sympy's inline logo graphics
+    assert st.items_seen == 4 and st.skipped_items == {}
+    assert set(st.skipped_candidates) <= {"uncaptioned_graphic"}  # sympy's inline logo graphics

@@ -78,7 +78,7 @@ def test_counts_table_comes_first_with_every_reason(results, tmp_path):
     table = (tmp_path / "counts.html").read_text()
     rows = dict(re.findall(r"<tr><td>(.*?)</td><td class='n'>(.*?)</td></tr>", table))
     stats = json.loads((res / "stats" / "arxiv.json").read_text())
-    assert rows["papers seen"] == str(stats["papers_seen"]) and rows["figures found"] == str(stats["figures_found"])
+    assert rows["papers seen"] == str(stats["items_seen"]) and rows["figures found"] == str(stats["candidates_found"])
     assert rows["&nbsp;&nbsp;skipped: corrupt_gzip"] == "1"
     assert rows["&nbsp;&nbsp;removed: near-duplicate of an evaluation image"] == "2"
     assert rows["&nbsp;&nbsp;removed: exact duplicate"] == "1"
@@ -109,9 +109,9 @@ def test_each_source_is_labelled_in_its_own_nouns(results, tmp_path):
     shutil.copytree(results[0], res)
     unit = res / "cc" / "shards" / "CC-MAIN-2024-22_00000"
     unit.mkdir(parents=True)
-    (unit / "stats.json").write_text(json.dumps({"papers_seen": 5, "figures_found": 7, "samples_written": 3,
-                                                 "skipped_papers": {"opted_out": 2},
-                                                 "skipped_figures": {"balanced_out": 4}}))
+    (unit / "stats.json").write_text(json.dumps({"items_seen": 5, "candidates_found": 7, "samples_written": 3,
+                                                 "skipped_items": {"opted_out": 2},
+                                                 "skipped_candidates": {"balanced_out": 4}}))
     (res / "stats" / "cc.json").write_text(json.dumps(dataset_stats([unit], source="cc")))
     make_report_figures(res, tmp_path / "out", ["arxiv", "cc"], 0.75)
     table = (tmp_path / "out" / "counts.html").read_text()

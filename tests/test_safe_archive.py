@@ -156,7 +156,7 @@ def test_gzip_bomb_paper_is_skipped_and_neighbours_land(tmp_path):
     tarball.write_bytes(_tar(members))
     stats = extract_tarball(tarball, tmp_path / "out", ExtractOptions(max_paper_bytes=1 << 20))
     assert [s["caption"] for s in read_dir(tmp_path / "out")] == ["Before the bomb figure.", "After the bomb figure."]
-    assert stats.skipped_papers == {"inflate_cap": 1}
+    assert stats.skipped_items == {"inflate_cap": 1}
 
 
 def test_damaged_tarball_inside_a_work_unit_spares_the_next(tmp_path):

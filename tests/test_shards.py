@@ -95,7 +95,7 @@ def test_stats_on_foreign_and_our_shards(foreign, sample_extracted):
     root, stats = sample_extracted
     ours = dataset_stats([root / name for name in sorted(stats)], source="arxiv")
     assert ours["samples"] == ours["samples_written"] == sum(s.samples_written for s in stats.values())
-    assert ours["papers_seen"] == 12 and ours["skipped_papers"] == {"corrupt_gzip": 1, "pdf_only": 1}
+    assert ours["items_seen"] == 12 and ours["skipped_items"] == {"corrupt_gzip": 1, "pdf_only": 1}
     assert ours["caption_chars"]["count"] == ours["samples"]
     assert ours["caption_words"]["mean"] > 5
 

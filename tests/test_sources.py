@@ -1,5 +1,6 @@
 """The source interface, the registry, unit planning and config->flag translation: a toy source goes through
-the shared job machinery and the whole shard tail without any change to shared code."""
+the shared job machinery, for both outputs (pairs, then the whole shard tail; documents), without any change
+to shared code."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from sciclip.docs.model import ImageBlock, RawDocument, TextBlock
 from sciclip.errors import SciclipError, Skip
 from sciclip.sources.base import Candidate, Source, WorkItem
 from sciclip.sources.registry import register, source_columns, sources, unregister
@@ -29,28 +31,48 @@ from tests.conftest import read_dir
 class ToySource(Source):
     name = "toy"
     noun = "pages"
+    candidate_noun = "images"
     item_error = "page_error"
     columns = {"page_url": "string"}
 
-    def items(self, inputs, job):
+    def items(self, inputs, job, scratch):
         for f in inputs:
             for page in json.loads(f.read_text()):
                 yield WorkItem(page["id"], (str(f.parent), page), 1)
 
-    def candidates(self, item, scratch, result):
+    @staticmethod
+    def _page(item):
         folder, page = item.payload
         if page.get("broken"):
             raise RuntimeError("cannot parse this page")
         if page.get("robots"):
             raise Skip("robots_disallowed")
+        return Path(folder), page
+
+    def candidates(self, item, scratch, result):
+        folder, page = self._page(item)
         for i, img in enumerate(page["images"]):
             if img.get("tracking_pixel"):
                 yield Skip("tracking_pixel", img["file"])
                 continue
-            path = Path(folder) / img["file"]
+            path = folder / img["file"]
             yield Candidate(caption=img["alt"], image_path=path if path.is_file() else None, source_path=img["file"],
                             image_ref=img["file"], uid_parts=(page["id"], str(i)),
                             meta={"page_url": f"https://example.org/{page['id']}"})
+
+    def documents(self, item, scratch, result):  # the page as one document: its title, each image, its alt text
+        folder, page = self._page(item)
+        blocks = [TextBlock(f"Page {page['id']} of the toy site", kind="title")]
+        for img in page["images"]:
+            result.candidates_found += 1
+            if img.get("tracking_pixel"):
+                result.skipped_images["tracking_pixel"] += 1
+                continue
+            path = folder / img["file"]
+            blocks.append(ImageBlock(ref=img["file"], path=path if path.is_file() else None,
+                                     missing="" if path.is_file() else "graphic_not_found"))
+            blocks.append(TextBlock(img["alt"], kind="caption"))
+        yield RawDocument(f"toy-{page['id']}", "toy", blocks, {"url": f"https://example.org/{page['id']}"})
 
     def provenance_url(self, meta):
         return f"{meta['page_url']}#{meta['source_path']}"
@@ -95,9 +117,9 @@ def test_toy_source_runs_through_the_job_and_the_tail(toy, tmp_path):
 
     assert "toy" in sources() and source_columns()[-1] == "page_url"
     stats = extract_unit(ToySource(), [_toy_unit(tmp_path / "in")], tmp_path / "shards" / "u1", workers=2)
-    assert (stats.source, stats.papers_seen, stats.figures_found, stats.samples_written) == ("toy", 4, 5, 2)
-    assert stats.skipped_papers == {"page_error": 1, "robots_disallowed": 1}
-    assert stats.skipped_figures == {"tracking_pixel": 1, "caption_too_short": 1, "graphic_not_found": 1}
+    assert (stats.source, stats.items_seen, stats.candidates_found, stats.samples_written) == ("toy", 4, 5, 2)
+    assert stats.skipped_items == {"page_error": 1, "robots_disallowed": 1}
+    assert stats.skipped_candidates == {"tracking_pixel": 1, "caption_too_short": 1, "graphic_not_found": 1}
     samples = read_dir(tmp_path / "shards")
     assert [s["meta"]["caption"] for s in samples] == ["A red square on a page about colours",
                                                        "A green square, the same file as above, longer caption"]
@@ -105,7 +127,10 @@ def test_toy_source_runs_through_the_job_and_the_tail(toy, tmp_path):
     assert meta["source"] == "toy" and meta["page_url"] == "https://example.org/p1" and len(meta["uid"]) == 32
     assert {"sha256", "width", "height", "image_format", "source_path"} <= set(meta)
     assert "toy: 2 samples" in format_summary(dataset_stats(tmp_path / "shards", source="toy"))
-    assert "pages seen 4" in format_summary(dataset_stats(tmp_path / "shards", source="toy"))
+    summary = format_summary(dataset_stats(tmp_path / "shards", source="toy"))  # the toy's nouns, read from its stats
+    assert "pages seen 4 (2 with images, 2 with samples), images found 5" in summary
+    assert "skipped pages: page_error 1, robots_disallowed 1" in summary
+    assert "skipped images: caption_too_short 1, graphic_not_found 1, tracking_pixel 1" in summary
 
     convert([tmp_path / "shards" / "u1"], tmp_path / "i2d")
     assert "page_url" in columns()
@@ -125,6 +150,31 @@ def test_a_toy_unit_is_byte_identical_whatever_the_workers(toy, tmp_path):
     extract_unit(ToySource(), [unit], tmp_path / "a", workers=1)
     extract_unit(ToySource(), [unit], tmp_path / "b", workers=2)
     assert (tmp_path / "a" / "00000.tar").read_bytes() == (tmp_path / "b" / "00000.tar").read_bytes()
+
+
+def test_toy_source_gives_documents_through_the_same_job(toy, tmp_path):
+    from sciclip.docs.reader import read_dir as read_documents
+    from sciclip.sources.job import run_unit
+
+    assert ToySource.outputs() == ("pairs", "documents") and sources()["commonpool"].outputs() == ("pairs",)
+    unit = _toy_unit(tmp_path / "in")
+    stats = run_unit(ToySource(), [unit], tmp_path / "docs" / "u1", "documents", workers=2)
+    # the job's shared parts as for the pairs: the same items, the same skipped items, the source's nouns
+    assert (stats.items_seen, stats.candidates_found, stats.documents) == (4, 5, 2)
+    assert stats.skipped_items == {"page_error": 1, "robots_disallowed": 1}
+    assert stats.skipped_images["tracking_pixel"] == 1 and stats.skipped_images["graphic_not_found"] == 1
+    on_disk = json.loads((tmp_path / "docs" / "u1" / "stats.json").read_text())
+    assert on_disk["nouns"]["item"] == "pages" and on_disk["documents"] == 2
+    docs = {d.id: d for d in read_documents(tmp_path / "docs" / "u1")}
+    assert sorted(docs) == ["toy-p1", "toy-p2"]
+    p1 = docs["toy-p1"]
+    assert p1.texts == ["Page p1 of the toy site", None, "A red square on a page about colours"]
+    assert p1.n_images == 1 and p1.image_bytes[1][:2] == b"\xff\xd8"  # converted by the shared pipeline (JPEG)
+    assert p1.general_metadata["url"] == "https://example.org/p1"
+    again = run_unit(ToySource(), [unit], tmp_path / "docs" / "u2", "documents", workers=1)
+    assert (again.documents, again.words, again.images) == (stats.documents, stats.words, stats.images)
+    with pytest.raises(SciclipError, match="gives no documents"):
+        run_unit(sources()["commonpool"](), [tmp_path / "in"], tmp_path / "docs" / "cp", "documents")
 
 
 def test_registry_names_sources_in_a_fixed_order(toy):

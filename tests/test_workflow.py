@@ -69,7 +69,7 @@ def test_demo_run_produces_expected_shards_readable_by_webdataset(first_run):
         got[(meta["paper_id"], meta["source_path"])] = caption
     assert got == expected_pairs()
     stats = json.loads((first_run / "results" / "stats" / "arxiv.json").read_text())
-    assert stats["samples"] == len(got) and stats["papers_seen"] == 12
+    assert stats["samples"] == len(got) and stats["items_seen"] == 12
     assert stats["caption_chars"]["count"] == len(got)
     for log in ("arxiv/extract/arXiv_src_2001_002.log", "arxiv/download/arXiv_src_2001_002.log"):
         assert (first_run / "results" / "logs" / log).is_file()
@@ -163,7 +163,7 @@ def test_commonpool_output_is_the_sample_pool_minus_dead_links(first_run):
     for f in fate.values():
         if f != "sample":
             dead[f] = dead.get(f, 0) + 1
-    assert stats["skipped_papers"] == dead and stats["samples"] == 6 and stats["papers_seen"] == 10
+    assert stats["skipped_items"] == dead and stats["samples"] == 6 and stats["items_seen"] == 10
     report = json.loads((res / "commonpool" / "decontamination.json").read_text())
     assert (report["contaminated"], report["exact_duplicates"], report.get("dedup")) == (0, 0, False)
     assert not (res / "commonpool" / "scores").exists()  # the pool is DataComp's, decontaminated already
@@ -200,7 +200,7 @@ def test_pmc_shards_land_beside_arxiv_one_job_per_batch(first_run):
     got = {(json.loads(m)["pmcid"], json.loads(m)["source_path"]): t.decode() for t, m in ds}
     assert got == {k: v for k, v in expected_pmc().items() if k[0].startswith("PMC1")}
     stats = json.loads((first_run / "results" / "stats" / "pmc.json").read_text())
-    assert stats["papers_seen"] == 7 and stats["skipped_papers"] == {"malformed_xml": 2}
+    assert stats["items_seen"] == 7 and stats["skipped_items"] == {"malformed_xml": 2}
     downloads = first_run / "results" / "pmc" / "downloads"
     assert not downloads.exists() or not any(downloads.iterdir())  # keep_downloads: false
     r = snakemake(first_run, "-n", "--forcerun", "extract", "--cores", "2")
@@ -325,7 +325,7 @@ def test_selection_from_config(tmp_path):
     dirs = sorted(p.name for p in (wd / "results" / "arxiv" / "shards").iterdir())
     assert dirs == ["arXiv_src_9901_001"]
     stats = json.loads((wd / "results" / "stats" / "arxiv.json").read_text())
-    assert stats["papers_seen"] == 3
+    assert stats["items_seen"] == 3
 
 
 def test_workflow_against_s3(tmp_path, sample_dir, monkeypatch):
@@ -646,7 +646,7 @@ def test_coarser_work_units_and_one_core_give_the_same_data(first_run, tmp_path)
         b = {p.name: p.read_bytes() for p in (wd / "results" / sub).glob("*.tar")}
         assert a and a == b, sub
     stats = json.loads((wd / "results" / "stats" / "arxiv.json").read_text())
-    assert stats["papers_seen"] == 12 and stats["skipped_papers"] == {"corrupt_gzip": 1, "pdf_only": 1}
+    assert stats["items_seen"] == 12 and stats["skipped_items"] == {"corrupt_gzip": 1, "pdf_only": 1}
 
 
 def test_html_report_holds_the_figures(first_run):
@@ -840,7 +840,7 @@ def test_own_papers_become_shards_through_the_mirror_command_and_the_workflow(tm
                                  "pmc:\n  enabled: false\ncc:\n  enabled: false\n")
     snakemake(wd, "--cores", "2", "results/stats/arxiv.json", "--configfile", "config/config.yaml", "own.yaml")
     stats = json.loads((wd / "results" / "stats" / "arxiv.json").read_text())
-    assert (stats["papers_seen"], stats["samples"]) == (6, 4)
+    assert (stats["items_seen"], stats["samples"]) == (6, 4)
     assert sorted(p.name for p in (wd / "results" / "arxiv" / "shards").iterdir()) == [
         "arXiv_src_2312_001", "arXiv_src_2401_001", "arXiv_src_9901_001"]
     assert "a local mirror, nothing to download" in (wd / "results" / "logs" / "arxiv" / "select.log").read_text()

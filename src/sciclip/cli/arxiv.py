@@ -156,7 +156,7 @@ def cmd_extract(args) -> int:
 
     stats = extract_tarballs(args.tarball, args.outdir, extract_options(args), workers=args.workers,
                              scratch_root=args.scratch_dir)
-    say(done_line(" ".join(args.tarball), stats, "papers", args.outdir))
+    say(done_line(" ".join(args.tarball), stats, args.outdir))
     return 0
 
 
@@ -167,7 +167,7 @@ def cmd_unit(args) -> int:
     tarballs = [Path(args.inputs) / f"{n}.tar" for n in _unit_tarballs(args)]
     stats = extract_tarballs(tarballs, args.outdir, extract_options(args), workers=args.workers,
                              scratch_root=args.scratch_dir)
-    say(done_line(args.unit, stats, "papers", args.outdir))
+    say(done_line(args.unit, stats, args.outdir))
     return 0
 
 

@@ -227,7 +227,7 @@ def cmd_unit(args) -> int:
     opts = replace(extract_options(args), min_caption_chars=args.min_text_chars)
     source = CommonCrawlSource(opts, load_counts(args.counts), args.t, args.seed)
     stats = extract_unit(source, [args.downloads], args.outdir, args.workers, args.scratch_dir, label=args.unit)
-    say(done_line(args.unit, stats, "images", args.outdir))
+    say(done_line(args.unit, stats, args.outdir))
     return 0
 
 

@@ -134,14 +134,15 @@ def extract_options(args):
                           placeholders=args.placeholders)
 
 
-def done_line(name: str, stats, noun: str, outdir) -> str:
-    """The job's one summary line; what was lost (skipped items, refused members, a damaged input) is in it,
-    so partial damage is seen without reading the log."""
-    line = (f"{name}: {stats.papers_seen} {noun}, {stats.figures_found} figures, {stats.samples_written} samples "
-            f"-> {outdir}")
+def done_line(name: str, stats, outdir) -> str:
+    """The job's one summary line, in the source's nouns; what was lost (skipped items, refused members, a
+    damaged input) is in it, so partial damage is seen without reading the log."""
+    item, candidate = stats.nouns["item"], stats.nouns["candidate"]
+    line = (f"{name}: {stats.items_seen} {item}, {stats.candidates_found} {candidate}, {stats.samples_written} "
+            f"samples -> {outdir}")
     extra = []
-    if stats.skipped_papers:
-        extra.append(f"skipped {noun}: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.skipped_papers.items())))
+    if stats.skipped_items:
+        extra.append(f"skipped {item}: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.skipped_items.items())))
     if stats.refused_members:
         extra.append("refused members: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.refused_members.items())))
     if stats.archive_damaged:

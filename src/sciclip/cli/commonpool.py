@@ -96,7 +96,7 @@ def cmd_unit(args) -> int:
 
     source = CommonPoolSource(extract_options(args))
     stats = extract_unit(source, args.downloads, args.outdir, args.workers, args.scratch_dir, label=args.unit)
-    say(done_line(args.unit, stats, "urls", args.outdir))
+    say(done_line(args.unit, stats, args.outdir))
     return 0
 
 

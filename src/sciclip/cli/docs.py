@@ -45,7 +45,7 @@ def add_doc_args(p: argparse.ArgumentParser) -> None:
 
 
 def doc_options(args):
-    from sciclip.docs.options import DocOptions
+    from sciclip.sources.options import DocOptions
 
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     try:
@@ -58,12 +58,12 @@ def doc_options(args):
 
 
 def done(label: str, stats, outdir) -> None:
-    say(f"{label}: {stats.items_seen} items, {stats.documents} documents, {stats.words} words, "
+    say(f"{label}: {stats.items_seen} {stats.nouns['item']}, {stats.documents} documents, {stats.words} words, "
         f"{stats.images} images -> {outdir}")
 
 
 def cmd_arxiv(args) -> int:
-    from sciclip.docs.arxiv import documents_from_tarballs
+    from sciclip.sources.arxiv.documents import documents_from_tarballs
 
     stats = documents_from_tarballs(args.tarball, args.outdir, doc_options(args), args.workers, args.scratch_dir)
     done(" ".join(args.tarball), stats, args.outdir)
@@ -71,7 +71,7 @@ def cmd_arxiv(args) -> int:
 
 
 def cmd_pmc(args) -> int:
-    from sciclip.docs.pmc import documents_from_articles
+    from sciclip.sources.pmc.documents import documents_from_articles
 
     stats = documents_from_articles(args.input, args.outdir, doc_options(args), args.workers, args.scratch_dir)
     done(" ".join(args.input), stats, args.outdir)
@@ -94,14 +94,14 @@ def cmd_unit(args) -> int:
     members = unit_members(args.units, args.unit)
     opts = doc_options(args)
     if args.source == "arxiv":
-        from sciclip.docs.arxiv import documents_from_tarballs
+        from sciclip.sources.arxiv.documents import documents_from_tarballs
 
         if not args.inputs:
             raise SciclipError("--source arxiv needs --inputs (the folder holding the unit's tarballs)")
         tarballs = [Path(args.inputs) / f"{m.rsplit('/', 1)[-1].removesuffix('.tar')}.tar" for m in members]
         stats = documents_from_tarballs(tarballs, args.outdir, opts, args.workers, args.scratch_dir, args.unit)
     elif args.source == "pmc":
-        from sciclip.docs.pmc import documents_from_articles
+        from sciclip.sources.pmc.documents import documents_from_articles
         from sciclip.sources.pmc.download import download_batch
         from sciclip.sources.pmc.index import read_index
 

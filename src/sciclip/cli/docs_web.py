@@ -94,9 +94,9 @@ def add_web_args(p: argparse.ArgumentParser) -> None:
 
 
 def web_options(args):
-    from sciclip.docs.fetch import FetchOptions
-    from sciclip.docs.web import WebOptions
     from sciclip.docs.web_filters import TextLimits, WebFilters
+    from sciclip.sources.cc.page_images import FetchOptions
+    from sciclip.sources.cc.web_documents import WebOptions
 
     if args.language and not args.language_model:
         raise SciclipError("--language needs --language-model (fastText's lid.176.bin)")
@@ -135,7 +135,7 @@ def _word_list(path: str | None) -> frozenset:
 
 def cmd_web(args) -> int:
     from sciclip.cli.docs import doc_options, done
-    from sciclip.docs.web import documents_from_warcs
+    from sciclip.sources.cc.web_documents import documents_from_warcs
 
     stats = documents_from_warcs(args.warc, args.outdir, doc_options(args), web_options(args), args.workers,
                                  args.scratch_dir)

@@ -130,7 +130,7 @@ def cmd_extract(args) -> int:
 
     stats = extract_articles(args.input, args.outdir, extract_options(args), _jats_options(args),
                              workers=args.workers, scratch_root=args.scratch_dir)
-    say(done_line(args.input, stats, "articles", args.outdir))
+    say(done_line(args.input, stats, args.outdir))
     return 0
 
 
@@ -149,7 +149,7 @@ def cmd_batch(args) -> int:
                              workers=args.workers, scratch_root=args.scratch_dir, label=label)
     if not args.keep_downloads:
         shutil.rmtree(args.downloads, ignore_errors=True)
-    say(done_line(label, stats, "articles", args.outdir))
+    say(done_line(label, stats, args.outdir))
     return 0
 
 

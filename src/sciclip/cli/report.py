@@ -126,8 +126,8 @@ def cmd_demo_summary(args) -> int:
         print(f"\nshards: {stats['directory']}  (stats: {f})")
         print(format_summary(stats))
         if not stats["samples"]:
-            noun = (stats.get("nouns") or {}).get("item", "papers")
-            print(f"  no samples: none of the {stats.get('papers_seen', 0)} {noun} seen gave one (the skip reasons "
+            noun = (stats.get("nouns") or {}).get("item", "items")
+            print(f"  no samples: none of the {stats.get('items_seen', 0)} {noun} seen gave one (the skip reasons "
                   "above say why)")
         report = results / stats["source"] / "decontamination.json"
         if report.is_file():

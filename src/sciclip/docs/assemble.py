@@ -18,6 +18,7 @@ from pathlib import Path
 from sciclip.docs.model import DocRecord, ImageBlock, RawDocument, TextBlock
 from sciclip.errors import Skip
 from sciclip.images.pipeline import ConvertedImage, ImageOptions, convert_image
+from sciclip.sources.options import DocOptions
 from sciclip.sources.uids import sample_uid
 
 # an extra check on a converted image (web filters: format, size, aspect ratio): a reason, or None to keep it
@@ -89,3 +90,14 @@ def assemble(raw: RawDocument, opts: ImageOptions, skipped: Counter, scratch: Pa
     record = DocRecord(raw.doc_id, raw.source, texts, images, data_col, metadata, dict(raw.general))
     record.check()
     return record
+
+
+def keep_record(record: DocRecord, opts: DocOptions) -> str | None:
+    """Why a document is not written, or None: no content, or below the configured minimums."""
+    if not record.texts:
+        return "empty_document"
+    if record.words < opts.min_words:
+        return "too_few_words"
+    if record.n_images < opts.min_images:
+        return "too_few_images"
+    return None

@@ -5,7 +5,7 @@ A removed image's position goes; its caption (the first paragraph after its imag
 treat a figure whose image cannot be had that way, and decontamination is about images, not words. With
 ``captions="drop"`` the caption goes too, once every image it belongs to has gone. Adjacent texts are merged
 again, so texts and images still alternate. A changed document must still pass the document rules
-(``job.keep_record``: some text, ``min_words``, ``min_images``), else it is dropped; every removal is counted by
+(``assemble.keep_record``: some text, ``min_words``, ``min_images``), else it is dropped; every removal is counted by
 reason in ``stats.json`` (images: ``skipped_images``; documents: ``skipped_documents`` as
 ``<rule>_after_decontamination`` or ``<rule>_after_image_dedup``; captions: ``removed``) and listed in
 ``removed/images.parquet`` (a subfolder: it is not a document shard; the report's page shows them), with the
@@ -25,14 +25,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sciclip.docs.assemble import keep_record
 from sciclip.docs.image_removals import CONTAMINATED, REASONS, REMOVAL, TOO_FREQUENT
-from sciclip.docs.job import SHARDS, STATS_NAME, DocStats, keep_record, write_stats
 from sciclip.docs.model import DocRecord
-from sciclip.docs.options import KEEP_DROP, DocOptions
 from sciclip.docs.reader import read_dir
 from sciclip.docs.writer import DocWriter
 from sciclip.errors import SciclipError
-from sciclip.sources.job import bump
+from sciclip.sources.job import SHARDS, STATS_NAME, DocStats, bump, write_stats
+from sciclip.sources.options import KEEP_DROP, DocOptions
 from sciclip.storage.atomic import atomic_dir
 
 REMOVED = "removed/images.parquet"
@@ -42,8 +42,9 @@ REMOVED_SCHEMA = pa.schema([
     ("reason", pa.string()), ("score", pa.float32()), ("earlier_documents", pa.int32()), ("caption", pa.string()),
     ("document_kept", pa.bool_()), ("image_bytes", pa.binary()),
 ])
-_COUNTED = ("items_seen", "items_with_documents", "figures_found", "skipped_items", "skipped_documents",
-            "skipped_images", "removed", "refused_members", "archive_damaged", "timings_s")
+_COUNTED = ("nouns", "items_seen", "items_with_candidates", "items_with_documents", "candidates_found",
+            "skipped_items", "skipped_documents", "skipped_images", "removed", "refused_members", "archive_damaged",
+            "timings_s")
 
 
 @dataclass(frozen=True)

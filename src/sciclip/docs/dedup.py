@@ -25,11 +25,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sciclip.docs.job import SHARDS, STATS_NAME, DocStats, write_stats
 from sciclip.docs.model import DocRecord
 from sciclip.docs.reader import read_dir
 from sciclip.docs.writer import DocWriter
-from sciclip.sources.job import bump
+from sciclip.sources.job import SHARDS, STATS_NAME, DocStats, bump, write_stats
 from sciclip.storage.atomic import atomic_dir
 
 SCHEMA = """
@@ -60,7 +59,9 @@ def _unit_totals(dirs: list[Path]) -> DocStats:
             continue
         unit = json.loads(path.read_text())
         total.items_seen += unit.get("items_seen", 0)
-        total.figures_found += unit.get("figures_found", 0)
+        total.candidates_found += unit.get("candidates_found", 0)
+        total.items_with_candidates += unit.get("items_with_candidates", 0)
+        total.nouns = total.nouns or unit.get("nouns") or {}
         for key in ("skipped_items", "skipped_documents", "skipped_images", "removed"):
             for k, v in (unit.get(key) or {}).items():
                 bump(getattr(total, key), k, v)

@@ -6,18 +6,19 @@ import json
 import os
 from pathlib import Path
 
-from sciclip.docs.job import STATS_NAME
 from sciclip.docs.reader import read_dir
 from sciclip.errors import SciclipError
 from sciclip.shards.stats import length_summary
+from sciclip.sources.job import STATS_NAME
 
-COUNTERS = ("items_seen", "items_with_documents", "documents", "words", "images", "texts", "figures_found")
+COUNTERS = ("items_seen", "items_with_candidates", "items_with_documents", "candidates_found", "documents", "words",
+            "images", "texts")
 REASON_MAPS = ("skipped_items", "skipped_documents", "skipped_images", "removed", "refused_members")
 
 
 def docs_stats(directories: list[str | os.PathLike], source: str | None = None) -> dict:
     """Sum the ``stats.json`` of each unit folder and describe the documents they hold."""
-    out: dict = {"source": source, "units": 0, **{k: 0 for k in COUNTERS}, **{k: {} for k in REASON_MAPS},
+    out: dict = {"source": source, "nouns": {}, "units": 0, **{k: 0 for k in COUNTERS}, **{k: {} for k in REASON_MAPS},
                  "damaged_units": []}
     words: list[int] = []
     images: list[int] = []
@@ -27,6 +28,7 @@ def docs_stats(directories: list[str | os.PathLike], source: str | None = None) 
             raise SciclipError(f"{path}: no such file (not a document unit folder?)")
         unit = json.loads(path.read_text())
         out["units"] += 1
+        out["nouns"] = out["nouns"] or unit.get("nouns") or {}
         for k in COUNTERS:
             out[k] += int(unit.get(k, 0))
         for k in REASON_MAPS:
@@ -45,6 +47,7 @@ def docs_stats(directories: list[str | os.PathLike], source: str | None = None) 
 
 
 def summary_line(s: dict) -> str:
-    return (f"{s['source'] or 'documents'}: {s['documents']} documents from {s['items_seen']} items, "
-            f"{s['words']} words, {s['images']} images; skipped items {s['skipped_items'] or {}}, "
+    item = (s.get("nouns") or {}).get("item", "items")
+    return (f"{s['source'] or 'documents'}: {s['documents']} documents from {s['items_seen']} {item}, "
+            f"{s['words']} words, {s['images']} images; skipped {item} {s['skipped_items'] or {}}, "
             f"documents {s['skipped_documents'] or {}}, images {s['skipped_images'] or {}}")

@@ -12,14 +12,13 @@ from pathlib import Path
 
 from sciclip.storage.tables import read_json
 
-STATS_KEYS = ("papers_seen", "figures_found", "samples_written")
+STATS_KEYS = ("items_seen", "candidates_found", "samples_written")
 DECON_KEYS = ("samples", "kept", "contaminated", "exact_duplicates")
 
 
 def nouns(stats: dict) -> dict[str, str]:
-    """The source's nouns as its stats record them (``sciclip stats``); stats written before they did: the
-    paper sources' words."""
-    return {"item": "papers", "candidate": "figures", "unit": "unit", **(stats.get("nouns") or {})}
+    """The source's nouns as its stats record them (``sciclip stats``); where they lack one, the neutral word."""
+    return {"item": "items", "candidate": "candidates", "unit": "unit", **(stats.get("nouns") or {})}
 
 
 def load_source(results: Path, source: str) -> dict:
@@ -53,12 +52,12 @@ def count_rows(data: dict[str, dict]) -> list[tuple[str, list[int | str]]]:
     def named(kind: str) -> str:  # "papers / articles / images": each source's own noun, once
         return " / ".join(dict.fromkeys(nouns(data[s]["stats"])[kind] for s in sources))
 
-    rows = [row(f"{named('item')} seen", stat("papers_seen"))]
-    rows += [row(f"&nbsp;&nbsp;skipped: {r}", lambda d, r=r: (d["stats"].get("skipped_papers") or {}).get(r, 0))
-             for r in reasons("skipped_papers")]
-    rows.append(row(f"{named('candidate')} found", stat("figures_found")))
-    rows += [row(f"&nbsp;&nbsp;skipped: {r}", lambda d, r=r: (d["stats"].get("skipped_figures") or {}).get(r, 0))
-             for r in reasons("skipped_figures")]
+    rows = [row(f"{named('item')} seen", stat("items_seen"))]
+    rows += [row(f"&nbsp;&nbsp;skipped: {r}", lambda d, r=r: (d["stats"].get("skipped_items") or {}).get(r, 0))
+             for r in reasons("skipped_items")]
+    rows.append(row(f"{named('candidate')} found", stat("candidates_found")))
+    rows += [row(f"&nbsp;&nbsp;skipped: {r}", lambda d, r=r: (d["stats"].get("skipped_candidates") or {}).get(r, 0))
+             for r in reasons("skipped_candidates")]
     rows.append(row("samples extracted", stat("samples_written")))
     rows.append(row("&nbsp;&nbsp;removed: near-duplicate of an evaluation image", decon("contaminated")))
     rows.append(row("&nbsp;&nbsp;removed: exact duplicate", decon("exact_duplicates")))

@@ -124,8 +124,8 @@ def make_report_figures(results: str | Path, out: str | Path, sources: list[str]
     for ax, s in zip(axes[0], sources):
         stats = load_source(results, s)["stats"]
         item, candidate = (nouns(stats)[k].removesuffix("s") for k in ("item", "candidate"))
-        reasons = {f"{k} ({item})": v for k, v in (stats.get("skipped_papers") or {}).items()}
-        reasons |= {f"{k} ({candidate})": v for k, v in (stats.get("skipped_figures") or {}).items()}
+        reasons = {f"{k} ({item})": v for k, v in (stats.get("skipped_items") or {}).items()}
+        reasons |= {f"{k} ({candidate})": v for k, v in (stats.get("skipped_candidates") or {}).items()}
         names = sorted(reasons, key=lambda k: (-reasons[k], k))
         ax.barh(range(len(names)), [reasons[k] for k in names], color="#ee6677")
         ax.set_yticks(range(len(names)), names)

@@ -1,8 +1,8 @@
 """Dataset statistics: counts from the extraction jobs, caption lengths from the shards themselves.
 
 ``sciclip stats DIR`` works on any WebDataset directory (ours or not): it reads every ``*.tar`` below
-DIR for samples and captions; when our per-job ``stats.json`` files are there too, their paper/figure
-counters and skip reasons are summed in.
+DIR for samples and captions; when our per-job ``stats.json`` files are there too, their item/candidate
+counters and skip reasons are summed in (the schema, the same for every source: ``config/README.md``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,17 @@ from sciclip.shards.reader import IMAGE_EXTS, check_shards, cut_in_a_header, spl
 
 log = logging.getLogger(__name__)
 
-COUNTERS = ("papers_seen", "papers_with_figures", "papers_with_samples", "figures_found", "samples_written")
-REASON_MAPS = ("skipped_papers", "skipped_figures", "refused_members")
+COUNTERS = ("items_seen", "items_with_candidates", "items_with_samples", "candidates_found", "samples_written")
+REASON_MAPS = ("skipped_items", "skipped_candidates", "refused_members")
+# what the unit stats called their counters before the names fitted every source: old results still sum
+LEGACY_NAMES = {"papers_seen": "items_seen", "papers_with_figures": "items_with_candidates",
+                "papers_with_samples": "items_with_samples", "figures_found": "candidates_found",
+                "skipped_papers": "skipped_items", "skipped_figures": "skipped_candidates"}
+
+
+def current_names(stats: dict) -> dict:
+    """A unit's stats with its counters under today's names (stats written before the rename read the same)."""
+    return {LEGACY_NAMES.get(k, k): v for k, v in stats.items()}
 
 
 def length_summary(values: list[int]) -> dict[str, float]:
@@ -67,8 +76,7 @@ def source_nouns(name: str) -> dict[str, str]:
     from sciclip.sources.base import Source
     from sciclip.sources.registry import sources
 
-    cls = sources().get(name, Source)
-    return {"item": cls.noun, "candidate": cls.candidate_noun, "unit": cls.unit_noun}
+    return sources().get(name, Source).nouns()
 
 
 def dataset_stats(directories: str | Path | list, source: str | None = None) -> dict:
@@ -96,7 +104,7 @@ def dataset_stats(directories: str | Path | list, source: str | None = None) -> 
         damaged = []
         for job in jobs:
             try:
-                data = json.loads(job.read_text())
+                data = current_names(json.loads(job.read_text()))
             except (OSError, ValueError) as e:
                 raise SciclipError(f"{job}: unreadable job stats ({e})") from None
             for k in COUNTERS:
@@ -130,20 +138,23 @@ def dataset_stats(directories: str | Path | list, source: str | None = None) -> 
 
 
 def format_summary(stats: dict) -> str:
+    """``sciclip stats``' lines, in the source's own nouns ("papers seen", "texts found")."""
     lines = [f"{stats['source']}: {stats['samples']} samples in {stats['shards']} shards under {stats['directory']}"]
-    if "papers_seen" in stats:
-        nouns = stats.get("nouns") or source_nouns(stats["source"])
-        lines.append(f"  {nouns['item']} seen {stats['papers_seen']}, with {nouns['candidate']} "
-                     f"{stats['papers_with_figures']}, {nouns['candidate']} found {stats['figures_found']}, "
+    nouns = {**source_nouns(stats["source"]), **(stats.get("nouns") or {})}
+    item, candidate = nouns["item"], nouns["candidate"]
+    if "items_seen" in stats:
+        lines.append(f"  {item} seen {stats['items_seen']} ({stats['items_with_candidates']} with {candidate}, "
+                     f"{stats['items_with_samples']} with samples), {candidate} found {stats['candidates_found']}, "
                      f"samples written {stats['samples_written']}")
-        for k in REASON_MAPS:
+        for k, label in (("skipped_items", f"skipped {item}"), ("skipped_candidates", f"skipped {candidate}"),
+                         ("refused_members", "refused members")):
             if stats.get(k):
-                lines.append(f"  {k.replace('_', ' ')}: " + ", ".join(f"{r} {n}" for r, n in stats[k].items()))
+                lines.append(f"  {label}: " + ", ".join(f"{r} {n}" for r, n in stats[k].items()))
     c, w = stats["caption_chars"], stats["caption_words"]
     lines.append(f"  caption characters: mean {c['mean']}, median {c['median']}, p95 {c['p95']}; "
                  f"words: mean {w['mean']}, median {w['median']}, p95 {w['p95']}")
     if stats.get("damaged_inputs"):
-        lines.append(f"  damaged inputs ({len(stats['damaged_inputs'])}, papers before the damage kept): "
+        lines.append(f"  damaged inputs ({len(stats['damaged_inputs'])}, {item} before the damage kept): "
                      + "; ".join(stats["damaged_inputs"]))
     if stats.get("damaged_shards"):
         d = stats["damaged_shards"]

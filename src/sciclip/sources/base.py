@@ -1,10 +1,11 @@
 """The one interface every source implements, and the records it hands to the shared machinery.
 
 A source knows how to list the work items of a unit (papers in tarballs, articles in a batch folder, pages
-in a crawl file) and how to turn one item into figure candidates: image file, caption text, its own
-metadata. Everything after that is shared and written once (``sources.samples``, ``sources.job``): the
-caption length check, image conversion, sha256, uid, the common metadata keys, per-reason counters and
-shard writing. This is datatrove's reader shape and img2dataset's reader/writer split.
+in a crawl file) and how to turn one item into its outputs: figure candidates (image file, caption text, its
+own metadata) for the pairs, raw documents (text and image blocks in reading order) for the interleaved
+documents, or both. Everything after that is shared and written once (``sources.samples``, ``sources.job``,
+``docs.assemble``): the caption length check, image conversion, sha256, uid, the common metadata keys,
+per-reason counters and shard writing. This is datatrove's reader shape and img2dataset's reader/writer split.
 """
 
 from __future__ import annotations
@@ -13,10 +14,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sciclip.errors import SciclipError, Skip
-from sciclip.sources.options import ExtractOptions
+from sciclip.sources.options import DocOptions, ExtractOptions
+
+if TYPE_CHECKING:  # the documents' model is imported by document jobs only (pyarrow: not in every rule's env)
+    from sciclip.docs.assemble import ImageCheck
+    from sciclip.docs.model import DocRecord, RawDocument
+
+OUTPUTS = ("pairs", "documents")
 
 
 @dataclass(frozen=True)
@@ -53,8 +60,9 @@ class Candidate:
 
 
 class Source(ABC):
-    """A source of figure/caption pairs. Subclasses set the class attributes and the two methods, and can be
-    built with no arguments (default options: the shard tail asks a bare instance for provenance URLs)."""
+    """A source of figure/caption pairs, documents, or both. Subclasses set the class attributes, ``items``,
+    and ``candidates`` (pairs) and/or ``documents``; ``outputs()`` says which. They can be built with no
+    arguments (default options: the shard tail asks a bare instance for provenance URLs)."""
 
     name: ClassVar[str]  # the source's name in config, paths, uids and the ``source`` column
     noun: ClassVar[str] = "items"  # what an item is called in summaries ("papers", "articles", "pages")
@@ -65,8 +73,10 @@ class Source(ABC):
     # "string", "int64", "float64", "bool", "list<int64>", "list<string>"); the conversion writes each with its type
     columns: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, opts: ExtractOptions = ExtractOptions()) -> None:
+    def __init__(self, opts: ExtractOptions = ExtractOptions(), docs: DocOptions | None = None) -> None:
+        """``opts``: the pairs' extraction; ``docs``: how documents are built (its ``extract`` is ``opts``)."""
         self.opts = opts
+        self.docs = DocOptions(extract=opts) if docs is None else docs
 
     def check(self, inputs: list[Path]) -> None:
         """Refuse a unit whose inputs are missing before any output is touched (one-line error)."""
@@ -75,15 +85,40 @@ class Source(ABC):
                 raise SciclipError(f"{p}: no such file or directory")
 
     @abstractmethod
-    def items(self, inputs: list[Path], job: Any) -> Iterator[WorkItem]:
-        """The unit's work items in a fixed order. ``job`` (a ``JobStats``) takes unit-level counters, e.g.
-        refused archive members or damage; a source raises ``SciclipError`` for input it cannot read at all."""
+    def items(self, inputs: list[Path], job: Any, scratch: Path) -> Iterator[WorkItem]:
+        """The unit's work items in a fixed order, the same for both outputs. ``job`` (the job's stats) takes
+        unit-level counters, e.g. refused archive members or damage; ``scratch`` lives as long as the job, for
+        files the items share. A source raises ``SciclipError`` for input it cannot read at all."""
 
-    @abstractmethod
     def candidates(self, item: WorkItem, scratch: Path, result: Any) -> Iterator[Candidate | Skip]:
         """Figures of one item, each yielded once: a ``Candidate``, or a ``Skip`` for a figure found but
         unusable. An item-level problem raises ``Skip`` (the item is counted under its reason). ``result``
         (an ``ItemResult``) takes parse timings, refused members and log messages."""
+        raise NotImplementedError(f"source {self.name!r} gives no pairs")
+
+    def documents(self, item: WorkItem, scratch: Path, result: Any) -> Iterator[RawDocument]:
+        """Raw documents of one item (``docs.model``), under ``self.docs``; an item-level problem raises
+        ``Skip``. ``result`` (a ``DocResult``) takes timings, candidates found and per-reason removals."""
+        raise NotImplementedError(f"source {self.name!r} gives no documents")
+
+    def image_check(self) -> ImageCheck | None:
+        """Documents: an extra check on each converted image (web filters); None: the pipeline's limits only."""
+        return None
+
+    def finish(self, record: DocRecord, result: Any) -> DocRecord | None:
+        """Documents: a last look at an assembled record (web filters); None drops it (counted by the source)."""
+        return record
+
+    @classmethod
+    def outputs(cls) -> tuple[str, ...]:
+        """What this source offers: "pairs" where it has ``candidates``, "documents" where it has ``documents``."""
+        return tuple(o for o, method in zip(OUTPUTS, ("candidates", "documents"))
+                     if getattr(cls, method) is not getattr(Source, method))
+
+    @classmethod
+    def nouns(cls) -> dict[str, str]:
+        """What the source calls its items, candidates and units, as its stats record them (plural)."""
+        return {"item": cls.noun, "candidate": cls.candidate_noun, "unit": cls.unit_noun}
 
     def input_size(self, inputs: list[Path]) -> int:
         """Total input bytes of a unit (progress bars); 0 when unknown."""

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from sciclip.errors import SciclipError, Skip
 from sciclip.sources.arxiv.graphics_paths import figure_graphic
@@ -21,7 +22,7 @@ from sciclip.sources.arxiv.ids import OLD_ID, is_arxiv_id, paper_id_from_member
 from sciclip.sources.arxiv.latex_figures import FigureCandidate, paper_figures
 from sciclip.sources.arxiv.tex_source import SourceTree
 from sciclip.sources.base import Candidate, Source, WorkItem
-from sciclip.sources.job import ItemResult, JobStats, bump, extract_unit
+from sciclip.sources.job import ItemResult, JobStats, UnitStats, bump, extract_unit
 from sciclip.sources.options import ExtractOptions
 from sciclip.sources.registry import register
 from sciclip.storage.safe_archive import (
@@ -102,7 +103,7 @@ class ArxivSource(Source):
             if problem:
                 raise SciclipError(f"{t}: not a tar archive ({problem})")
 
-    def items(self, inputs: list[Path], job: JobStats) -> Iterator[WorkItem]:
+    def items(self, inputs: list[Path], job: UnitStats, scratch: Path) -> Iterator[WorkItem]:
         """Every member of every tarball, in order. A damaged tarball keeps its papers before the damage and
         the unit goes on with the next one."""
         damage: list[str] = []
@@ -111,7 +112,7 @@ class ArxivSource(Source):
                 bump(job.refused_members, why)
                 log.warning("%s: member %r refused (%s)", name, member, why)
 
-            seen = job.papers_seen
+            seen = job.items_seen
             members = papers = 0
             first_other = ""
             try:
@@ -129,12 +130,17 @@ class ArxivSource(Source):
                 damage.append(str(e))
                 job.archive_damaged = "; ".join(damage)
                 log.error("%s; kept the papers before the damage (%d papers of this job so far)", e,
-                          job.papers_seen - seen)
+                          job.items_seen - seen)
             if members and not papers:
                 raise SciclipError(
                     f"{tarball}: none of its {members} members is an arXiv paper (a bulk tarball holds "
                     f"YYMM/<arXiv id>.gz; the first is {first_other!r}): make a mirror of paper sources with "
                     "`sciclip arxiv mirror`")
+
+    def documents(self, item: WorkItem, scratch: Path, result: Any) -> Iterator[Any]:
+        from sciclip.sources.arxiv.documents import paper_documents  # it imports this module
+
+        return paper_documents(self, item, scratch, result)
 
     def candidates(self, item: WorkItem, scratch: Path, result: ItemResult) -> Iterator[Candidate | Skip]:
         member, data, tarball, yymm, _ = item.payload
@@ -158,7 +164,7 @@ class ArxivSource(Source):
         texts: dict[tuple[int, str], str] = {}  # subfigures share their figure's caption: convert it once
         for main, doc in docs:
             for k, v in doc.counts.items():
-                result.figure_skips[k] += v
+                result.skipped_candidates[k] += v
             multi = Counter(c.figure_index for c in doc.candidates if c.subcaption_latex is None)
             for cand in doc.candidates:
                 resolved = figure_graphic(tree, cand, main.parent, yymm)

@@ -54,7 +54,7 @@ class CommonCrawlSource(Source):
             if not p.is_dir():
                 raise SciclipError(f"{p}: not a download folder (img2dataset output of a cc unit)")
 
-    def items(self, inputs: list[Path], job: Any) -> Iterator[WorkItem]:
+    def items(self, inputs: list[Path], job: Any, scratch: Path) -> Iterator[WorkItem]:
         from sciclip.sources.cc.i2d_shards import iter_downloads
 
         for folder in inputs:

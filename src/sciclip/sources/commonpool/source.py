@@ -42,7 +42,7 @@ class CommonPoolSource(Source):
             if not p.is_dir():
                 raise SciclipError(f"{p}: not a download folder (img2dataset output of a commonpool unit)")
 
-    def items(self, inputs: list[Path], job: Any) -> Iterator[WorkItem]:
+    def items(self, inputs: list[Path], job: Any, scratch: Path) -> Iterator[WorkItem]:
         from sciclip.sources.commonpool.outcomes import merged_outcomes
 
         for o in merged_outcomes(inputs):

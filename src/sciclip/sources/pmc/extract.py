@@ -19,7 +19,7 @@ from pathlib import Path
 from sciclip.errors import SciclipError, Skip
 from sciclip.sources.base import Candidate, Source, WorkItem
 from sciclip.sources.job import ItemResult, JobStats, extract_unit
-from sciclip.sources.options import ExtractOptions
+from sciclip.sources.options import DocOptions, ExtractOptions
 from sciclip.sources.pmc.jats_figures import JatsFigure, match_media, parse_jats
 from sciclip.sources.registry import register
 from sciclip.storage.safe_archive import extract_tar_bytes, gunzip_capped
@@ -114,8 +114,9 @@ class PmcSource(Source):
     item_error = "article_error"
     columns = {"pmcid": "string", "pmid": "string", "doi": "string", "license": "string"}
 
-    def __init__(self, opts: ExtractOptions = ExtractOptions(), jats: JatsOptions = JatsOptions()) -> None:
-        super().__init__(opts)
+    def __init__(self, opts: ExtractOptions = ExtractOptions(), jats: JatsOptions = JatsOptions(),
+                 docs: DocOptions | None = None) -> None:
+        super().__init__(opts, docs)
         self.jats = jats
 
     def check(self, inputs: list[Path]) -> None:
@@ -131,10 +132,15 @@ class PmcSource(Source):
     def input_size(self, inputs: list[Path]) -> int:
         return sum(_size(p) for d in inputs for _, p in list_articles(d))
 
-    def items(self, inputs: list[Path], job) -> Iterator[WorkItem]:
+    def items(self, inputs: list[Path], job, scratch: Path) -> Iterator[WorkItem]:
         for d in inputs:
             for name, path in list_articles(d):
                 yield WorkItem(name, str(path), _size(path))
+
+    def documents(self, item: WorkItem, scratch: Path, result) -> Iterator:
+        from sciclip.sources.pmc.documents import article_documents  # it imports this module
+
+        return article_documents(self, item, scratch, result)
 
     def candidates(self, item: WorkItem, scratch: Path, result: ItemResult) -> Iterator[Candidate | Skip]:
         name, p = item.id, Path(item.payload)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sciclip.docs.model import Block, ImageBlock, TextBlock
-from sciclip.docs.options import DocOptions
+from sciclip.sources.options import DocOptions
 from sciclip.sources.pmc.jats_figures import (
     caption_parts,
     flat_text,

@@ -14,12 +14,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from sciclip.docs.latex_spans import Span, body_spans, last_group, piece_content, title_of
 from sciclip.docs.model import Block, ImageBlock, TextBlock
-from sciclip.docs.options import DocOptions
 from sciclip.sources.arxiv.graphics_paths import figure_graphic
 from sciclip.sources.arxiv.latex_figures import FigureCandidate, figures_in_text
+from sciclip.sources.arxiv.latex_spans import Span, body_spans, last_group, piece_content, title_of
 from sciclip.sources.arxiv.tex_source import SourceTree, document_body, inline_inputs
+from sciclip.sources.options import DocOptions
 from sciclip.text.captions import normalise_space
 from sciclip.text.latex import latex_to_text
 from sciclip.text.latex_macros import Macro, read_group, skip_space

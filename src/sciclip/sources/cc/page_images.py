@@ -27,11 +27,11 @@ from typing import Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sciclip.docs.warc_pages import read_payload
 from sciclip.images.pipeline import VECTOR_FORMATS, sniff_format
 from sciclip.sources.cc.download import OPT_OUT_DIRECTIVES, DownloadOptions, run_img2dataset
 from sciclip.sources.cc.i2d_shards import iter_downloads
 from sciclip.sources.cc.public_address import AddressPolicy
+from sciclip.sources.cc.warc_pages import read_payload
 
 log = logging.getLogger(__name__)
 

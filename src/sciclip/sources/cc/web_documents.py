@@ -4,7 +4,7 @@ Two passes per unit. First, while the unit's items are listed: per page, decode,
 extract texts and images in reading order (``html_nodes``), and note the images it will want (those passing
 the rendered-size and repeat checks, on pages with enough of them) that the WARC did not capture; the parsed
 pages wait in an SQLite file of the job's scratch, and the wanted URLs, each once, are downloaded in one
-img2dataset run (``fetch.download_images``: the cc branch's downloader). Then per page (in workers): drop
+img2dataset run (``page_images.download_images``: the cc branch's downloader). Then per page (in workers): drop
 paragraphs that fail the paragraph filters, take the images (captured in the WARC first, then the unit's
 downloads), convert them through the shared pipeline with OBELICS' image filters, and judge the whole
 document (image count, words, ratios, language, perplexity). Memory stays bounded: pages and images wait on disk.
@@ -23,16 +23,22 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sciclip.docs.assemble import ImageCheck
-from sciclip.docs.fetch import FetchOptions, ImageFetcher, download_images, make_fetcher, write_capture_index
-from sciclip.docs.html_nodes import PageImage, PageText, page_nodes
-from sciclip.docs.job import DocResult, DocSource, DocStats, run_documents
 from sciclip.docs.model import Block, DocRecord, ImageBlock, RawDocument, TextBlock
-from sciclip.docs.options import DocOptions
-from sciclip.docs.warc_pages import captured_images, decode_html, iter_pages
 from sciclip.docs.web_filters import WebFilters, image_reason, side_reason, text_reason
 from sciclip.docs.web_models import LanguageId, Perplexity
 from sciclip.images.pipeline import ConvertedImage
-from sciclip.sources.base import WorkItem
+from sciclip.sources.base import Source, WorkItem
+from sciclip.sources.cc.html_nodes import PageImage, PageText, page_nodes
+from sciclip.sources.cc.page_images import (
+    FetchOptions,
+    ImageFetcher,
+    download_images,
+    make_fetcher,
+    write_capture_index,
+)
+from sciclip.sources.cc.warc_pages import captured_images, decode_html, iter_pages
+from sciclip.sources.job import DocResult, DocStats, run_documents
+from sciclip.sources.options import DocOptions, ExtractOptions
 from sciclip.sources.uids import sample_uid
 
 
@@ -64,13 +70,17 @@ class PageError(Exception):
     """What parsing a page raised in the first pass, raised again when the page is processed."""
 
 
-class WebDocuments(DocSource):
+class WebSource(Source):
+    """Web pages of WARC files: documents only (their pairs come from the ``cc`` source's WAT route)."""
+
     name = "web"
     noun = "pages"
+    candidate_noun = "images"
+    item_error = "page_error"
 
-    def __init__(self, opts: DocOptions = DocOptions(), web: WebOptions = WebOptions(),
-                 fetcher: ImageFetcher | None = None) -> None:
-        super().__init__(opts)
+    def __init__(self, opts: ExtractOptions = ExtractOptions(), docs: DocOptions | None = None,
+                 web: WebOptions = WebOptions(), fetcher: ImageFetcher | None = None) -> None:
+        super().__init__(opts, docs)
         self.web = web
         self.fetcher = fetcher  # None: captured images, then the unit's downloads (make_fetcher); tests inject theirs
 
@@ -177,7 +187,7 @@ class WebDocuments(DocSource):
                 if kept:
                     blocks.append(TextBlock("\n\n".join(kept)))
                 continue
-            result.figures_found += 1
+            result.candidates_found += 1
             reason = next(reasons)
             if reason:
                 result.skipped_images[reason] += 1
@@ -249,5 +259,5 @@ def documents_from_warcs(warcs: list, outdir, opts: DocOptions = DocOptions(), w
                          workers: int = 1, scratch_root: str | None = None, label: str | None = None,
                          fetcher: ImageFetcher | None = None) -> DocStats:
     """Documents of every HTML page of ``warcs`` (one unit) into ``outdir`` shards plus ``stats.json``."""
-    return run_documents(WebDocuments(opts, web, fetcher), [Path(w) for w in warcs], outdir, workers, scratch_root,
+    return run_documents(WebSource(opts.extract, opts, web, fetcher), [Path(w) for w in warcs], outdir, workers, scratch_root,
                          label)
