@@ -4,7 +4,8 @@ Fenced blocks are marked by their info string: ```bash (or sh/shell/console) is 
 scratch checkout where the demo has finished (the ``first_run`` fixture), each page's blocks in order in one
 folder, so a later block may use an earlier one's files; ```bash skip-ci="why, and which test covers it" is not
 run. Every other block (yaml, text, or no info string: output) must hold no command. ``snakemake`` runs as a dry
-run (``-n`` added): the demo has built everything, and a dry run still checks the config, the targets and the DAG.
+run (``-n`` added; not to --rulegraph/--dag, whose output is the graph): the demo has built everything, and a dry
+run still checks the config, the targets and the DAG.
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ def run_script(block: Block) -> str:
     checkout's own package run by this interpreter (the rules' shell function does the same)."""
     return "\n".join([
         "set -euo pipefail",
-        f'snakemake() {{ "{sys.executable}" -m snakemake -n "$@"; }}',
+        f'snakemake() {{ case " $* " in *" --rulegraph "*|*" --dag "*) "{sys.executable}" -m snakemake "$@";;'
+        f' *) "{sys.executable}" -m snakemake -n "$@";; esac; }}',
         f'sciclip() {{ PYTHONPATH="$PWD/src" "{sys.executable}" -m sciclip "$@"; }}',
         f"# {block.where()}",
         block.text])
