@@ -38,6 +38,17 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 
 @pytest.fixture(scope="session")
+def first_run(tmp_path_factory) -> Path:
+    """The demo's workflow run to the end in a scratch checkout (minutes), read by test_workflow.py and by
+    test_docs_commands.py (the documented commands run on it): once per session, on one worker (SHARED_RUNS)."""
+    from tests.test_workflow import make_checkout, snakemake
+
+    wd = make_checkout(tmp_path_factory.mktemp("wf1"))
+    snakemake(wd, "--cores", "2", extra_env={"SCICLIP_TRACE_IMPORTS": str(wd / "trace")})
+    return wd
+
+
+@pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory) -> Path:
     from sciclip.sample import write_sample
 

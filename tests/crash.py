@@ -97,7 +97,7 @@ def differences(got: dict[str, str], expected: dict[str, str]) -> dict[str, list
 
 
 def crash_and_recover(cwd: Path, args: tuple[str, ...], env: dict, crash_when: Callable[[], bool]) -> None:
-    """Kill the run of ``args`` once ``crash_when()`` holds, then what the README says to do after a crash:
+    """Kill the run of ``args`` once ``crash_when()`` holds, then what docs/running.md says to do after a crash:
     ``snakemake --unlock`` (it must be needed: the killed run left its lock), the same command again, and
     ``--delete-temp-output`` (Snakemake removes a temp() output only when a job reading it finishes in the same
     run: those the killed run had not removed yet stay otherwise)."""

@@ -36,7 +36,8 @@ def test_cost_command_on_a_selection(sample_dir, tmp_path):
     assert "4 tarballs" in out
 
 
-def test_readme_says_how_to_see_the_cost_and_how_to_unlock():
-    readme = (ROOT / "README.md").read_text()
-    assert "snakemake --cores 1 results/arxiv/selected.tsv" in readme and "sciclip arxiv cost" in readme
-    assert "snakemake --unlock" in readme and "LockException" in readme
+def test_the_docs_say_how_to_see_the_cost_and_how_to_unlock():
+    readme, arxiv, running = ((ROOT / p).read_text() for p in ("README.md", "docs/arxiv.md", "docs/running.md"))
+    for text in (readme, arxiv):
+        assert "snakemake --cores 1 results/arxiv/selected.tsv" in text and "sciclip arxiv cost" in text
+    assert "snakemake --unlock" in running and "LockException" in running and "docs/running.md" in readme

@@ -48,13 +48,6 @@ def snakemake(cwd: Path, *args: str, check: bool = True, extra_env: dict | None 
     return r
 
 
-@pytest.fixture(scope="module")
-def first_run(tmp_path_factory):
-    wd = make_checkout(tmp_path_factory.mktemp("wf1"))
-    snakemake(wd, "--cores", "2", extra_env={"SCICLIP_TRACE_IMPORTS": str(wd / "trace")})
-    return wd
-
-
 def test_demo_run_produces_expected_shards_readable_by_webdataset(first_run):
     import webdataset as wds
 
@@ -773,12 +766,12 @@ def test_final_mixed_loads_with_hf_datasets(first_run):
 
 
 def _readme_commands(*, containing: str) -> list[list[str]]:
-    """Every `snakemake ...` command of the READMEs' code blocks that holds ``containing``, as the shell splits it
+    """Every `snakemake ...` command of the READMEs' and docs/ pages' code blocks that holds ``containing``, as the shell splits it
     (continuation lines joined, comments cut)."""
     import shlex
 
     commands = []
-    for doc in (ROOT / "README.md", ROOT / "config" / "README.md"):
+    for doc in (ROOT / "README.md", ROOT / "config" / "README.md", *sorted((ROOT / "docs").glob("*.md"))):
         text = doc.read_text()
         blocks, inside, prose = [], False, []
         for line in text.splitlines():
