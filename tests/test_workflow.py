@@ -622,26 +622,26 @@ def test_training_command_guards_small_data():
     assert cmd[cmd.index("--train-data-upsampling-factors") + 1] == "1::3" and "--dataset-resampled" in cmd
 
 
-def test_coarser_work_units_and_one_core_give_the_same_data(first_run, tmp_path):
+def test_coarser_work_units_and_one_core_give_the_same_data(tmp_path):
     """Jobs taking runs of tarballs / batches (the full-scale fan-out), run from scratch on one core instead of
-    two, produce byte-identical data downstream of extraction. (That two runs of the same configuration give the
-    same bytes, unit shards included, is what the golden test checks: its digests come from another run.)"""
+    two, produce byte-identical data downstream of extraction: the golden digests, which come from the demo's
+    one-job-per-tarball run on two cores (compared with the golden file, not with the first_run fixture, so that
+    this run goes on beside that one on another worker)."""
     from tests.golden import artefact_digests
 
     wd = make_checkout(tmp_path / "wf8")
     snakemake(wd, "--cores", "1", "--configfile", "config/config.yaml", ".test/coarse-units/config.yaml")
-    a, b = artefact_digests(first_run / "results"), artefact_digests(wd / "results")
+    a, b = json.loads((FIXTURES / "golden_demo.json").read_text()), artefact_digests(wd / "results")
     per_unit = ("/shards/", "stats/")  # unit folders are named after their runs of tarballs / batches
-    not_here = ("/metadata/", "near_dup/", "mixed-basic")  # coarse-units leaves the metadata and variants out
+    # coarse-units leaves the metadata, variants, CommonPool and documents out
+    not_here = ("/metadata/", "near_dup/", "mixed-basic", "commonpool", "docs/", "heldout/report.json")
     same = sorted(k for k in a if not any(p in k for p in per_unit + not_here))
     assert len(same) > 20 and {k: a[k] for k in same} == {k: b.get(k) for k in same}
     assert sorted(p.name for p in (wd / "results" / "arxiv" / "shards").iterdir()) == [
         "arXiv_src_2001_001_x3", "arXiv_src_9901_001"]
     assert sorted(p.name for p in (wd / "results" / "pmc" / "shards").iterdir()) == ["b00000_x2", "b00002"]
     for sub in ("arxiv/img2dataset", "pmc/img2dataset", "final/mixed", "final/arxiv", "final/pmc"):
-        a = {p.name: p.read_bytes() for p in (first_run / "results" / sub).glob("*.tar")}
-        b = {p.name: p.read_bytes() for p in (wd / "results" / sub).glob("*.tar")}
-        assert a and a == b, sub
+        assert any(k.startswith(f"{sub}/") and k.endswith(".tar") for k in same), sub
     stats = json.loads((wd / "results" / "stats" / "arxiv.json").read_text())
     assert stats["items_seen"] == 12 and stats["skipped_items"] == {"corrupt_gzip": 1, "pdf_only": 1}
 
