@@ -200,3 +200,17 @@ def test_unfilled_profile_placeholders_are_one_line():
     assert "\n" not in line
     assert "slurm_partition=<partition> (default-resources), slurm_account=<account> (default-resources)" in line
     assert "slurm_partition=<gpu partition> (set-resources train)" in line and "profiles/slurm/config.yaml" in line
+
+
+def test_defaults_are_copies_never_the_schemas_own_objects():
+    """pmc.tail and cc.tail share one schema block (a YAML anchor): the defaults filled in are fresh copies, so the
+    two sections are two dicts (was: the schema's default object itself, filled in place)."""
+    config = {}
+    validate_config(config, SCHEMA)
+    assert config["pmc"]["tail"] == config["cc"]["tail"] == {"decontaminate": True, "dedup": True, "near_dup": True}
+    assert config["pmc"]["tail"] is not config["cc"]["tail"]
+    config["pmc"]["tail"]["dedup"] = False
+    assert config["cc"]["tail"]["dedup"]
+    other = {}
+    validate_config(other, SCHEMA)  # a second config gets the defaults, not what the first one changed
+    assert other["pmc"]["tail"]["dedup"]

@@ -24,14 +24,18 @@ class ConfigError(SciclipError):
 def _with_defaults(validator_class):
     """The validator, setting each property's ``default`` before checking it (jsonschema's FAQ recipe, as
     Snakemake uses it)."""
+    import copy
+
     from jsonschema import validators
 
     check_properties = validator_class.VALIDATORS["properties"]
 
     def set_defaults(validator, properties, instance, schema):
         for name, subschema in properties.items():
-            if "default" in subschema and isinstance(instance, dict):
-                instance.setdefault(name, subschema["default"])
+            if "default" in subschema and isinstance(instance, dict) and name not in instance:
+                # a copy: the schema's own default object (shared by every source through a YAML anchor) must
+                # neither be filled in place nor become one dict seen under two sections
+                instance[name] = copy.deepcopy(subschema["default"])
         yield from check_properties(validator, properties, instance, schema)
 
     return validators.extend(validator_class, {"properties": set_defaults})
