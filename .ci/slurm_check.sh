@@ -169,9 +169,11 @@ checkout() {  # a scratch copy of the repository's workflow
   mkdir -p "$1"
   cp -r "$REPO"/Snakefile "$REPO"/workflow "$REPO"/config "$REPO"/profiles "$REPO"/src "$1"/
   find "$1" -name __pycache__ -prune -exec rm -rf {} +
-  # the cc, commonpool and documents branches are off here: their rules go through sbatch like any other, and their chains
-  # of short jobs would be most of a SLURM run's time on one node. The training job is checked separately below.
-  off='cc:\n  enabled: false\ncommonpool:\n  enabled: false\ndocs:\n  enabled: false\n'
+  # arXiv only, without the metadata and variants: every other branch's rules go through sbatch like these, and
+  # their chains of short jobs (SLURM polls every 10+ s) would be most of a SLURM run's time on one node (CI
+  # time). The training job is checked separately below.
+  off='cc:\n  enabled: false\ncommonpool:\n  enabled: false\ndocs:\n  enabled: false\npmc:\n  enabled: false\n'
+  off="${off}metadata:\n  enabled: false\ncurate:\n  near_dup:\n    enabled: false\n  filters: []\n"
   printf "train:\n  enabled: false\n$off" > "$1/ci.yaml"
   # the demo's tiny CPU training, with the demo's 8000 MB or what this node can give
   printf "${off}train:\n  mem_mb: %s\n" "$TRAIN_MEM" > "$1/nocc.yaml"
@@ -211,7 +213,7 @@ submit "$WORK/calls-demo" "$WORK/slurm-run.log" 1500 --configfile config/config.
   log "SLURM run failed"; grep -v "No active jobs" "$WORK/slurm-run.log" | tail -40; squeue || true; exit 1; }
 slurm_secs=$(( ($(date +%s%N) - start) / 1000000000 ))
 ( cd "$REPO" && "$PY" -m tests.sbatch_calls "$WORK/calls-demo" "$WORK/profile/config.yaml" \
-    --rules sample_corpus arxiv_manifest arxiv_select pmc_index units convert_plan convert embed_eval embed score \
+    --rules sample_corpus arxiv_manifest arxiv_select units convert_plan convert embed_eval embed score \
     filter subset merge_subsets reshard stats eval_set ) || { log "sbatch did not get the profile's resources"; exit 1; }
 
 submitted=$(grep -cE "submitted with SLURM jobid [0-9]+|jobid [0-9]+ .*submitted|SLURM jobid [0-9]+" "$WORK/slurm-run.log" || true)
@@ -226,8 +228,10 @@ import json, sys
 from pathlib import Path
 from tests.golden import artefact_digests
 DATA = (".tar", ".npy", ".parquet")  # the data; stats JSON may record the profile's thread counts
-# cc, commonpool and the documents are off here: their outputs are missing, the mixes and the near-duplicates differ
-OFF = ("cc/", "final/cc", "final/mixed", "near_dup/", "commonpool/", "final/commonpool", "docs/")
+# only arXiv runs here, without metadata: the other outputs are missing, the mixes, the held-out exclusion (which
+# holds PMC's split too) and the near-duplicates differ
+OFF = ("cc/", "final/cc", "final/mixed", "near_dup/", "commonpool/", "final/commonpool", "docs/", "pmc/",
+       "final/pmc", "heldout/", "evalsets/wds_sciclip-pmc", "arxiv/metadata/")
 
 
 def data(digests):
@@ -245,14 +249,15 @@ PYEOF
 log "$same artefacts byte-identical between the SLURM run and the local (golden) run"
 
 log "submitting the demo's tiny CPU training (no GPU; the config's memory and time)"
-submit "$WORK/calls-train-cpu" "$WORK/train-cpu.log" 300 --configfile config/config.yaml nocc.yaml \
-    results/train/web-papers/summary.json || true
+# the target before --configfile, which takes every word after it as a file
+submit "$WORK/calls-train-cpu" "$WORK/train-cpu.log" 300 results/train/web-papers/summary.json \
+    --configfile config/config.yaml nocc.yaml || true
 ( cd "$REPO" && "$PY" -m tests.sbatch_calls "$WORK/calls-train-cpu" "$WORK/profile/config.yaml" --rules train \
     --expect "train:gpu=0,mem_mb=$TRAIN_MEM,runtime=60" ) || { log "the CPU training's sbatch call is wrong"; exit 1; }
 
 log "submitting a GPU training config (a GPU request this node must refuse)"
-submit "$WORK/calls-train-gpu" "$WORK/train.log" 300 --configfile config/config.yaml gpu.yaml --forcerun train \
-    results/train/web-papers/summary.json && log "training unexpectedly ran" || true
+submit "$WORK/calls-train-gpu" "$WORK/train.log" 300 results/train/web-papers/summary.json --forcerun train \
+    --configfile config/config.yaml gpu.yaml && log "training unexpectedly ran" || true
 ( cd "$REPO" && "$PY" -m tests.sbatch_calls "$WORK/calls-train-gpu" "$WORK/profile/config.yaml" --rules train \
     --expect "train:gpu=1,mem_mb=8000,runtime=60" ) || { log "the GPU training's sbatch call is wrong"; exit 1; }
 grep -m1 -E "sbatch call: .*--gpus=1" "$WORK/train.log" | sed 's/^/[slurm_check] train: /' || true

@@ -35,6 +35,10 @@ def pytest_collection_modifyitems(config, items) -> None:
         group = next((name for name in SHARED_RUNS if name in getattr(item, "fixturenames", ())), None)
         if group and "@" not in item.nodeid:
             item._id = NodeId.parse(f"{item.nodeid}@{group}")
+    # xdist hands out the groups first (most tests first), then single tests in this order: the long ones (the real
+    # SLURM run, then the other whole workflows) go first so that no worker starts one when the other is done
+    items.sort(key=lambda item: 0 if item.path.name == "test_slurm.py" else 1 if item.get_closest_marker("slow")
+               else 2)
 
 
 @pytest.fixture(scope="session")

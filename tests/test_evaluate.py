@@ -175,6 +175,26 @@ def test_an_unreadable_set_fails_by_name_and_the_others_land(setup, tmp_path):
     assert lines[0]["metrics"] == pytest.approx(by_key["toy/captions"]["metrics"], abs=1e-6)
 
 
+def test_an_empty_science_split_is_skipped_and_the_others_land(setup, tmp_path, caplog):
+    """A source that gave no sample has a split of none (nshards.txt 0): evaluate skips it by name."""
+    import shutil
+
+    root, ckpt, by_key, _ = setup
+    data = tmp_path / "data"
+    shutil.copytree(root / "data", data)
+    (data / "wds_sciclip-arxiv_test" / "test").mkdir(parents=True)
+    (data / "wds_sciclip-arxiv_test" / "test" / "nshards.txt").write_text("0\n")
+    (data / "wds_sciclip-arxiv_test" / "dataset_type.txt").write_text("retrieval\n")
+    out = tmp_path / "r.jsonl"
+    rc, _, err = call_cli("evaluate", "--model", f"local-dir:{root / 'model'}", "--checkpoint", str(ckpt),
+                          "--data-root", str(data), "--tasks", "sciclip/arxiv", "toy/few", "--out", str(out),
+                          "--workers", "0", "--device", "cpu")
+    assert rc == 0, err
+    assert any("sciclip/arxiv" in r.getMessage() and "holds no sample" in r.getMessage() for r in caplog.records)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["key"] for line in lines] == ["toy/few"]
+
+
 def test_a_multilabel_set_outside_datacomps_list_is_scored_by_average_precision(setup, tmp_path):
     import io
 

@@ -156,11 +156,23 @@ def test_merge_leaves_the_excluded_out(tmp_path):
     assert rc == 1 and "--exclude goes with --merge" in err
 
 
-def test_nothing_to_hold_out_or_uids_missing_from_the_shards_is_an_error(corpus, tmp_path):
+def test_a_source_of_no_samples_has_an_empty_split(corpus, tmp_path):
+    """Zero samples is a result: an empty subset and a set whose nshards.txt says 0 (evaluate skips it)."""
     work, i2d, _ = corpus
     save_subset(tmp_path / "empty.npy", np.zeros(0, U16))
+    rep = write_heldout(tmp_path / "empty.npy", i2d, "arxiv", 0.1, 5, tmp_path / "h.npy", tmp_path / "set",
+                        report=tmp_path / "h.json")
+    assert rep["pool"] == rep["heldout"] == 0 and json.loads((tmp_path / "h.json").read_text()) == rep
+    assert len(load_subset(tmp_path / "h.npy")) == 0
+    assert (tmp_path / "set" / "test" / "nshards.txt").read_text() == "0\n"
+    assert (tmp_path / "set" / "dataset_type.txt").read_text() == "retrieval\n"
+
+
+def test_nothing_to_hold_out_or_uids_missing_from_the_shards_is_an_error(corpus, tmp_path):
+    work, i2d, _ = corpus
+    save_subset(tmp_path / "some.npy", _uids(10))
     with pytest.raises(SciclipError, match="no sample to hold out"):
-        write_heldout(tmp_path / "empty.npy", i2d, "arxiv", 0.1, 5, tmp_path / "h.npy", tmp_path / "set")
+        write_heldout(tmp_path / "some.npy", i2d, "arxiv", 0.0, 5, tmp_path / "h.npy", tmp_path / "set")
     save_subset(tmp_path / "foreign.npy", _uids(10))
     with pytest.raises(SciclipError, match="not in its shards"):
         write_heldout(tmp_path / "foreign.npy", i2d, "arxiv", 0.5, 5, tmp_path / "h.npy", tmp_path / "set")

@@ -202,7 +202,7 @@ def test_pmc_shards_land_beside_arxiv_one_job_per_batch(first_run):
     assert not downloads.exists() or not any(downloads.iterdir())  # keep_downloads: false
     r = snakemake(first_run, "-n", "--forcerun", "extract", "--cores", "2")
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", r.stdout + r.stderr, re.M))
-    assert counts["extract"] == "9"  # one job per unit: 4 tarballs + 3 batches + 2 crawl files
+    assert counts["extract"] == "10"  # one job per unit: 4 tarballs + 3 batches + 2 crawl files + 1 pool unit
 
 
 PLANTED = {("2002.00001", f"planted_{k}") for k in ("resized.png", "q70.jpg", "crop.png", "gray.png")} | {
@@ -294,9 +294,9 @@ def test_dry_run_rulegraph_and_lint(tmp_path):
     assert "sample_corpus" in r.stdout and "arxiv_select" in r.stdout and "pmc_index" in r.stdout
     r = snakemake(wd, "--rulegraph", "--cores", "1")
     assert "digraph" in r.stdout and "arxiv_manifest" in r.stdout and "pmc_index" in r.stdout
-    # the tail's per-unit rules (and embed_eval) follow the convert_plan checkpoint: they enter the graph once
-    # extraction is done
-    for rule in ("convert_plan", "merge_subsets", "reshard", "metadata", "near_dup", "variant_subset"):
+    # the tail's per-unit rules (embed, score, metadata) and embed_eval follow the convert_plan checkpoint: they
+    # enter the graph once extraction is done
+    for rule in ("convert_plan", "merge_subsets", "reshard", "near_dup", "variant_subset", "report_corpus"):
         assert f'label = "{rule}"' in r.stdout, rule
     r = snakemake(wd, "--lint", "--cores", "1")
     assert "Congratulations" in r.stdout + r.stderr
@@ -343,6 +343,9 @@ def test_workflow_against_s3(tmp_path, sample_dir, monkeypatch):
         cfg = cfg.replace("cc:\n  enabled: true", "cc:\n  enabled: false")
         cfg = cfg.replace("decontamination:\n  enabled: true", "decontamination:\n  enabled: false")
         cfg = cfg.replace("train:\n  enabled: true", "train:\n  enabled: false")
+        for section in ("commonpool", "docs"):  # their sample inputs would be generated locally
+            cfg, n = re.subn(rf"^({section}:[^\n]*\n  enabled: )true", r"\1false", cfg, flags=re.M)
+            assert n == 1, section
         (wd / "config" / "config.yaml").write_text(cfg)
         for k, v in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
                      ("AWS_DEFAULT_REGION", "us-east-1")):
@@ -498,7 +501,8 @@ def test_each_rule_env_provides_what_its_command_imported(first_run, tmp_path):
     assert set(PROVIDERS) >= ours, f"map these imports to conda packages: {ours - set(PROVIDERS)}"
     by_command = {}
     for name, rule in rules().items():
-        m = re.match(r"sciclip ((?:arxiv|pmc) \w+|\{wildcards.source\} \w+|[\w-]+)", rule["shell"])
+        # commands with subcommands are matched by both words (sciclip docs unit and docs embed run in other envs)
+        m = re.match(r"sciclip ((?:arxiv|pmc|cc|commonpool|docs) \w+|\{wildcards.source\} \w+|[\w-]+)", rule["shell"])
         if m:
             for command in ([m.group(1).replace("{wildcards.source}", s) for s in ("arxiv", "pmc")]
                             if "{wildcards.source}" in m.group(1) else [m.group(1)]):
@@ -507,7 +511,7 @@ def test_each_rule_env_provides_what_its_command_imported(first_run, tmp_path):
     for trace in sorted((first_run / "trace").glob("*.json")):
         rec = json.loads(trace.read_text())
         argv = [a for a in rec["argv"] if not a.startswith("-")]
-        command = " ".join(argv[:2]) if argv[0] in ("arxiv", "pmc") else argv[0]
+        command = " ".join(argv[:2]) if argv[0] in ("arxiv", "pmc", "cc", "commonpool", "docs") else argv[0]
         if command not in by_command:
             continue  # commands run by the tests themselves, outside any rule
         imported = {PROVIDERS[m] for m in set(rec["modules"]) & ours}
@@ -705,17 +709,18 @@ def test_feature_config_end_to_end(feature, tmp_path):
     res = wd / "results"
     finals = sorted(p.name for p in (res / "final").iterdir() if p.is_dir())
     if feature == "arxiv-only":
-        assert not (res / "pmc").exists() and finals == ["arxiv", "mixed"]
+        # commonpool-papers holds the papers without the pool (its sources.json says so)
+        assert not (res / "pmc").exists() and finals == ["arxiv", "commonpool-papers", "mixed"]
         assert (res / "train" / "web-papers" / "summary.json").is_file()  # the web run has no data here
         assert not (res / "train" / "web").exists()
         header = (res / "experiments" / "table.csv").read_text().splitlines()
         assert header[0].startswith("run,sample/chart-types") and "sciclip/arxiv" in header[0]
         assert "sciclip/pmc" not in header[0] and len(header) == 2
     elif feature == "pmc-only":
-        assert not (res / "arxiv").exists() and finals == ["mixed", "pmc"]
+        assert not (res / "arxiv").exists() and finals == ["commonpool-papers", "mixed", "pmc"]
         assert not (res / "train").exists()
     else:
-        assert finals == ["arxiv", "cc", "mixed", "pmc"]
+        assert finals == ["arxiv", "cc", "commonpool-papers", "mixed", "pmc"]
         assert not list(res.glob("*/scores")) and not list(res.glob("*/embeddings_*"))
         report = json.loads((res / "arxiv" / "decontamination.json").read_text())
         assert (report["contaminated"], report["exact_duplicates"]) == (0, 1)

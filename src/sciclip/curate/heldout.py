@@ -76,8 +76,11 @@ def write_heldout(subset_path: str | os.PathLike, img2dataset: str | os.PathLike
     its caption, its json) read from the source's img2dataset shards, in shard order."""
     pool = np.unique(np.asarray(load_subset(subset_path)))
     held = select(pool, fraction, cap)
-    if not held.size:
+    if not held.size and len(pool):
         raise SciclipError(f"{subset_path}: no sample to hold out ({len(pool)} samples, fraction {fraction})")
+    if not held.size:  # the source gave no sample: an empty split, which evaluate skips (zero samples is a result)
+        n = SetWriter(out_set, "retrieval", shard_size=shard_size).close(allow_empty=True)
+        return _finish(out_subset, held, report, source, pool, n, fraction, cap, out_set)
     folder = Path(img2dataset)
     shards = sorted(p for p in folder.glob("*.tar") if p.stem.isdigit())
     if not shards:
@@ -112,6 +115,10 @@ def write_heldout(subset_path: str | os.PathLike, img2dataset: str | os.PathLike
         writer.abort()
         raise
     n = writer.close()
+    return _finish(out_subset, held, report, source, pool, n, fraction, cap, out_set)
+
+
+def _finish(out_subset, held, report, source, pool, n, fraction, cap, out_set) -> dict:
     save_subset(out_subset, held)
     rep = {"source": source, "pool": int(len(pool)), "heldout": n, "fraction": fraction, "cap": cap,
            "set": str(out_set)}

@@ -70,13 +70,15 @@ class SetWriter:
             self._file.close()
             self._tar = self._file = None
 
-    def close(self) -> int:
+    def close(self, allow_empty: bool = False) -> int:
         """Finish the set; returns its sample count. A set with no sample is refused (clip_benchmark reads
-        ``nshards - 1`` as the last shard)."""
+        ``nshards - 1`` as the last shard), unless ``allow_empty``: then ``nshards.txt`` says 0 and
+        ``sciclip evaluate`` skips it (a source that gave no sample has an empty science split)."""
         self._close_shard()
-        if self.samples == 0:
+        if self.samples == 0 and not allow_empty:
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise SciclipError(f"{self.folder}: no samples to write")
+        (self.tmp / "test").mkdir(parents=True, exist_ok=True)
         (self.tmp / "test" / "nshards.txt").write_text(f"{self.shards}\n")
         if self.dataset_type != "classification":
             (self.tmp / "dataset_type.txt").write_text(f"{self.dataset_type}\n")

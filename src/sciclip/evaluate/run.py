@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from pathlib import Path
 
 from sciclip.errors import SciclipError
 from sciclip.evaluate import groups
@@ -63,6 +64,12 @@ def _device(device: str | None) -> str:
     return device
 
 
+def _empty_set(folder: Path) -> bool:
+    """A set written with no sample (``nshards.txt`` says 0): the science split of a source without samples."""
+    count = folder / "test" / "nshards.txt"
+    return count.is_file() and count.read_text().strip() == "0"
+
+
 def evaluate(model: str, checkpoint: str | None, roots: list[str], tasks: list[str], out: str | os.PathLike,
              batch_size: int = 64, workers: int = 4, device: str | None = None, precision: str = "fp32") -> list[dict]:
     """Score ``model`` (+ ``checkpoint``) on ``tasks`` and write the results file (and its aggregates)."""
@@ -76,6 +83,9 @@ def evaluate(model: str, checkpoint: str | None, roots: list[str], tasks: list[s
     scorer = Scorer(clip, batch_size=batch_size, workers=workers)
     lines, failed = [], []
     for data in found:
+        if data.folder is not None and _empty_set(data.folder):
+            log.warning("%s: %s holds no sample (a source that gave none): skipped", data.task.key, data.folder)
+            continue
         start = time.monotonic()
         try:
             metrics = score_task(scorer, data)
