@@ -83,12 +83,15 @@ def _is_under(path, root):
         return False
 
 
+def sample_marker_for(path):
+    """The sample's marker when ``path`` lies in the sample mirror, which the workflow builds itself (the demo)."""
+    path = str(path)
+    return [SAMPLE_MARKER] if "://" not in path and _is_under(path, SAMPLE_DIR) else []
+
+
 def get_sample_input(section):
     """The sample mirror is built by the workflow itself when a source points into it (the demo)."""
-    source = str(section["source"])
-    if "://" not in source and _is_under(source, SAMPLE_DIR):
-        return [SAMPLE_MARKER]
-    return []
+    return sample_marker_for(section["source"])
 
 
 def get_sample_outdir(wildcards, output):

@@ -127,7 +127,7 @@ def get_docs_web_warc(wildcards):
 
 def get_docs_web_warc_input(wildcards):
     """The WARC, or the sample's marker when the WARC is one the workflow writes (the demo's crawl)."""
-    return get_sample_input({"source": get_docs_web_warc(wildcards)}) or [get_docs_web_warc(wildcards)]
+    return sample_marker_for(get_docs_web_warc(wildcards)) or [get_docs_web_warc(wildcards)]
 
 
 def get_docs_web_unit_dirs(wildcards):

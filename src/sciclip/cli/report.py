@@ -100,10 +100,9 @@ def documents_lines(results: Path) -> list[str]:
                      f"(stats: {f})")
         if s["documents"] and first is None:
             first = s["source"]
-    if first:
-        shards = "*/*.parquet" if first != "web" else "dedup/*.parquet"
+    if first:  # every source's clean documents are one folder per unit (web: its dedup folder)
         lines.append("  open them (pip install datasets; texts and images interleaved, None where the other is):")
-        lines.append(f'    datasets.load_dataset("parquet", data_files="{results}/docs/{first}/clean/{shards}", '
+        lines.append(f'    datasets.load_dataset("parquet", data_files="{results}/docs/{first}/clean/*/*.parquet", '
                      'split="train")')
     report = results / "report" / "documents.html"
     if report.is_file():
